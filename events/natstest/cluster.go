@@ -1,0 +1,128 @@
+package natstest
+
+import (
+	"fmt"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/nats-io/nats-server/v2/server"
+)
+
+// Cluster is n JetStream servers on loopback routed to each other.
+type Cluster struct {
+	tb      testing.TB
+	Name    string
+	Servers []*server.Server // nil while a node is stopped
+	opts    []*server.Options
+}
+
+// RunCluster starts a JetStream cluster of n nodes (n ≥ 3 for R3 streams)
+// named name, waits for a meta leader, and shuts it down with the test.
+func RunCluster(tb testing.TB, name string, n int) *Cluster {
+	tb.Helper()
+	c := &Cluster{tb: tb, Name: name, Servers: make([]*server.Server, n), opts: make([]*server.Options, n)}
+	clusterPorts := make([]int, n)
+	for i := range clusterPorts {
+		clusterPorts[i] = FreePort(tb)
+	}
+	var routes []*url.URL
+	for _, p := range clusterPorts {
+		u, _ := url.Parse(fmt.Sprintf("nats-route://127.0.0.1:%d", p))
+		routes = append(routes, u)
+	}
+	for i := 0; i < n; i++ {
+		o := Options(tb.TempDir())
+		o.ServerName = fmt.Sprintf("%s-%d", name, i+1)
+		o.Port = FreePort(tb) // fixed, so a restarted node keeps its address
+		o.Cluster = server.ClusterOpts{Name: name, Host: "127.0.0.1", Port: clusterPorts[i]}
+		o.Routes = routes
+		c.opts[i] = o
+	}
+	for i := range c.opts {
+		c.Servers[i] = Start(tb, c.opts[i])
+	}
+	tb.Cleanup(c.Shutdown)
+	c.WaitForMetaLeader()
+	return c
+}
+
+// URLs is the comma-separated client URL list of every node.
+func (c *Cluster) URLs() string {
+	var out []string
+	for _, o := range c.opts {
+		out = append(out, fmt.Sprintf("nats://127.0.0.1:%d", o.Port))
+	}
+	return strings.Join(out, ",")
+}
+
+// Shutdown stops every running node.
+func (c *Cluster) Shutdown() {
+	for i, s := range c.Servers {
+		Shutdown(s)
+		c.Servers[i] = nil
+	}
+}
+
+// Stop stops node i (keeping its store, so Restart brings it back).
+func (c *Cluster) Stop(i int) {
+	Shutdown(c.Servers[i])
+	c.Servers[i] = nil
+}
+
+// Restart starts node i again with its old store and ports.
+func (c *Cluster) Restart(i int) {
+	c.tb.Helper()
+	if c.Servers[i] != nil {
+		c.tb.Fatalf("natstest: node %d is running", i)
+	}
+	o := c.opts[i].Clone()
+	c.Servers[i] = Start(c.tb, o)
+}
+
+// WaitForMetaLeader waits until one running node is the JetStream meta leader.
+func (c *Cluster) WaitForMetaLeader() *server.Server {
+	c.tb.Helper()
+	var leader *server.Server
+	WaitFor(c.tb, Wait, "a JetStream meta leader", func() bool {
+		for _, s := range c.Servers {
+			if s != nil && s.JetStreamIsLeader() {
+				leader = s
+				return true
+			}
+		}
+		return false
+	})
+	return leader
+}
+
+// StreamLeader waits for and returns the index of the node leading stream
+// in the global account.
+func (c *Cluster) StreamLeader(stream string) int {
+	c.tb.Helper()
+	idx := -1
+	WaitFor(c.tb, Wait, "a leader for stream "+stream, func() bool {
+		for i, s := range c.Servers {
+			if s != nil && s.JetStreamIsStreamLeader(server.DEFAULT_GLOBAL_ACCOUNT, stream) {
+				idx = i
+				return true
+			}
+		}
+		return false
+	})
+	return idx
+}
+
+// WaitForStreamCurrent waits until every running node's replica of stream
+// has caught up.
+func (c *Cluster) WaitForStreamCurrent(stream string) {
+	c.tb.Helper()
+	WaitFor(c.tb, Wait, "stream "+stream+" current on every node", func() bool {
+		for _, s := range c.Servers {
+			if s != nil && !s.JetStreamIsStreamCurrent(server.DEFAULT_GLOBAL_ACCOUNT, stream) {
+				return false
+			}
+		}
+		return true
+	})
+}

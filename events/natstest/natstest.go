@@ -1,0 +1,116 @@
+// Package natstest runs real nats-servers with JetStream in-process for
+// tests: one server, or a named three-node cluster on loopback with helpers
+// to wait for leaders and to stop and restart a node. Every server it
+// starts is shut down by t.Cleanup, and its store lives in t.TempDir.
+//
+// It follows nats-server's own test helpers (jetstream_helpers_test.go):
+// the promises about delivery are tested against real JetStream, never a
+// mock.
+package natstest
+
+import (
+	"net"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Wait is how long helpers wait for a server or a leader before failing.
+const Wait = 20 * time.Second
+
+// Options builds the options of a single JetStream server on a random
+// loopback port with its store in dir.
+func Options(dir string) *server.Options {
+	return &server.Options{
+		ServerName: "natstest",
+		Host:       "127.0.0.1",
+		Port:       server.RANDOM_PORT,
+		HTTPPort:   -1,
+		NoLog:      true,
+		NoSigs:     true,
+		JetStream:  true,
+		StoreDir:   dir,
+		MaxPayload: 32 << 20, // GitHub deliveries go up to 25 MiB
+	}
+}
+
+// Start starts a server from opts and waits until it accepts clients.
+func Start(tb testing.TB, opts *server.Options) *server.Server {
+	tb.Helper()
+	s, err := server.NewServer(opts)
+	if err != nil {
+		tb.Fatalf("natstest: new server: %v", err)
+	}
+	s.Start()
+	if !s.ReadyForConnections(Wait) {
+		s.Shutdown()
+		tb.Fatalf("natstest: server %s not ready within %s", opts.ServerName, Wait)
+	}
+	return s
+}
+
+// RunServer starts one JetStream server for the test and stops it after.
+func RunServer(tb testing.TB) *server.Server {
+	tb.Helper()
+	s := Start(tb, Options(tb.TempDir()))
+	tb.Cleanup(func() { Shutdown(s) })
+	return s
+}
+
+// Shutdown stops s and waits until it has.
+func Shutdown(s *server.Server) {
+	if s == nil {
+		return
+	}
+	s.Shutdown()
+	s.WaitForShutdown()
+}
+
+// Connect opens a client connection to url (one server or a
+// comma-separated list) that retries its reconnects forever; it is closed
+// by t.Cleanup.
+func Connect(tb testing.TB, url string, opts ...nats.Option) (*nats.Conn, jetstream.JetStream) {
+	tb.Helper()
+	base := []nats.Option{nats.MaxReconnects(-1), nats.ReconnectWait(50 * time.Millisecond), nats.Timeout(2 * time.Second)}
+	nc, err := nats.Connect(url, append(base, opts...)...)
+	if err != nil {
+		tb.Fatalf("natstest: connect %s: %v", url, err)
+	}
+	tb.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		tb.Fatalf("natstest: jetstream: %v", err)
+	}
+	return nc, js
+}
+
+// FreePort returns a loopback TCP port nothing listens on right now.
+func FreePort(tb testing.TB) int {
+	tb.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatalf("natstest: free port: %v", err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// WaitFor polls cond every 10 ms until it is true or d has passed; it fails
+// the test with what when time runs out. Tests wait on conditions, never on
+// fixed sleeps.
+func WaitFor(tb testing.TB, d time.Duration, what string, cond func() bool) {
+	tb.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			tb.Fatalf("natstest: timed out after %s waiting for %s", d, what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// URL is the client URL of s.
+func URL(s *server.Server) string { return s.ClientURL() }

@@ -1,0 +1,3 @@
+module github.com/insightpulse/pulsehub/services/dispatcher
+
+go 1.26

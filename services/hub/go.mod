@@ -1,0 +1,3 @@
+module github.com/insightpulse/pulsehub/services/hub
+
+go 1.26

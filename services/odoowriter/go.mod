@@ -1,0 +1,3 @@
+module github.com/insightpulse/pulsehub/services/odoowriter
+
+go 1.26
