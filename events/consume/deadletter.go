@@ -1,0 +1,93 @@
+package consume
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/insightpulse/pulsehub/events"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// maxReason caps the reason header (a traceback can be long).
+const maxReason = 4096
+
+// DeadLetter stores a message that failed permanently, or whose attempts
+// are exhausted, in the DLQ stream on dlq.<route>.<original subject>: the
+// body untouched, the original headers kept, and the reason, kind,
+// attempts, origin stream, sequence and subject, and route in headers. The
+// original is acknowledged only after the DLQ stored the copy; if that
+// publish fails, the message is retried instead of lost.
+type DeadLetter struct {
+	JS      jetstream.JetStream
+	Timeout time.Duration // how long to wait for the DLQ publish; default 5s
+}
+
+// Middleware implements dead-lettering.
+func (d DeadLetter) Middleware(next Handler) Handler {
+	if d.Timeout <= 0 {
+		d.Timeout = 5 * time.Second
+	}
+	return func(ctx context.Context, m *Msg) error {
+		err := next(ctx, m)
+		if err == nil || ctx.Err() != nil {
+			return err
+		}
+		if _, ok := IsDeferred(err); ok {
+			return err
+		}
+		if !events.IsPermanent(err) && !m.exhausted {
+			return err
+		}
+		pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), d.Timeout)
+		defer cancel()
+		if _, perr := d.JS.PublishMsg(pctx, DeadLetterMsg(m, err)); perr != nil {
+			return events.RetryAfter(fmt.Errorf("dead-letter %s seq %d: %w (original error: %v)", m.Stream(), m.Seq(), perr, err), time.Second)
+		}
+		m.deadLettered = true
+		m.Logger().Error("dead-lettered", "reason", truncate(err.Error(), maxReason), "kind", events.Classify(err).String(), "attempts", m.Attempt)
+		return nil
+	}
+}
+
+// DeadLetterMsg builds the dead letter of m failed with cause.
+func DeadLetterMsg(m *Msg, cause error) *nats.Msg {
+	out := nats.NewMsg(events.DLQSubject(m.Route, m.Subject()))
+	for k, v := range m.Raw.Headers() {
+		if strings.HasPrefix(k, "Nats-") {
+			continue // JetStream directives (schedules, expectations) must not act on the copy
+		}
+		out.Header[k] = append([]string(nil), v...)
+	}
+	kind := events.Classify(cause).String()
+	if m.exhausted {
+		kind = "exhausted"
+	}
+	out.Header.Set(events.HeaderDLQReason, truncate(cause.Error(), maxReason))
+	out.Header.Set(events.HeaderDLQKind, kind)
+	out.Header.Set(events.HeaderDLQAttempts, strconv.Itoa(m.Attempt))
+	out.Header.Set(events.HeaderDLQTime, time.Now().UTC().Format(time.RFC3339))
+	out.Header.Set(events.HeaderOriginStream, m.Stream())
+	out.Header.Set(events.HeaderOriginSeq, strconv.FormatUint(m.Seq(), 10))
+	out.Header.Set(events.HeaderOriginSubject, m.Subject())
+	out.Header.Set(events.HeaderRoute, m.Route)
+	// One dead letter per stored message and route, even if this publish
+	// is repeated after a lost ack.
+	out.Header.Set(events.HeaderMsgID, fmt.Sprintf("dlq:%s:%s:%d", m.Route, m.Stream(), m.Seq()))
+	out.Data = m.Data()
+	return out
+}
+
+// truncate shortens s to n bytes and folds line breaks, which a NATS
+// header cannot hold (Odoo faults are multi-line tracebacks).
+func truncate(s string, n int) string {
+	s = strings.ReplaceAll(strings.ReplaceAll(s, "\r\n", "\n"), "\r", "\n")
+	s = strings.ReplaceAll(s, "\n", " | ")
+	if len(s) <= n {
+		return s
+	}
+	return strings.ToValidUTF8(s[:n], "") + "…"
+}

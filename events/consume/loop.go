@@ -1,0 +1,269 @@
+package consume
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/insightpulse/pulsehub/events"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Loop reads one durable pull consumer (a route) and runs Handler on each
+// message with at most Concurrency at once.
+type Loop struct {
+	JS       jetstream.JetStream
+	Stream   string  // the stream the consumer reads
+	Consumer string  // the durable consumer = the route's name
+	Handler  Handler // usually Chain(h, Standard(...)...)
+
+	Concurrency   int           // handlers running at once; default 16
+	ShutdownGrace time.Duration // how long in-flight handlers may finish after shutdown starts; default 15s
+	PollWait      time.Duration // how long one pull waits for messages; default 1s (bounds shutdown latency)
+	Logger        *slog.Logger  // default slog.Default()
+
+	deferrals deferrals
+}
+
+// deferrals counts, per stream sequence, the deliveries that ended in
+// Defer, so they are not counted as attempts. The count lives in memory: a
+// restart forgets it (a middleware with durable state, like the
+// dispatcher's job records, may set Msg.Attempt itself).
+type deferrals struct {
+	mu sync.Mutex
+	n  map[uint64]int
+}
+
+func (d *deferrals) get(seq uint64) int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.n[seq]
+}
+
+func (d *deferrals) add(seq uint64) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.n == nil {
+		d.n = map[uint64]int{}
+	}
+	d.n[seq]++
+}
+
+func (d *deferrals) forget(seq uint64) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	delete(d.n, seq)
+}
+
+func (l *Loop) defaults() {
+	if l.Concurrency <= 0 {
+		l.Concurrency = 16
+	}
+	if l.ShutdownGrace <= 0 {
+		l.ShutdownGrace = 15 * time.Second
+	}
+	if l.PollWait <= 0 {
+		l.PollWait = time.Second
+	}
+	if l.Logger == nil {
+		l.Logger = slog.Default()
+	}
+	l.Logger = l.Logger.With("route", l.Consumer, "stream", l.Stream)
+}
+
+// Run consumes until ctx is done, then drains: it stops pulling, hands
+// messages it has not started back to the stream at once (Nak), lets
+// in-flight handlers finish for up to ShutdownGrace, then cancels their
+// context; a handler that returns because of that is Nak'ed too, so the
+// next consumer gets the message without waiting for its ack wait.
+//
+// Only as many messages as there are free workers are pulled, so none waits
+// in a client buffer while its ack wait runs out.
+func (l *Loop) Run(ctx context.Context) error {
+	l.defaults()
+	cons, err := l.JS.Consumer(ctx, l.Stream, l.Consumer)
+	if err != nil {
+		return fmt.Errorf("route %s: consumer on %s: %w", l.Consumer, l.Stream, err)
+	}
+	ackWait := cons.CachedInfo().Config.AckWait
+	heartbeat := max(ackWait/3, 50*time.Millisecond)
+
+	// Handlers outlive ctx by up to ShutdownGrace.
+	handlerCtx, hardStop := context.WithCancel(context.WithoutCancel(ctx))
+	defer hardStop()
+	var wg sync.WaitGroup
+	slots := make(chan struct{}, l.Concurrency)
+	pause := newPause()
+	for ctx.Err() == nil {
+		n := reserve(ctx, slots)
+		if n == 0 {
+			break
+		}
+		batch, err := cons.Fetch(n, jetstream.FetchMaxWait(l.PollWait))
+		if err != nil {
+			release(slots, n)
+			l.logPullError(err)
+			pause.wait(ctx)
+			continue
+		}
+		used := 0
+		for raw := range batch.Messages() {
+			if ctx.Err() != nil {
+				l.returnMsg(raw)
+				continue
+			}
+			used++
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer func() { <-slots }()
+				l.handle(handlerCtx, raw, heartbeat)
+			}()
+		}
+		release(slots, n-used)
+		if err := batch.Error(); err != nil && !isIdle(err) {
+			l.logPullError(err)
+			pause.wait(ctx)
+			continue
+		}
+		pause.reset()
+	}
+	l.drain(&wg, hardStop)
+	return nil
+}
+
+// reserve blocks for at least one free slot, then takes every free one.
+func reserve(ctx context.Context, slots chan struct{}) int {
+	select {
+	case slots <- struct{}{}:
+	case <-ctx.Done():
+		return 0
+	}
+	n := 1
+	for {
+		select {
+		case slots <- struct{}{}:
+			n++
+		default:
+			return n
+		}
+	}
+}
+
+func release(slots chan struct{}, n int) {
+	for i := 0; i < n; i++ {
+		<-slots
+	}
+}
+
+func (l *Loop) drain(wg *sync.WaitGroup, hardStop context.CancelFunc) {
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	t := time.NewTimer(l.ShutdownGrace)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+		l.Logger.Warn("shutdown grace over, cancelling in-flight handlers", "grace", l.ShutdownGrace.String())
+		hardStop()
+		<-done
+	}
+	if err := l.JS.Conn().Flush(); err != nil && !l.JS.Conn().IsClosed() {
+		l.Logger.Warn("flush acks on shutdown", "error", err)
+	}
+}
+
+// handle runs the handler with InProgress heartbeats and settles the message.
+func (l *Loop) handle(ctx context.Context, raw jetstream.Msg, heartbeat time.Duration) {
+	m := newMsg(l.Consumer, raw)
+	m.Attempt = max(1, m.Attempt-l.deferrals.get(m.Seq()))
+	stop := keepAlive(raw, heartbeat)
+	err := l.Handler(ctx, m)
+	stop()
+	l.settle(ctx, m, err)
+}
+
+func (l *Loop) settle(ctx context.Context, m *Msg, err error) {
+	var settleErr error
+	delay, deferred := IsDeferred(err)
+	if deferred {
+		l.deferrals.add(m.Seq())
+	} else if err == nil {
+		l.deferrals.forget(m.Seq())
+	}
+	if err == nil {
+		settleErr = m.Raw.Ack()
+	} else if deferred {
+		settleErr = m.Raw.NakWithDelay(delay)
+	} else if ctx.Err() != nil {
+		settleErr = m.Raw.Nak() // shutting down: back to the stream at once
+	} else {
+		settleErr = m.Raw.NakWithDelay(events.RetryAfterOf(err))
+	}
+	if settleErr != nil {
+		// The message will come back after its ack wait; handlers are
+		// idempotent, so this delays work but loses nothing.
+		l.Logger.Warn("settle message", "stream_seq", m.Seq(), "error", settleErr)
+	}
+}
+
+func (l *Loop) returnMsg(raw jetstream.Msg) {
+	if err := raw.Nak(); err != nil {
+		l.Logger.Warn("return unstarted message", "error", err)
+	}
+}
+
+// keepAlive sends InProgress every interval until stop is called, so a
+// handler that outlives the ack wait is not redelivered meanwhile.
+func keepAlive(raw jetstream.Msg, every time.Duration) (stop func()) {
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				_ = raw.InProgress() // a lost heartbeat means at worst a redelivery
+			}
+		}
+	}()
+	return func() { close(done); wg.Wait() }
+}
+
+func isIdle(err error) bool {
+	return errors.Is(err, jetstream.ErrNoMessages) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, jetstream.ErrNoHeartbeat)
+}
+
+func (l *Loop) logPullError(err error) {
+	msg := "pull messages"
+	if errors.Is(err, jetstream.ErrConsumerNotFound) || errors.Is(err, jetstream.ErrConsumerDeleted) {
+		msg = "pull messages: the route's consumer is gone; restart the service to recreate it"
+	}
+	l.Logger.Warn(msg, "error", err)
+}
+
+// pause is a capped exponential wait between failed pulls (NATS down,
+// consumer gone), so the loop neither spins nor gives up.
+type pause struct{ d time.Duration }
+
+func newPause() *pause { return &pause{} }
+
+func (p *pause) reset() { p.d = 0 }
+
+func (p *pause) wait(ctx context.Context) {
+	p.d = min(max(2*p.d, 50*time.Millisecond), 2*time.Second)
+	t := time.NewTimer(p.d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
+}

@@ -1,0 +1,363 @@
+package consume
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/insightpulse/pulsehub/events"
+	"github.com/insightpulse/pulsehub/events/natstest"
+	"github.com/insightpulse/pulsehub/events/stream"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+)
+
+const route = "test-route"
+
+type fixture struct {
+	js      jetstream.JetStream
+	metrics *Metrics
+	logs    *syncBuffer
+}
+
+func setup(t *testing.T, ackWait time.Duration) *fixture {
+	t.Helper()
+	s := natstest.RunServer(t)
+	_, js := natstest.Connect(t, s.ClientURL())
+	ctx := context.Background()
+	if _, err := stream.Ensure(ctx, js, stream.Specs(stream.DefaultConfig())...); err != nil {
+		t.Fatal(err)
+	}
+	_, err := stream.EnsureConsumer(ctx, js, stream.ConsumerOptions{Name: route, Stream: events.StreamGitHub, Subjects: []string{"github.>"}, AckWait: ackWait})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &fixture{js: js, metrics: NewMetrics(prometheus.NewRegistry()), logs: &syncBuffer{}}
+}
+
+func (f *fixture) publish(t *testing.T, n int) []string {
+	t.Helper()
+	ids := make([]string, n)
+	for i := range ids {
+		e := events.New(context.Background(), "test", "com.github.issues.opened", []byte(fmt.Sprintf(`{"n":%d}`, i)))
+		ids[i] = e.ID
+		if _, err := f.js.PublishMsg(context.Background(), e.Msg("github.issues.opened")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return ids
+}
+
+// run starts a loop with the standard chain around h and returns a stop
+// function that cancels it and waits for Run to return.
+func (f *fixture) run(t *testing.T, h Handler, retry Retry, tune func(*Loop)) (stop func()) {
+	t.Helper()
+	log := slog.New(slog.NewJSONHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	l := &Loop{JS: f.js, Stream: events.StreamGitHub, Consumer: route, Logger: log, PollWait: 100 * time.Millisecond,
+		Handler: Chain(h, Standard(log, f.metrics, DeadLetter{JS: f.js}, retry)...)}
+	if tune != nil {
+		tune(l)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- l.Run(ctx) }()
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("Run: %v", err)
+			}
+		})
+	}
+	t.Cleanup(stop)
+	return stop
+}
+
+func (f *fixture) dlq(t *testing.T) []jetstream.RawStreamMsg {
+	t.Helper()
+	s, err := f.js.Stream(context.Background(), events.StreamDLQ)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, _ := s.Info(context.Background())
+	var out []jetstream.RawStreamMsg
+	for seq := info.State.FirstSeq; seq <= info.State.LastSeq && info.State.Msgs > 0; seq++ {
+		m, err := s.GetMsg(context.Background(), seq)
+		if err == nil {
+			out = append(out, *m)
+		}
+	}
+	return out
+}
+
+func (f *fixture) pending(t *testing.T) (pending uint64, ackPending int) {
+	t.Helper()
+	c, err := f.js.Consumer(context.Background(), events.StreamGitHub, route)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := c.Info(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return info.NumPending, info.NumAckPending
+}
+
+func (f *fixture) waitSettled(t *testing.T) {
+	t.Helper()
+	natstest.WaitFor(t, 10*time.Second, "every message acknowledged", func() bool {
+		p, a := f.pending(t)
+		return p == 0 && a == 0
+	})
+}
+
+func fast() Retry {
+	return Retry{InitialInterval: 10 * time.Millisecond, MaxInterval: 50 * time.Millisecond, MaxAttempts: 3}
+}
+
+func TestTransientFailureIsRetriedThenSucceeds(t *testing.T) {
+	f := setup(t, 5*time.Second)
+	var calls atomic.Int32
+	f.publish(t, 1)
+	f.run(t, func(ctx context.Context, m *Msg) error {
+		if calls.Add(1) < 3 {
+			return events.Transient(errors.New("odoo busy"))
+		}
+		return nil
+	}, fast(), nil)
+	natstest.WaitFor(t, 10*time.Second, "third call", func() bool { return calls.Load() == 3 })
+	f.waitSettled(t)
+	if n := len(f.dlq(t)); n != 0 || calls.Load() != 3 {
+		t.Fatalf("dlq = %d, calls = %d", n, calls.Load())
+	}
+	if got := testutil.ToFloat64(f.metrics.retried.WithLabelValues(route)); got != 2 {
+		t.Fatalf("retried metric = %v", got)
+	}
+	if got := testutil.ToFloat64(f.metrics.processed.WithLabelValues(route)); got != 1 {
+		t.Fatalf("processed metric = %v", got)
+	}
+}
+
+func TestPermanentFailureIsDeadLetteredAtOnce(t *testing.T) {
+	f := setup(t, 5*time.Second)
+	ids := f.publish(t, 1)
+	var calls atomic.Int32
+	f.run(t, func(ctx context.Context, m *Msg) error {
+		calls.Add(1)
+		return events.Permanentf("Odoo said: ValidationError\nline two")
+	}, fast(), nil)
+	natstest.WaitFor(t, 10*time.Second, "a dead letter", func() bool { return len(f.dlq(t)) == 1 })
+	f.waitSettled(t)
+	d := f.dlq(t)[0]
+	h := d.Header
+	if calls.Load() != 1 || d.Subject != "dlq.test-route.github.issues.opened" || string(d.Data) != `{"n":0}` {
+		t.Fatalf("calls %d, subject %s, data %s", calls.Load(), d.Subject, d.Data)
+	}
+	want := map[string]string{
+		events.HeaderDLQReason: "Odoo said: ValidationError | line two", events.HeaderDLQKind: "permanent",
+		events.HeaderDLQAttempts: "1", events.HeaderOriginStream: events.StreamGitHub, events.HeaderOriginSeq: "1",
+		events.HeaderOriginSubject: "github.issues.opened", events.HeaderRoute: route, events.HeaderID: ids[0],
+	}
+	for k, v := range want {
+		if h.Get(k) != v {
+			t.Errorf("header %s = %q, want %q", k, h.Get(k), v)
+		}
+	}
+	if !strings.Contains(f.logs.String(), `"msg":"dead-lettered"`) || !strings.Contains(f.logs.String(), `"correlation_id":"`+ids[0]) {
+		t.Errorf("log lacks the dead letter or correlation id:\n%s", f.logs)
+	}
+}
+
+func TestExhaustedAttemptsAreDeadLettered(t *testing.T) {
+	f := setup(t, 5*time.Second)
+	f.publish(t, 1)
+	var calls atomic.Int32
+	f.run(t, func(ctx context.Context, m *Msg) error {
+		calls.Add(1)
+		return errors.New("connection refused")
+	}, fast(), nil)
+	natstest.WaitFor(t, 10*time.Second, "a dead letter", func() bool { return len(f.dlq(t)) == 1 })
+	f.waitSettled(t)
+	h := f.dlq(t)[0].Header
+	if calls.Load() != 3 || h.Get(events.HeaderDLQKind) != "exhausted" || h.Get(events.HeaderDLQAttempts) != "3" ||
+		!strings.Contains(h.Get(events.HeaderDLQReason), "attempt 3 of 3: connection refused") {
+		t.Fatalf("calls = %d, headers = %v", calls.Load(), h)
+	}
+}
+
+func TestLongHandlerIsKeptAliveAndProcessedOnce(t *testing.T) {
+	f := setup(t, 300*time.Millisecond)
+	f.publish(t, 1)
+	var calls atomic.Int32
+	f.run(t, func(ctx context.Context, m *Msg) error {
+		calls.Add(1)
+		time.Sleep(1200 * time.Millisecond) // four ack waits: simulated slow work
+		return nil
+	}, fast(), nil)
+	f.waitSettled(t)
+	if c := calls.Load(); c != 1 {
+		t.Fatalf("handler ran %d times", c)
+	}
+}
+
+func TestShutdownReturnsInFlightMessagesToTheNextConsumer(t *testing.T) {
+	f := setup(t, time.Minute) // without Nak on shutdown, a redelivery would take a minute
+	ids := f.publish(t, 20)
+	started := make(chan struct{}, 20)
+	stopA := f.run(t, func(ctx context.Context, m *Msg) error {
+		started <- struct{}{}
+		<-ctx.Done() // never finishes by itself: only the hard stop ends it
+		return ctx.Err()
+	}, fast(), func(l *Loop) { l.Concurrency = 4; l.ShutdownGrace = 100 * time.Millisecond })
+	for i := 0; i < 4; i++ {
+		<-started
+	}
+	stopA()
+
+	var mu sync.Mutex
+	done := map[string]bool{}
+	f.run(t, func(ctx context.Context, m *Msg) error {
+		mu.Lock()
+		done[m.Event.ID] = true
+		mu.Unlock()
+		return nil
+	}, fast(), nil)
+	natstest.WaitFor(t, 10*time.Second, "all 20 messages handled by the second consumer", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(done) == 20
+	})
+	for _, id := range ids {
+		if !done[id] {
+			t.Fatalf("message %s lost", id)
+		}
+	}
+	f.waitSettled(t)
+	if n := len(f.dlq(t)); n != 0 {
+		t.Fatalf("%d dead letters after a clean shutdown", n)
+	}
+}
+
+func TestConcurrencyIsBounded(t *testing.T) {
+	f := setup(t, 5*time.Second)
+	f.publish(t, 40)
+	var cur, peak, total atomic.Int32
+	f.run(t, func(ctx context.Context, m *Msg) error {
+		n := cur.Add(1)
+		for p := peak.Load(); n > p && !peak.CompareAndSwap(p, n); p = peak.Load() {
+		}
+		time.Sleep(5 * time.Millisecond)
+		cur.Add(-1)
+		total.Add(1)
+		return nil
+	}, fast(), func(l *Loop) { l.Concurrency = 3 })
+	natstest.WaitFor(t, 10*time.Second, "40 handled", func() bool { return total.Load() == 40 })
+	if p := peak.Load(); p > 3 || p < 2 {
+		t.Fatalf("peak concurrency %d, want 2..3", p)
+	}
+}
+
+func TestDeferIsNotAnAttempt(t *testing.T) {
+	f := setup(t, 5*time.Second)
+	f.publish(t, 1)
+	var calls atomic.Int32
+	f.run(t, func(ctx context.Context, m *Msg) error {
+		if calls.Add(1) <= 2 {
+			return Defer(20*time.Millisecond, "breaker open")
+		}
+		return nil
+	}, Retry{MaxAttempts: 1}, nil)
+	f.waitSettled(t)
+	if calls.Load() != 3 || len(f.dlq(t)) != 0 {
+		t.Fatalf("calls %d, dlq %d", calls.Load(), len(f.dlq(t)))
+	}
+	if got := testutil.ToFloat64(f.metrics.deferred.WithLabelValues(route)); got != 2 {
+		t.Fatalf("deferred metric = %v", got)
+	}
+}
+
+func TestMessageThatNeverCompletedIsDeadLetteredWithoutRunningAgain(t *testing.T) {
+	f := setup(t, 100*time.Millisecond)
+	f.publish(t, 1)
+	c, _ := f.js.Consumer(context.Background(), events.StreamGitHub, route)
+	for i := 0; i < 3; i++ { // three deliveries that die in the handler (never acked)
+		b, err := c.Fetch(1, jetstream.FetchMaxWait(2*time.Second))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for range b.Messages() {
+		}
+	}
+	var calls atomic.Int32
+	f.run(t, func(ctx context.Context, m *Msg) error { calls.Add(1); return nil }, fast(), nil)
+	natstest.WaitFor(t, 10*time.Second, "a dead letter", func() bool { return len(f.dlq(t)) == 1 })
+	if calls.Load() != 0 {
+		t.Fatalf("handler ran %d times", calls.Load())
+	}
+	if r := f.dlq(t)[0].Header.Get(events.HeaderDLQReason); !strings.Contains(r, "never completed") {
+		t.Fatalf("reason = %q", r)
+	}
+}
+
+func TestPanicIsDeadLetteredAsPermanent(t *testing.T) {
+	f := setup(t, 5*time.Second)
+	f.publish(t, 1)
+	f.run(t, func(ctx context.Context, m *Msg) error { panic("nil map") }, fast(), nil)
+	natstest.WaitFor(t, 10*time.Second, "a dead letter", func() bool { return len(f.dlq(t)) == 1 })
+	if h := f.dlq(t)[0].Header; h.Get(events.HeaderDLQKind) != "permanent" || !strings.Contains(h.Get(events.HeaderDLQReason), "nil map") {
+		t.Fatalf("headers = %v", h)
+	}
+}
+
+func TestFailedDeadLetterPublishKeepsTheMessage(t *testing.T) {
+	f := setup(t, 5*time.Second)
+	if err := f.js.DeleteStream(context.Background(), events.StreamDLQ); err != nil {
+		t.Fatal(err)
+	}
+	f.publish(t, 1)
+	var calls atomic.Int32
+	f.run(t, func(ctx context.Context, m *Msg) error { calls.Add(1); return events.Permanentf("bad") }, fast(), nil)
+	natstest.WaitFor(t, 10*time.Second, "a second attempt after the DLQ publish failed", func() bool { return calls.Load() >= 2 })
+	if _, err := stream.Ensure(context.Background(), f.js, stream.Specs(stream.DefaultConfig())...); err != nil {
+		t.Fatal(err)
+	}
+	natstest.WaitFor(t, 15*time.Second, "the dead letter once DLQ exists", func() bool { return len(f.dlq(t)) == 1 })
+	f.waitSettled(t)
+}
+
+func TestRetryDelayGrowsAndIsCapped(t *testing.T) {
+	r := Retry{InitialInterval: 100 * time.Millisecond, MaxInterval: time.Second, Multiplier: 2, RandomizationFactor: 0.01}
+	prev := time.Duration(0)
+	for a := 1; a <= 4; a++ {
+		d := r.Delay(a)
+		if d < prev {
+			t.Fatalf("delay(%d) = %s < %s", a, d, prev)
+		}
+		prev = d
+	}
+	if d := r.Delay(50); d > 1010*time.Millisecond {
+		t.Fatalf("delay not capped: %s", d)
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for concurrent log writes.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
