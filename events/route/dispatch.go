@@ -1,0 +1,46 @@
+package route
+
+import (
+	"net/http"
+	"strings"
+
+	"github.com/insightpulse/pulsehub/events"
+	"github.com/insightpulse/pulsehub/events/config"
+)
+
+// DispatchTarget calls a microservice with the event.
+type DispatchTarget struct {
+	Service       string `yaml:"service"`        // an entry of the dispatcher's services: (base URL, auth, capacity, breaker)
+	Task          string `yaml:"task"`           // names the result subject results.<service>.<task>; default: the route's name
+	Path          string `yaml:"path"`           // appended to the service's base URL, e.g. /extract
+	Method        string `yaml:"method"`         // default POST
+	Body          string `yaml:"body"`           // jq giving the request body; default: the event body as is
+	ResultSubject string `yaml:"result_subject"` // publish the answer here instead of results.<service>.<task>
+}
+
+// Validate checks the target and compiles its body expression.
+func (t *DispatchTarget) Validate(path string) config.Problems {
+	var ps config.Problems
+	if t.Service == "" {
+		ps.Add(path+".service", "is required: the name of an entry under dispatcher.services")
+	}
+	if t.Path != "" && !strings.HasPrefix(t.Path, "/") {
+		ps.Add(path+".path", "%q must start with /", t.Path)
+	}
+	switch strings.ToUpper(t.Method) {
+	case "", http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodGet, http.MethodDelete:
+	default:
+		ps.Add(path+".method", "%q: want POST, PUT, PATCH, GET or DELETE", t.Method)
+	}
+	if t.Body != "" {
+		if _, err := Compile(t.Body); err != nil {
+			ps.Add(path+".body", "%v", err)
+		}
+	}
+	if t.ResultSubject != "" {
+		if err := events.ValidateSubject(t.ResultSubject); err != nil {
+			ps.Add(path+".result_subject", "%v", err)
+		}
+	}
+	return ps
+}

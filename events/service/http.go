@@ -1,0 +1,192 @@
+package service
+
+import (
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/insightpulse/pulsehub/events/config"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// HTTPConfig is a service's HTTP listener.
+type HTTPConfig struct {
+	Listen            string        `yaml:"listen"`              // host:port; loopback by default
+	ReadHeaderTimeout time.Duration `yaml:"read_header_timeout"` // default 5s
+	ReadTimeout       time.Duration `yaml:"read_timeout"`        // whole request, body included; default 30s
+	WriteTimeout      time.Duration `yaml:"write_timeout"`       // default 30s
+	IdleTimeout       time.Duration `yaml:"idle_timeout"`        // keep-alive; default 120s
+	MaxHeaderBytes    int           `yaml:"max_header_bytes"`    // default 64 KiB
+	ShutdownTimeout   time.Duration `yaml:"shutdown_timeout"`    // to finish in-flight requests; default 10s
+	TLSCertFile       string        `yaml:"tls_cert_file"`       // serve HTTPS (TLS 1.3 minimum) when set with tls_key_file
+	TLSKeyFile        string        `yaml:"tls_key_file"`
+}
+
+// Validate reports every problem under path.
+func (c HTTPConfig) Validate(path string) config.Problems {
+	var ps config.Problems
+	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+		ps.Add(path+".listen", "want host:port, got %q", c.Listen)
+	}
+	if (c.TLSCertFile == "") != (c.TLSKeyFile == "") {
+		ps.Add(path+".tls_cert_file", "tls_cert_file and tls_key_file go together")
+	}
+	return ps
+}
+
+// Check is one named /health check.
+type Check struct {
+	Name string
+	Fn   func(context.Context) error
+}
+
+// Server serves a service's HTTP endpoints, /health and /metrics included.
+type Server struct {
+	cfg    HTTPConfig
+	log    *slog.Logger
+	mux    *http.ServeMux
+	mu     sync.Mutex
+	checks []Check
+	ln     net.Listener
+}
+
+// NewServer returns a server with GET /health (the checks added with
+// AddCheck) and GET /metrics (reg) mounted.
+func NewServer(cfg HTTPConfig, log *slog.Logger, reg *prometheus.Registry) *Server {
+	s := &Server{cfg: cfg, log: log, mux: http.NewServeMux()}
+	s.mux.HandleFunc("GET /health", s.health)
+	if reg != nil {
+		s.mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	}
+	return s
+}
+
+// Handle mounts h on pattern (net/http ServeMux patterns).
+func (s *Server) Handle(pattern string, h http.Handler) { s.mux.Handle(pattern, h) }
+
+// AddCheck adds a /health check; /health answers 503 when any fails.
+func (s *Server) AddCheck(name string, fn func(context.Context) error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.checks = append(s.checks, Check{Name: name, Fn: fn})
+}
+
+// Listen binds the listener; Addr is known afterwards (useful with port 0).
+func (s *Server) Listen() error {
+	ln, err := net.Listen("tcp", s.cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen %s: %w", s.cfg.Listen, err)
+	}
+	s.ln = ln
+	return nil
+}
+
+// Addr is the bound address, after Listen.
+func (s *Server) Addr() string {
+	if s.ln == nil {
+		return s.cfg.Listen
+	}
+	return s.ln.Addr().String()
+}
+
+// Run listens (unless Listen was called) and serves until ctx is done, then
+// shuts down gracefully, letting in-flight requests finish.
+func (s *Server) Run(ctx context.Context) error {
+	if s.ln == nil {
+		if err := s.Listen(); err != nil {
+			return err
+		}
+	}
+	srv := &http.Server{
+		Handler:           s.mux,
+		ReadHeaderTimeout: orDefault(s.cfg.ReadHeaderTimeout, 5*time.Second),
+		ReadTimeout:       orDefault(s.cfg.ReadTimeout, 30*time.Second),
+		WriteTimeout:      orDefault(s.cfg.WriteTimeout, 30*time.Second),
+		IdleTimeout:       orDefault(s.cfg.IdleTimeout, 120*time.Second),
+		MaxHeaderBytes:    s.cfg.MaxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	}
+	if srv.MaxHeaderBytes <= 0 {
+		srv.MaxHeaderBytes = 64 << 10
+	}
+	errc := make(chan error, 1)
+	go func() {
+		var err error
+		if s.cfg.TLSCertFile != "" {
+			srv.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS13}
+			err = srv.ServeTLS(s.ln, s.cfg.TLSCertFile, s.cfg.TLSKeyFile)
+		} else {
+			err = srv.Serve(s.ln)
+		}
+		errc <- err
+	}()
+	s.log.Info("http listening", "addr", s.Addr(), "tls", s.cfg.TLSCertFile != "")
+	select {
+	case err := <-errc:
+		return fmt.Errorf("http %s: %w", s.Addr(), err)
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), orDefault(s.cfg.ShutdownTimeout, 10*time.Second))
+	defer cancel()
+	err := srv.Shutdown(sctx)
+	if e := <-errc; !errors.Is(e, http.ErrServerClosed) && err == nil {
+		err = e
+	}
+	return err
+}
+
+type checkResult struct {
+	Status string `json:"status"`
+	Error  string `json:"error,omitempty"`
+}
+
+func (s *Server) health(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	checks := append([]Check(nil), s.checks...)
+	s.mu.Unlock()
+	ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
+	defer cancel()
+	results := make(map[string]checkResult, len(checks))
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for _, c := range checks {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			res := checkResult{Status: "ok"}
+			if err := c.Fn(ctx); err != nil {
+				res = checkResult{Status: "fail", Error: err.Error()}
+			}
+			mu.Lock()
+			results[c.Name] = res
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	status, code := "ok", http.StatusOK
+	for _, res := range results {
+		if res.Status != "ok" {
+			status, code = "fail", http.StatusServiceUnavailable
+		}
+	}
+	WriteJSON(w, code, map[string]any{"status": status, "checks": results})
+}
+
+// WriteJSON writes v as a JSON response with status code.
+func WriteJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(code)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v) // the client went away: nothing to do
+}

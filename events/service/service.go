@@ -1,0 +1,84 @@
+// Package service is what every Pulse Hub service is built from: its
+// dependencies (a NATS connection, JetStream, a logger, a metrics
+// registry), the connection to NATS from config, JSON logging, and an HTTP
+// server with GET /health and GET /metrics that shuts down gracefully.
+//
+// A service is a package with a Config, a DefaultConfig, a Validate and
+//
+//	func Run(ctx context.Context, deps service.Deps, cfg Config) error
+//
+// which returns once ctx is done and its in-flight work is finished or
+// handed back. The hub binary runs all of them in one process; each also
+// has its own main for deployments that scale them apart.
+package service
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+
+	"github.com/insightpulse/pulsehub/events/config"
+	"github.com/insightpulse/pulsehub/events/stream"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+)
+
+// Deps are what a service gets from whoever runs it.
+type Deps struct {
+	Conn     *nats.Conn
+	JS       jetstream.JetStream
+	Logger   *slog.Logger
+	Registry *prometheus.Registry // the service's own; served on its /metrics
+	Streams  stream.Config        // replicas and limits, for the buckets a service creates
+}
+
+// NewRegistry returns a registry with the Go runtime and process collectors.
+func NewRegistry() *prometheus.Registry {
+	r := prometheus.NewRegistry()
+	r.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return r
+}
+
+// LogConfig is the `log:` section.
+type LogConfig struct {
+	Level string `yaml:"level"` // debug, info, warn or error (default info)
+}
+
+// Validate reports a bad level.
+func (c LogConfig) Validate(path string) config.Problems {
+	var ps config.Problems
+	if _, err := parseLevel(c.Level); err != nil {
+		ps.Add(path+".level", "%v", err)
+	}
+	return ps
+}
+
+func parseLevel(s string) (slog.Level, error) {
+	var l slog.Level
+	if s == "" {
+		return slog.LevelInfo, nil
+	}
+	if err := l.UnmarshalText([]byte(strings.ToUpper(s))); err != nil {
+		return l, fmt.Errorf("unknown level %q (debug, info, warn, error)", s)
+	}
+	return l, nil
+}
+
+// NewLogger returns a JSON logger writing to w with the service's name on
+// every line. Keys are lower_snake; see the consume package for the keys
+// each message's lines carry (correlation_id, route, subject, stream_seq).
+func NewLogger(w io.Writer, c LogConfig, serviceName string) *slog.Logger {
+	level, err := parseLevel(c.Level)
+	if err != nil {
+		level = slog.LevelInfo
+	}
+	h := slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level})
+	l := slog.New(h)
+	if serviceName != "" {
+		l = l.With("service", serviceName)
+	}
+	return l
+}

@@ -1,0 +1,98 @@
+// Package cli is the hub binary's command line: `hub run` (the whole hub
+// in one process), `hub config check|env|defaults`, and the operator
+// commands.
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/insightpulse/pulsehub/services/hub/hubconfig"
+	"gopkg.in/yaml.v3"
+)
+
+const usage = `hub — Pulse Hub, an integration hub for Odoo on NATS JetStream
+
+Usage:
+  hub run [--config FILE] [--data-dir DIR] [--nats-url URLS]
+                           run the embedded NATS server (unless --nats-url) and all four services
+  hub config check [FILE]  validate a config file (default hub.yaml); print every problem with its line
+  hub config defaults      print the built-in configuration as YAML
+  hub config env           list every PULSEHUB_* environment variable the hub reads
+  hub version              print the version
+
+Run 'hub COMMAND -h' for a command's flags.
+`
+
+// Main runs the command in args and returns the process exit status.
+func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	switch args[0] {
+	case "run":
+		return runCmd(ctx, args[1:], stdout, stderr)
+	case "config":
+		return configCmd(args[1:], stdout, stderr)
+	case "version":
+		fmt.Fprintln(stdout, "hub", Version)
+		return 0
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	}
+	fmt.Fprintf(stderr, "hub: unknown command %q\n\n%s", args[0], usage)
+	return 2
+}
+
+// Version is set at build time with -ldflags "-X .../cli.Version=...".
+var Version = "dev"
+
+func configCmd(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, "hub config: want check, defaults or env\n")
+		return 2
+	}
+	switch args[0] {
+	case "check":
+		path := hubconfig.DefaultFile
+		if len(args) > 1 {
+			path = args[1]
+		}
+		if _, err := os.Stat(path); err != nil {
+			fmt.Fprintf(stderr, "hub config check: %v\n", err)
+			return 2
+		}
+		if _, _, err := hubconfig.Load(path); err != nil {
+			fmt.Fprintf(stderr, "%s: invalid:\n", path)
+			if ps, ok := err.(interface{ Error() string }); ok {
+				fmt.Fprintln(stderr, ps.Error())
+			}
+			return 1
+		}
+		fmt.Fprintf(stdout, "%s: ok\n", path)
+		return 0
+	case "defaults":
+		out, err := yaml.Marshal(hubconfig.Default())
+		if err != nil {
+			fmt.Fprintf(stderr, "hub config defaults: %v\n", err)
+			return 1
+		}
+		_, _ = stdout.Write(out)
+		return 0
+	case "env":
+		for _, v := range hubconfig.EnvVars() {
+			note := ""
+			if v.Secret {
+				note = "  (secret)"
+			}
+			fmt.Fprintf(stdout, "%-60s %s%s\n", v.Name, v.Path, note)
+		}
+		return 0
+	}
+	fmt.Fprintf(stderr, "hub config: unknown subcommand %q (check, defaults, env)\n", args[0])
+	return 2
+}

@@ -1,0 +1,130 @@
+// Package embedded runs the nats-server (with JetStream on a file store)
+// inside the hub's process, so `hub run` needs no external NATS: the NATS
+// CLI connects to 127.0.0.1:4222 with no flags, monitoring answers on
+// 127.0.0.1:8222.
+package embedded
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/insightpulse/pulsehub/events/config"
+	"github.com/nats-io/nats-server/v2/server"
+)
+
+// Config is the `embedded:` section: the NATS server `hub run` starts when
+// nats.url is empty.
+type Config struct {
+	Listen     string `yaml:"listen"`      // client port; default 127.0.0.1:4222
+	Monitor    string `yaml:"monitor"`     // HTTP monitoring (/varz, /jsz); default 127.0.0.1:8222; "off" disables
+	DataDir    string `yaml:"data_dir"`    // JetStream file store lives in <data_dir>/jetstream; default ./data
+	ServerName string `yaml:"server_name"` // shown by `nats server ls`; default pulsehub
+	MaxPayload int32  `yaml:"max_payload"` // largest message in bytes; default 32 MiB (GitHub deliveries reach 25 MiB)
+	ConfigFile string `yaml:"config_file"` // optional nats-server config file for what the fields above do not cover (auth, TLS, leaf nodes); the fields above still win
+}
+
+// DefaultConfig is what DESIGN.md promises.
+func DefaultConfig() Config {
+	return Config{Listen: "127.0.0.1:4222", Monitor: "127.0.0.1:8222", DataDir: "./data", ServerName: "pulsehub", MaxPayload: 32 << 20}
+}
+
+// Validate reports every problem under path.
+func (c Config) Validate(path string) config.Problems {
+	var ps config.Problems
+	if _, _, err := splitHostPort(c.Listen); err != nil {
+		ps.Add(path+".listen", "%v", err)
+	}
+	if c.Monitor != "off" && c.Monitor != "" {
+		if _, _, err := splitHostPort(c.Monitor); err != nil {
+			ps.Add(path+".monitor", "%v", err)
+		}
+	}
+	if c.DataDir == "" {
+		ps.Add(path+".data_dir", "is required")
+	}
+	if c.MaxPayload < 0 || c.MaxPayload > 64<<20 {
+		ps.Add(path+".max_payload", "must be between 1 and 64 MiB")
+	}
+	return ps
+}
+
+func splitHostPort(addr string) (string, int, error) {
+	h, p, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", 0, fmt.Errorf("want host:port, got %q", addr)
+	}
+	port, err := strconv.Atoi(p)
+	if err != nil || port < -1 || port > 65535 {
+		return "", 0, fmt.Errorf("bad port in %q", addr)
+	}
+	return h, port, nil
+}
+
+// Options builds the nats-server options for c.
+func (c Config) Options() (*server.Options, error) {
+	opts := &server.Options{}
+	if c.ConfigFile != "" {
+		o, err := server.ProcessConfigFile(c.ConfigFile)
+		if err != nil {
+			return nil, fmt.Errorf("embedded nats config %s: %w", c.ConfigFile, err)
+		}
+		opts = o
+	}
+	host, port, err := splitHostPort(c.Listen)
+	if err != nil {
+		return nil, err
+	}
+	opts.Host, opts.Port = host, port
+	opts.HTTPPort = -1 // none unless asked for below; 0 would mean the default port
+	if c.Monitor != "" && c.Monitor != "off" {
+		mh, mp, err := splitHostPort(c.Monitor)
+		if err != nil {
+			return nil, err
+		}
+		opts.HTTPHost, opts.HTTPPort = mh, mp
+	}
+	opts.ServerName = c.ServerName
+	opts.JetStream = true
+	opts.StoreDir = filepath.Join(c.DataDir, "jetstream")
+	if c.MaxPayload > 0 {
+		opts.MaxPayload = c.MaxPayload
+	}
+	opts.NoSigs = true // the hub handles signals and shuts the server down itself
+	return opts, nil
+}
+
+// Start starts the server and waits until it accepts clients and JetStream
+// is ready. The caller stops it with Shutdown.
+func Start(c Config, logger server.Logger) (*server.Server, error) {
+	opts, err := c.Options()
+	if err != nil {
+		return nil, err
+	}
+	s, err := server.NewServer(opts)
+	if err != nil {
+		return nil, fmt.Errorf("embedded nats: %w", err)
+	}
+	if logger != nil {
+		s.SetLoggerV2(logger, false, false, false)
+	}
+	s.Start()
+	if !s.ReadyForConnections(30 * time.Second) {
+		s.Shutdown()
+		return nil, errors.New("embedded nats: not ready for connections within 30s (is the port in use? see the log)")
+	}
+	if !s.JetStreamEnabled() {
+		s.Shutdown()
+		return nil, errors.New("embedded nats: JetStream did not start (is the data directory writable?)")
+	}
+	return s, nil
+}
+
+// Shutdown stops the server and waits for it.
+func Shutdown(s *server.Server) {
+	s.Shutdown()
+	s.WaitForShutdown()
+}
