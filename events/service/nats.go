@@ -77,7 +77,9 @@ func Connect(ctx context.Context, c NATSConfig, name string, log *slog.Logger) (
 			log.Warn("nats disconnected", "error", fmt.Sprint(err))
 		}),
 		nats.ReconnectHandler(func(nc *nats.Conn) { log.Info("nats reconnected", "server", nc.ConnectedUrlRedacted()) }),
-		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) { log.Warn("nats async error", "error", err.Error()) }),
+		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
+			log.Warn("nats async error", "error", err.Error())
+		}),
 	}
 	auth, err := authOptions(c)
 	if err != nil {

@@ -14,7 +14,7 @@ import (
 
 type file struct {
 	service.Base `yaml:",inline"`
-	Dispatcher dispatch.Config `yaml:"dispatcher"`
+	Dispatcher   dispatch.Config `yaml:"dispatcher"`
 }
 
 func (f *file) Validate() config.Problems {

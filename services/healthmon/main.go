@@ -14,7 +14,7 @@ import (
 
 type file struct {
 	service.Base `yaml:",inline"`
-	Monitor monitor.Config `yaml:"healthmon"`
+	Monitor      monitor.Config `yaml:"healthmon"`
 }
 
 func (f *file) Validate() config.Problems {

@@ -14,7 +14,7 @@ import (
 
 type file struct {
 	service.Base `yaml:",inline"`
-	Ingester ingester.Config `yaml:"ingester"`
+	Ingester     ingester.Config `yaml:"ingester"`
 }
 
 func (f *file) Validate() config.Problems {

@@ -14,7 +14,7 @@ import (
 
 type file struct {
 	service.Base `yaml:",inline"`
-	Writer writer.Config `yaml:"odoowriter"`
+	Writer       writer.Config `yaml:"odoowriter"`
 }
 
 func (f *file) Validate() config.Problems {

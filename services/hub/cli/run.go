@@ -149,7 +149,9 @@ func run(ctx context.Context, c hubconfig.Config, file string, base *slog.Logger
 
 func connectInProcess(srv *server.Server, name string, log *slog.Logger) (*nats.Conn, jetstream.JetStream, error) {
 	nc, err := nats.Connect("", nats.InProcessServer(srv), nats.Name(name), nats.MaxReconnects(-1),
-		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) { log.Warn("nats async error", "error", err.Error()) }))
+		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
+			log.Warn("nats async error", "error", err.Error())
+		}))
 	if err != nil {
 		return nil, nil, fmt.Errorf("connect to the embedded server: %w", err)
 	}
