@@ -46,6 +46,7 @@ const (
 	HeaderOriginSubject = "Pulsehub-Origin-Subject"
 	HeaderRoute         = "Pulsehub-Route"
 	HeaderRequeuedFrom  = "Pulsehub-Requeued-From" // DLQ sequence a requeued message came from
+	HeaderRequeuedFor   = "Pulsehub-Requeued-For"  // the one route a requeued message is for; other routes skip it
 )
 
 // SpecVersion is the CloudEvents version of the envelope.

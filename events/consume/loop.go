@@ -17,7 +17,8 @@ import (
 type Loop struct {
 	JS       jetstream.JetStream
 	Stream   string  // the stream the consumer reads
-	Consumer string  // the durable consumer = the route's name
+	Consumer string  // the durable consumer: the route's name, or its replay consumer's
+	Route    string  // the route messages are handled for; default Consumer
 	Handler  Handler // usually Chain(h, Standard(...)...)
 
 	Concurrency   int           // handlers running at once; default 16
@@ -26,6 +27,7 @@ type Loop struct {
 	Logger        *slog.Logger  // default slog.Default()
 
 	deferrals deferrals
+	log       *slog.Logger // Logger with the route's attributes
 }
 
 // deferrals counts, per stream sequence, the deliveries that ended in
@@ -71,7 +73,10 @@ func (l *Loop) defaults() {
 	if l.Logger == nil {
 		l.Logger = slog.Default()
 	}
-	l.Logger = l.Logger.With("route", l.Consumer, "stream", l.Stream)
+	if l.Route == "" {
+		l.Route = l.Consumer
+	}
+	l.log = l.Logger.With("route", l.Route, "consumer", l.Consumer, "stream", l.Stream)
 }
 
 // Run consumes until ctx is done, then drains: it stops pulling, hands
@@ -86,7 +91,7 @@ func (l *Loop) Run(ctx context.Context) error {
 	l.defaults()
 	cons, err := l.JS.Consumer(ctx, l.Stream, l.Consumer)
 	if err != nil {
-		return fmt.Errorf("route %s: consumer on %s: %w", l.Consumer, l.Stream, err)
+		return fmt.Errorf("route %s: consumer %s on %s: %w", l.Route, l.Consumer, l.Stream, err)
 	}
 	ackWait := cons.CachedInfo().Config.AckWait
 	heartbeat := max(ackWait/3, 50*time.Millisecond)
@@ -167,18 +172,25 @@ func (l *Loop) drain(wg *sync.WaitGroup, hardStop context.CancelFunc) {
 	select {
 	case <-done:
 	case <-t.C:
-		l.Logger.Warn("shutdown grace over, cancelling in-flight handlers", "grace", l.ShutdownGrace.String())
+		l.log.Warn("shutdown grace over, cancelling in-flight handlers", "grace", l.ShutdownGrace.String())
 		hardStop()
 		<-done
 	}
 	if err := l.JS.Conn().Flush(); err != nil && !l.JS.Conn().IsClosed() {
-		l.Logger.Warn("flush acks on shutdown", "error", err)
+		l.log.Warn("flush acks on shutdown", "error", err)
 	}
 }
 
 // handle runs the handler with InProgress heartbeats and settles the message.
 func (l *Loop) handle(ctx context.Context, raw jetstream.Msg, heartbeat time.Duration) {
-	m := newMsg(l.Consumer, raw)
+	if r := raw.Headers().Get(events.HeaderRequeuedFor); r != "" && r != l.Route {
+		// A dead letter requeued for another route: not ours to run again.
+		if err := raw.Ack(); err != nil {
+			l.log.Warn("ack a message requeued for another route", "error", err)
+		}
+		return
+	}
+	m := newMsg(l.Route, raw)
 	m.Attempt = max(1, m.Attempt-l.deferrals.get(m.Seq()))
 	stop := keepAlive(raw, heartbeat)
 	err := l.Handler(ctx, m)
@@ -206,13 +218,13 @@ func (l *Loop) settle(ctx context.Context, m *Msg, err error) {
 	if settleErr != nil {
 		// The message will come back after its ack wait; handlers are
 		// idempotent, so this delays work but loses nothing.
-		l.Logger.Warn("settle message", "stream_seq", m.Seq(), "error", settleErr)
+		l.log.Warn("settle message", "stream_seq", m.Seq(), "error", settleErr)
 	}
 }
 
 func (l *Loop) returnMsg(raw jetstream.Msg) {
 	if err := raw.Nak(); err != nil {
-		l.Logger.Warn("return unstarted message", "error", err)
+		l.log.Warn("return unstarted message", "error", err)
 	}
 }
 
@@ -247,7 +259,7 @@ func (l *Loop) logPullError(err error) {
 	if errors.Is(err, jetstream.ErrConsumerNotFound) || errors.Is(err, jetstream.ErrConsumerDeleted) {
 		msg = "pull messages: the route's consumer is gone; restart the service to recreate it"
 	}
-	l.Logger.Warn(msg, "error", err)
+	l.log.Warn(msg, "error", err)
 }
 
 // pause is a capped exponential wait between failed pulls (NATS down,

@@ -361,3 +361,93 @@ func (s *syncBuffer) Write(p []byte) (int, error) {
 	return s.b.Write(p)
 }
 func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+
+func TestReplayConsumerRedeliversToTheRouteOnlyAndIsDeleted(t *testing.T) {
+	old := ReplayPoll
+	ReplayPoll = 100 * time.Millisecond
+	t.Cleanup(func() { ReplayPoll = old })
+	f := setup(t, 5*time.Second)
+	f.publish(t, 5)
+	var mu sync.Mutex
+	seen := map[uint64]int{}
+	log := slog.New(slog.NewJSONHandler(f.logs, nil))
+	l := &Loop{JS: f.js, Stream: events.StreamGitHub, Consumer: route, PollWait: 100 * time.Millisecond, Logger: log,
+		Handler: Chain(func(ctx context.Context, m *Msg) error {
+			mu.Lock()
+			seen[m.Seq()]++
+			mu.Unlock()
+			return nil
+		}, Standard(log, nil, DeadLetter{JS: f.js}, fast())...)}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- RunRoute(ctx, l) }()
+	t.Cleanup(func() { cancel(); <-done })
+	count := func(want int) func() bool {
+		return func() bool {
+			mu.Lock()
+			defer mu.Unlock()
+			n := 0
+			for _, c := range seen {
+				n += c
+			}
+			return n == want
+		}
+	}
+	natstest.WaitFor(t, 10*time.Second, "5 first deliveries", count(5))
+	_, err := f.js.CreateConsumer(context.Background(), events.StreamGitHub, jetstream.ConsumerConfig{
+		Durable: stream.ReplayName(route), DeliverPolicy: jetstream.DeliverByStartSequencePolicy, OptStartSeq: 3,
+		AckPolicy: jetstream.AckExplicitPolicy, FilterSubject: "github.>"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	natstest.WaitFor(t, 10*time.Second, "3 replayed deliveries", count(8))
+	natstest.WaitFor(t, 10*time.Second, "the drained replay consumer deleted", func() bool {
+		_, err := f.js.Consumer(context.Background(), events.StreamGitHub, stream.ReplayName(route))
+		return errors.Is(err, jetstream.ErrConsumerNotFound)
+	})
+	mu.Lock()
+	defer mu.Unlock()
+	if seen[1] != 1 || seen[3] != 2 || seen[5] != 2 {
+		t.Fatalf("deliveries per seq = %v", seen)
+	}
+}
+
+func TestMessageRequeuedForAnotherRouteIsSkipped(t *testing.T) {
+	f := setup(t, 5*time.Second)
+	e := events.New(context.Background(), "test", "t", []byte(`{}`))
+	m := e.Msg("github.issues.opened")
+	m.Header.Set(events.HeaderRequeuedFor, "other-route")
+	if _, err := f.js.PublishMsg(context.Background(), m); err != nil {
+		t.Fatal(err)
+	}
+	f.publish(t, 1)
+	var calls atomic.Int32
+	f.run(t, func(ctx context.Context, m *Msg) error { calls.Add(1); return nil }, fast(), nil)
+	f.waitSettled(t)
+	if calls.Load() != 1 {
+		t.Fatalf("handler ran %d times, want only for the message without the header", calls.Load())
+	}
+}
+
+func TestRoutesReportsLagAndDLQDepth(t *testing.T) {
+	f := setup(t, 5*time.Second)
+	f.publish(t, 3)
+	f.run(t, func(ctx context.Context, m *Msg) error {
+		if m.Seq() == 2 {
+			return events.Permanentf("bad")
+		}
+		return nil
+	}, fast(), nil)
+	f.waitSettled(t)
+	natstest.WaitFor(t, 5*time.Second, "a dead letter", func() bool { return len(f.dlq(t)) == 1 })
+	routes, err := stream.Routes(context.Background(), f.js)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(routes) != 1 || routes[0].Route != route || routes[0].DLQDepth != 1 || routes[0].Pending != 0 || routes[0].Stream != events.StreamGitHub {
+		t.Fatalf("routes = %+v", routes)
+	}
+	if d, err := stream.DLQDepth(context.Background(), f.js, route); err != nil || d != 1 {
+		t.Fatalf("depth = %d %v", d, err)
+	}
+}

@@ -105,6 +105,8 @@ func (s Spec) Validate(path string) config.Problems {
 		ps.Add(path+".name", "%q: use 1-64 letters, digits, '-' or '_' (it becomes the consumer's name)", s.Name)
 	case slices.Contains(reserved, s.Name):
 		ps.Add(path+".name", "%q is reserved for a built-in route", s.Name)
+	case strings.HasSuffix(s.Name, stream.ReplaySuffix):
+		ps.Add(path+".name", "%q: names ending in %s are kept for replay consumers", s.Name, stream.ReplaySuffix)
 	}
 	ps = append(ps, s.From.validate(path+".from")...)
 	if s.Filter != "" {
