@@ -3,6 +3,7 @@ package consume
 import (
 	"context"
 	"errors"
+	"strconv"
 	"sync"
 	"time"
 
@@ -67,7 +68,8 @@ func (w *replayWatcher) check(ctx context.Context) {
 		return // NATS unreachable: the main loop logs it; look again later
 	}
 	if w.cancel == nil {
-		w.start(ctx, name)
+		end, _ := strconv.ParseUint(c.CachedInfo().Config.Metadata[stream.ReplayEndSeqKey], 10, 64)
+		w.start(ctx, name, end)
 		return
 	}
 	info, err := c.Info(ctx)
@@ -82,12 +84,24 @@ func (w *replayWatcher) check(ctx context.Context) {
 	w.main.log.Info("replay finished", "consumer", name, "delivered", info.Delivered.Stream, "took", time.Since(w.started).String())
 }
 
-func (w *replayWatcher) start(ctx context.Context, name string) {
+// start runs the replay loop. Messages after end (when set) arrived after
+// the replay was asked for: the route's own consumer handles them, so the
+// replay acknowledges them without running the handler.
+func (w *replayWatcher) start(ctx context.Context, name string, end uint64) {
 	rctx, cancel := context.WithCancel(ctx)
 	w.cancel, w.done, w.started = cancel, make(chan struct{}), time.Now()
-	replay := &Loop{JS: w.main.JS, Stream: w.main.Stream, Consumer: name, Route: w.main.Route, Handler: w.main.Handler,
+	handler := w.main.Handler
+	if end > 0 {
+		handler = func(ctx context.Context, m *Msg) error {
+			if m.Seq() > end {
+				return nil
+			}
+			return w.main.Handler(ctx, m)
+		}
+	}
+	replay := &Loop{JS: w.main.JS, Stream: w.main.Stream, Consumer: name, Route: w.main.Route, Handler: handler,
 		Concurrency: w.main.Concurrency, ShutdownGrace: w.main.ShutdownGrace, PollWait: w.main.PollWait, Logger: w.main.Logger}
-	w.main.log.Info("replay started", "consumer", name)
+	w.main.log.Info("replay started", "consumer", name, "end_seq", end)
 	go func() {
 		defer close(w.done)
 		if err := replay.Run(rctx); err != nil {

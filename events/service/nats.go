@@ -64,6 +64,16 @@ func splitURLs(s string) []string {
 // and the JetStream context on it. The first connection is retried in the
 // background too: a service may start before its NATS server.
 func Connect(ctx context.Context, c NATSConfig, name string, log *slog.Logger) (*nats.Conn, jetstream.JetStream, error) {
+	return connect(c, name, log, true)
+}
+
+// Dial is Connect for command-line tools: it fails at once when no server
+// answers instead of retrying in the background.
+func Dial(c NATSConfig, name string, log *slog.Logger) (*nats.Conn, jetstream.JetStream, error) {
+	return connect(c, name, log, false)
+}
+
+func connect(c NATSConfig, name string, log *slog.Logger, retryFirst bool) (*nats.Conn, jetstream.JetStream, error) {
 	if c.URL == "" {
 		return nil, nil, errors.New("nats: no server URL")
 	}
@@ -71,7 +81,7 @@ func Connect(ctx context.Context, c NATSConfig, name string, log *slog.Logger) (
 		nats.Name(name),
 		nats.MaxReconnects(-1),
 		nats.ReconnectWait(250 * time.Millisecond),
-		nats.RetryOnFailedConnect(true),
+		nats.RetryOnFailedConnect(retryFirst),
 		nats.Timeout(orDefault(c.ConnectTimeout, 5*time.Second)),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
 			log.Warn("nats disconnected", "error", fmt.Sprint(err))

@@ -17,6 +17,11 @@ import (
 // deletes it (see consume.RunRoute). Route names may not end with it.
 const ReplaySuffix = "-replay"
 
+// ReplayEndSeqKey is the replay consumer's metadata key holding the last
+// stream sequence to replay; later messages are live traffic the route's
+// own consumer handles, so the replay skips them.
+const ReplayEndSeqKey = "pulsehub_replay_end_seq"
+
 // ReplayName is the replay consumer of route.
 func ReplayName(route string) string { return route + ReplaySuffix }
 

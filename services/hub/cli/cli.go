@@ -21,7 +21,14 @@ Usage:
   hub config check [FILE]  validate a config file (default hub.yaml); print every problem with its line
   hub config defaults      print the built-in configuration as YAML
   hub config env           list every PULSEHUB_* environment variable the hub reads
+  hub status [--json]      streams, routes (lag, redeliveries, DLQ depth, replays) and services' health
+  hub replay ROUTE --since DURATION|--from-time T|--from-seq N [--subject FILTER] [--dry-run]
+                           deliver past events again to one route only
+  hub dlq ls [--route R] | show SEQ | requeue SEQ|--route R|--all [--dry-run] | purge --route R
+                           inspect and act on dead letters
   hub version              print the version
+
+Operator commands take --config FILE, --nats-url URLS and --json.
 
 Run 'hub COMMAND -h' for a command's flags.
 `
@@ -37,6 +44,12 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return runCmd(ctx, args[1:], stdout, stderr)
 	case "config":
 		return configCmd(args[1:], stdout, stderr)
+	case "status":
+		return statusCmd(ctx, args[1:], stdout, stderr)
+	case "replay":
+		return replayCmd(ctx, args[1:], stdout, stderr)
+	case "dlq":
+		return dlqCmd(ctx, args[1:], stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "hub", Version)
 		return 0

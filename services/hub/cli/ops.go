@@ -1,0 +1,143 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"strings"
+	"time"
+
+	"github.com/insightpulse/pulsehub/events/service"
+	"github.com/insightpulse/pulsehub/services/hub/hubconfig"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// opsFlags are the flags every operator command shares.
+type opsFlags struct {
+	fs      *flag.FlagSet
+	config  *string
+	natsURL *string
+	json    *bool
+}
+
+func newOpsFlags(name string, stderr io.Writer) *opsFlags {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	return &opsFlags{fs: fs,
+		config:  fs.String("config", "", "config file (default hub.yaml if present); gives the NATS URL, credentials and service addresses"),
+		natsURL: fs.String("nats-url", "", "NATS server or cluster (default: nats.url from the config, else the embedded server's address)"),
+		json:    fs.Bool("json", false, "print JSON for scripts instead of a table"),
+	}
+}
+
+// parse parses args, allowing flags after positional arguments
+// (`hub dlq show 7 --json`), and returns the positional ones.
+func (o *opsFlags) parse(args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := o.fs.Parse(args); err != nil {
+			return nil, err
+		}
+		if o.fs.NArg() == 0 {
+			return pos, nil
+		}
+		pos = append(pos, o.fs.Arg(0))
+		args = o.fs.Args()[1:]
+	}
+}
+
+// connect loads the config and dials NATS, failing fast with advice.
+func (o *opsFlags) connect() (hubconfig.Config, *nats.Conn, jetstream.JetStream, error) {
+	c, _, err := hubconfig.Load(*o.config)
+	if err != nil {
+		return c, nil, nil, fmt.Errorf("config: %w", err)
+	}
+	if *o.natsURL != "" {
+		c.NATS.URL = *o.natsURL
+	}
+	if c.NATS.URL == "" {
+		c.NATS.URL = "nats://" + c.Embedded.Listen
+	}
+	nc, js, err := service.Dial(c.NATS, "pulsehub-cli", slog.New(slog.DiscardHandler))
+	if err != nil {
+		return c, nil, nil, fmt.Errorf("cannot reach NATS at %s: %w\nIs the hub running (hub run)? Otherwise pass --nats-url or set nats.url / PULSEHUB_NATS_URL", c.NATS.URL, err)
+	}
+	return c, nc, js, nil
+}
+
+// serviceURLs maps each service to the base URL its /health answers on.
+func serviceURLs(c hubconfig.Config) map[string]string {
+	url := func(listen string) string {
+		host, port, err := net.SplitHostPort(listen)
+		if err != nil {
+			return "http://" + listen
+		}
+		if host == "" || host == "0.0.0.0" || host == "::" {
+			host = "127.0.0.1"
+		}
+		return "http://" + net.JoinHostPort(host, port)
+	}
+	return map[string]string{
+		"ingester":   url(c.Ingester.HTTP.Listen),
+		"odoowriter": url(c.Writer.HTTP.Listen),
+		"dispatcher": url(c.Dispatcher.HTTP.Listen),
+		"healthmon":  url(c.Healthmon.HTTP.Listen),
+	}
+}
+
+func printJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
+	return enc.Encode(v)
+}
+
+// opsCmd runs an operator command with a connection and a deadline.
+func opsCmd(ctx context.Context, o *opsFlags, stderr io.Writer, fn func(context.Context, hubconfig.Config, jetstream.JetStream) error) int {
+	c, nc, js, err := o.connect()
+	if err != nil {
+		fmt.Fprintf(stderr, "%s: %v\n", o.fs.Name(), err)
+		return 1
+	}
+	defer nc.Close()
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	if err := fn(ctx, c, js); err != nil {
+		fmt.Fprintf(stderr, "%s: %v\n", o.fs.Name(), err)
+		return 1
+	}
+	return 0
+}
+
+func humanBytes(n uint64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := uint64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
+
+func humanTime(t time.Time) string {
+	if t.IsZero() || t.Year() < 2000 {
+		return "-"
+	}
+	return t.Local().Format("2006-01-02 15:04:05")
+}
+
+func oneLine(s string, n int) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if len(s) > n {
+		return s[:n-1] + "…"
+	}
+	return s
+}
