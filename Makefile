@@ -16,7 +16,7 @@ bench:
 
 build:
 	mkdir -p bin
-	for s in hub ingester odoowriter dispatcher healthmon; do CGO_ENABLED=0 go build -trimpath -o bin/$$s ./services/$$s; done
+	sh deploy/build.sh bin
 
 vet:
 	go vet $(MODULES)

@@ -26,6 +26,7 @@ Usage:
                            deliver past events again to one route only
   hub dlq ls [--route R] | show SEQ | requeue SEQ|--route R|--all [--dry-run] | purge --route R
                            inspect and act on dead letters
+  hub healthcheck URL      exit 0 when URL answers 200 (the containers' HEALTHCHECK)
   hub version              print the version
 
 Operator commands take --config FILE, --nats-url URLS and --json.
@@ -50,6 +51,8 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return replayCmd(ctx, args[1:], stdout, stderr)
 	case "dlq":
 		return dlqCmd(ctx, args[1:], stdout, stderr)
+	case "healthcheck":
+		return healthcheckCmd(ctx, args[1:], stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "hub", Version)
 		return 0
