@@ -1,32 +1,113 @@
-// Package ingester is the GitHub App and Odoo webhook front door of Pulse Hub. Until its issue lands it only
-// reports healthy; Run has the signature every service shares.
+// Package ingester is Pulse Hub's front door: GitHub App webhooks on POST
+// /github and Odoo webhook actions on POST /odoo/{name}/{token}, stored in
+// the GITHUB and ODOO streams before they are answered 2xx; the catch-up
+// poll of Odoo changes a webhook lost; and the reconciler that asks GitHub
+// to redeliver what never arrived. Run wires them to one HTTP server
+// (with GET /health and GET /metrics) and runs them until ctx is done.
 package ingester
 
 import (
 	"context"
+	"fmt"
+	"log/slog"
+	"sync"
 
-	"github.com/insightpulse/pulsehub/events/config"
 	"github.com/insightpulse/pulsehub/events/service"
+	"github.com/insightpulse/pulsehub/services/ingester/githubhook"
+	"github.com/insightpulse/pulsehub/services/ingester/intake"
+	"github.com/insightpulse/pulsehub/services/ingester/odoohook"
 )
 
-// Config is the `ingester:` section of the hub config.
-type Config struct {
-	HTTP service.HTTPConfig `yaml:"http"` // GET /health and GET /metrics
-}
-
-// DefaultConfig listens on 127.0.0.1:8080.
-func DefaultConfig() Config {
-	return Config{HTTP: service.HTTPConfig{Listen: "127.0.0.1:8080"}}
-}
-
-// Validate reports every problem under path.
-func (c Config) Validate(path string) config.Problems {
-	return c.HTTP.Validate(path + ".http")
-}
-
-// Run serves /health and /metrics until ctx is done.
+// Run serves the webhooks and runs the polls and the reconciler until ctx
+// is done; in-flight requests are finished first. It returns an error only
+// when it cannot start (a bad App key, the checkpoints bucket refused, the
+// port taken) or the HTTP server fails.
 func Run(ctx context.Context, deps service.Deps, cfg Config) error {
-	srv := service.NewServer(cfg.HTTP, deps.Logger, deps.Registry)
+	srv, err := NewServer(deps, cfg)
+	if err != nil {
+		return err
+	}
+	loops, err := backgroundLoops(ctx, deps, cfg)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	for _, loop := range loops {
+		wg.Go(func() {
+			if err := loop(ctx); err != nil {
+				deps.Logger.Error("background loop stopped", "error", err.Error())
+			}
+		})
+	}
+	err = srv.Run(ctx)
+	cancel()
+	wg.Wait()
+	return err
+}
+
+// NewServer builds the HTTP server with every endpoint mounted; call its
+// Listen and Run. Tests and the benchmark use it directly.
+func NewServer(deps service.Deps, cfg Config) (*service.Server, error) {
+	log := deps.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+		deps.Logger = log
+	}
+	if ps := cfg.Validate("ingester"); len(ps) > 0 {
+		return nil, fmt.Errorf("ingester config: %w", ps.Err())
+	}
+	srv := service.NewServer(cfg.HTTP, log, deps.Registry)
 	srv.AddCheck("nats", service.CheckJetStream(deps.Conn, deps.JS))
-	return srv.Run(ctx)
+	metrics := intake.NewMetrics(deps.Registry)
+	if cfg.GitHub.Enabled {
+		srv.Handle("/github", githubHandler(deps, cfg.GitHub, metrics).Endpoint(log, metrics))
+	}
+	if len(cfg.OdooSources) > 0 {
+		srv.Handle("/odoo/{name}/{token}", odooHandler(deps, cfg, metrics).Endpoint(log, metrics))
+	}
+	warnMaxPayload(deps, cfg, log)
+	return srv, nil
+}
+
+func githubHandler(deps service.Deps, g GitHubConfig, m *intake.Metrics) *githubhook.Handler {
+	v := githubhook.NewVerifier(secrets(g.WebhookSecrets)...)
+	if g.InsecureSkipSignature {
+		deps.Logger.Warn("INSECURE: ingester.github.insecure_skip_signature is set: unsigned GitHub deliveries are accepted and stored. "+
+			"Anyone who can reach POST /github can inject events. Development only.", "webhook_secrets", v.Len())
+	}
+	return &githubhook.Handler{Verifier: v, Insecure: g.InsecureSkipSignature, MaxBody: g.MaxBodyBytes, Log: deps.Logger,
+		Publish: &intake.Publisher{Conn: deps.Conn, JS: deps.JS, Timeout: g.PublishTimeout, Metrics: m}}
+}
+
+func odooHandler(deps service.Deps, cfg Config, m *intake.Metrics) *odoohook.Handler {
+	sources := make(map[string]odoohook.Source, len(cfg.OdooSources))
+	for name, s := range cfg.OdooSources {
+		sources[name] = odoohook.Source{Name: name, Token: s.Token.Value(), Model: s.Model, URI: cfg.sourceURI(s)}
+	}
+	return &odoohook.Handler{Sources: sources, MaxBody: cfg.OdooWebhook.MaxBodyBytes, Log: deps.Logger,
+		Publish: &intake.Publisher{Conn: deps.Conn, JS: deps.JS, Timeout: cfg.OdooWebhook.PublishTimeout, Metrics: m},
+		Stored:  &odoohook.StreamLookup{JS: deps.JS}}
+}
+
+// sourceURI is a source's ce-source: its instance's URL when it has one.
+func (c Config) sourceURI(s OdooSource) string {
+	if inst, ok := c.Odoo[s.Instance]; ok && inst.URL != "" {
+		return inst.URL
+	}
+	return ""
+}
+
+// warnMaxPayload says at start when NATS would refuse bodies the ingester
+// accepts (a stock nats-server takes 1 MiB; GitHub sends up to 25 MiB).
+func warnMaxPayload(deps service.Deps, cfg Config, log *slog.Logger) {
+	if deps.Conn == nil || !deps.Conn.IsConnected() || !cfg.GitHub.Enabled {
+		return
+	}
+	const headroom = 8 << 10 // envelope headers
+	if mp := deps.Conn.MaxPayload(); mp < cfg.GitHub.MaxBodyBytes+headroom {
+		log.Warn("the NATS server's max_payload is smaller than ingester.github.max_body_bytes: larger GitHub deliveries will be refused with 413; "+
+			"raise max_payload (the embedded server uses 32 MiB)", "max_payload", mp, "max_body_bytes", cfg.GitHub.MaxBodyBytes)
+	}
 }

@@ -1,0 +1,185 @@
+package githubhook
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/insightpulse/pulsehub/events"
+)
+
+// Headers the ingester adds to a stored delivery, beside the envelope.
+const (
+	HeaderEvent          = "GitHub-Event"           // X-GitHub-Event
+	HeaderDelivery       = "GitHub-Delivery"        // X-GitHub-Delivery (also ce-id)
+	HeaderHookID         = "GitHub-Hook-Id"         // X-GitHub-Hook-ID
+	HeaderInstallationID = "GitHub-Installation-Id" // the payload's installation.id
+	HeaderRepository     = "GitHub-Repository"      // the payload's repository.full_name
+)
+
+// Content types GitHub delivers with.
+const (
+	ContentJSON = "application/json"
+	ContentForm = "application/x-www-form-urlencoded"
+)
+
+// errMalformed is wrapped by every error about a body that is not a
+// GitHub payload (400).
+var errMalformed = errors.New("malformed payload")
+
+// Delivery is one webhook delivery as received.
+type Delivery struct {
+	Event       string // X-GitHub-Event
+	GUID        string // X-GitHub-Delivery
+	HookID      string // X-GitHub-Hook-ID, "" when absent
+	ContentType string // the media type the body was sent with
+	Body        []byte // exactly as received
+	Received    time.Time
+}
+
+// summary is what the ingester reads from a payload: the few fields that
+// route and describe it. Everything else stays in the stored bytes.
+type summary struct {
+	action         string
+	repoURL        string
+	repoFullName   string
+	orgURL         string
+	installationID string
+}
+
+// parse checks that the body is a JSON object (inside a payload= form field
+// for form deliveries) and reads its summary.
+func parse(contentType string, body []byte) (summary, error) {
+	doc := body
+	if contentType == ContentForm {
+		form, err := url.ParseQuery(string(body))
+		if err != nil {
+			return summary{}, fmt.Errorf("%w: form body: %w", errMalformed, err)
+		}
+		if !form.Has("payload") {
+			return summary{}, fmt.Errorf("%w: form body has no payload field", errMalformed)
+		}
+		doc = []byte(form.Get("payload"))
+	}
+	var top map[string]json.RawMessage
+	if err := json.Unmarshal(doc, &top); err != nil {
+		return summary{}, fmt.Errorf("%w: not a JSON object: %w", errMalformed, err)
+	}
+	if top == nil {
+		return summary{}, fmt.Errorf("%w: not a JSON object: null", errMalformed)
+	}
+	s := summary{action: str(top["action"])}
+	if repo := object(top["repository"]); repo != nil {
+		s.repoURL, s.repoFullName = str(repo["html_url"]), str(repo["full_name"])
+	}
+	if org := object(top["organization"]); org != nil {
+		s.orgURL = str(org["url"])
+	}
+	if inst := object(top["installation"]); inst != nil {
+		s.installationID = integer(inst["id"])
+	}
+	return s, nil
+}
+
+// object decodes a nested JSON object; anything else is nil.
+func object(raw json.RawMessage) map[string]json.RawMessage {
+	if len(raw) == 0 || raw[0] != '{' {
+		return nil
+	}
+	var m map[string]json.RawMessage
+	if json.Unmarshal(raw, &m) != nil {
+		return nil
+	}
+	return m
+}
+
+// str decodes a JSON string that fits in a header; anything else is "".
+func str(raw json.RawMessage) string {
+	if len(raw) == 0 || raw[0] != '"' {
+		return ""
+	}
+	var s string
+	if json.Unmarshal(raw, &s) != nil || !headerSafe(s) {
+		return ""
+	}
+	return s
+}
+
+// integer reads a JSON integer exactly; anything else is "".
+func integer(raw json.RawMessage) string {
+	raw = bytes.TrimSpace(raw)
+	if _, err := strconv.ParseInt(string(raw), 10, 64); err != nil {
+		return ""
+	}
+	return string(raw)
+}
+
+// headerSafe reports whether s can be a NATS header value: one line of
+// printable text, not too long.
+func headerSafe(s string) bool {
+	if len(s) > 1024 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x20 || s[i] == 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+// Subject is github.<event>.<action>.
+func (s summary) subject(event string) string { return events.GitHubSubject(event, s.action) }
+
+// source is the ce-source: the repository, else the organization, else
+// the installation, else GitHub itself.
+func (s summary) source() string {
+	switch {
+	case s.repoURL != "":
+		return s.repoURL
+	case s.orgURL != "":
+		return s.orgURL
+	case s.installationID != "":
+		return "urn:github:installation:" + s.installationID
+	}
+	return "https://github.com"
+}
+
+// eventType is com.github.<event>.<action>, or com.github.<event> for a
+// payload without an action.
+func (s summary) eventType(event string) string {
+	if s.action == "" {
+		return "com.github." + events.Token(event)
+	}
+	return "com.github." + events.Token(event) + "." + events.Token(s.action)
+}
+
+// event builds the envelope: ce-id and correlation id are the delivery
+// GUID, so a redelivery of the same delivery is stored once.
+func (d Delivery) event(s summary) events.Event {
+	h := make(map[string][]string, 5)
+	set := func(k, v string) {
+		if v != "" {
+			h[k] = []string{v}
+		}
+	}
+	set(HeaderEvent, d.Event)
+	set(HeaderDelivery, d.GUID)
+	set(HeaderHookID, d.HookID)
+	set(HeaderInstallationID, s.installationID)
+	set(HeaderRepository, s.repoFullName)
+	return events.Event{
+		ID:            d.GUID,
+		Source:        s.source(),
+		Type:          s.eventType(d.Event),
+		Time:          d.Received.UTC(),
+		ContentType:   d.ContentType,
+		CorrelationID: d.GUID,
+		Header:        h,
+		Data:          d.Body,
+	}
+}

@@ -1,0 +1,141 @@
+// Package githubhook receives GitHub App webhook deliveries on POST
+// /github: it verifies X-Hub-Signature-256 against the configured secrets,
+// checks the delivery headers and the payload, and stores the body exactly
+// as received on github.<event>.<action> (stream GITHUB) with the delivery
+// GUID as ce-id, so a redelivery is stored once.
+package githubhook
+
+import (
+	"log/slog"
+	"net/http"
+	"regexp"
+	"time"
+
+	"github.com/insightpulse/pulsehub/services/ingester/intake"
+)
+
+// DefaultMaxBodyBytes is GitHub's own cap on a delivery: 25 MiB.
+const DefaultMaxBodyBytes = 25 << 20
+
+// Handler answers POST /github.
+type Handler struct {
+	Verifier *Verifier         // the webhook secrets
+	Insecure bool              // accept unsigned deliveries (development only; logged on every one)
+	MaxBody  int64             // body limit in bytes; default 25 MiB
+	Publish  *intake.Publisher // stores the delivery
+	Log      *slog.Logger      // for the insecure warnings
+	Now      func() time.Time  // clock for ce-time; default time.Now
+}
+
+var (
+	eventPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
+	guidPattern  = regexp.MustCompile(`^[A-Za-z0-9-]{1,128}$`)
+)
+
+// Endpoint wraps the handler with the request log and metrics.
+func (h *Handler) Endpoint(log *slog.Logger, m *intake.Metrics) intake.Endpoint {
+	return intake.Endpoint{Source: "github", Log: log, Metrics: m, Handle: h.Handle}
+}
+
+// Handle decides the answer to one delivery. Order matters: nothing about
+// the request is looked at before its signature is checked, except its size.
+func (h *Handler) Handle(w http.ResponseWriter, r *http.Request) intake.Result {
+	guid := r.Header.Get("X-GitHub-Delivery")
+	limit := h.MaxBody
+	if limit <= 0 {
+		limit = DefaultMaxBodyBytes
+	}
+	body, res, ok := intake.ReadBody(w, r, limit)
+	if !ok {
+		return withDelivery(res, guid)
+	}
+	if res, ok := h.verify(r, body, guid); !ok {
+		return res
+	}
+	d, res, ok := h.delivery(r, body)
+	if !ok {
+		return withDelivery(res, guid)
+	}
+	s, err := parse(d.ContentType, body)
+	if err != nil {
+		res := intake.Reject(http.StatusBadRequest, intake.OutcomeBadRequest, err.Error())
+		return withDelivery(res, guid)
+	}
+	subject := s.subject(d.Event)
+	a, err := h.Publish.Publish(r.Context(), subject, d.event(s))
+	if err != nil {
+		res := intake.Failed(err)
+		res.Attrs = append(res.Attrs, "subject", subject)
+		return withDelivery(res, guid)
+	}
+	status := http.StatusAccepted
+	if d.Event == "ping" {
+		status = http.StatusOK // GitHub shows a ping as successful on any 2xx; 200 is what it documents
+	}
+	res = intake.Stored(status, a)
+	res.Attrs = append(res.Attrs, "subject", subject, "event", d.Event, "delivery", guid)
+	return res
+}
+
+// verify checks the signature; ok is false when res is the answer (401).
+func (h *Handler) verify(r *http.Request, body []byte, guid string) (intake.Result, bool) {
+	sig := r.Header.Get(SignatureHeader)
+	if h.Insecure && (sig == "" || h.Verifier == nil || h.Verifier.Len() == 0) {
+		h.Log.Warn("accepting an UNSIGNED GitHub delivery: ingester.github.insecure_skip_signature is set; never run like this in production",
+			"correlation_id", guid)
+		return intake.Result{}, true
+	}
+	var err error = ErrNoSignature
+	if h.Verifier != nil {
+		err = h.Verifier.Verify(sig, body)
+	}
+	if err != nil {
+		res := intake.Reject(http.StatusUnauthorized, intake.OutcomeBadSignature, "signature missing or wrong")
+		res.Err = err
+		return withDelivery(res, guid), false
+	}
+	return intake.Result{}, true
+}
+
+// delivery checks the delivery headers; ok is false when res is the answer.
+func (h *Handler) delivery(r *http.Request, body []byte) (Delivery, intake.Result, bool) {
+	d := Delivery{Event: r.Header.Get("X-GitHub-Event"), GUID: r.Header.Get("X-GitHub-Delivery"),
+		HookID: r.Header.Get("X-GitHub-Hook-ID"), ContentType: intake.MediaType(r), Body: body, Received: h.now()}
+	bad := func(msg string) (Delivery, intake.Result, bool) {
+		return d, intake.Reject(http.StatusBadRequest, intake.OutcomeBadRequest, msg), false
+	}
+	switch {
+	case d.Event == "":
+		return bad("X-GitHub-Event header is required")
+	case !eventPattern.MatchString(d.Event):
+		return bad("X-GitHub-Event is not an event name (letters, digits, _ and -)")
+	case d.GUID == "":
+		return bad("X-GitHub-Delivery header is required")
+	case !guidPattern.MatchString(d.GUID):
+		return bad("X-GitHub-Delivery is not a delivery GUID")
+	case d.ContentType != ContentJSON && d.ContentType != ContentForm:
+		return d, intake.Reject(http.StatusUnsupportedMediaType, intake.OutcomeUnsupportedMedia,
+			"Content-Type must be application/json or application/x-www-form-urlencoded"), false
+	}
+	if !headerSafe(d.HookID) {
+		d.HookID = ""
+	}
+	return d, intake.Result{}, true
+}
+
+func (h *Handler) now() time.Time {
+	if h.Now != nil {
+		return h.Now()
+	}
+	return time.Now()
+}
+
+// withDelivery sets the correlation id of a refusal to the delivery GUID
+// when it looks like one (a header is attacker-controlled until the
+// signature is checked, so only a well-formed value is logged).
+func withDelivery(res intake.Result, guid string) intake.Result {
+	if guidPattern.MatchString(guid) {
+		res.CorrelationID = guid
+	}
+	return res
+}

@@ -1,0 +1,207 @@
+package ingester
+
+import (
+	"fmt"
+	"net/url"
+	"regexp"
+	"slices"
+	"sort"
+	"time"
+
+	"github.com/insightpulse/pulsehub/events/config"
+	"github.com/insightpulse/pulsehub/events/service"
+	"github.com/insightpulse/pulsehub/odoo"
+	"github.com/insightpulse/pulsehub/services/ingester/githubhook"
+	"github.com/insightpulse/pulsehub/services/ingester/odoohook"
+	"github.com/insightpulse/pulsehub/services/ingester/reconcile"
+)
+
+// Config is the `ingester:` section of the hub config.
+type Config struct {
+	HTTP        service.HTTPConfig    `yaml:"http"`         // listener; default 127.0.0.1:8080
+	GitHub      GitHubConfig          `yaml:"github"`       // POST /github
+	OdooSources map[string]OdooSource `yaml:"odoo_sources"` // POST /odoo/{name}/{token}, one entry per name; none by default
+	OdooWebhook OdooWebhookConfig     `yaml:"odoo_webhook"` // limits shared by the Odoo sources
+
+	// Odoo holds the instances of the hub's top-level `odoo:` section
+	// (shared with the writer and the health monitor), filled in by whoever
+	// runs the ingester. A source's `instance` names one.
+	Odoo map[string]odoo.Config `yaml:"-"`
+}
+
+// GitHubConfig is `ingester.github`.
+type GitHubConfig struct {
+	Enabled               bool            `yaml:"enabled"`                                              // serve POST /github; default true
+	WebhookSecrets        []config.Secret `yaml:"webhook_secrets" env:"PULSEHUB_GITHUB_WEBHOOK_SECRET"` // accepted signing secrets (rotation: list old and new); required unless insecure_skip_signature
+	InsecureSkipSignature bool            `yaml:"insecure_skip_signature"`                              // DEVELOPMENT ONLY: accept unsigned deliveries, logged loudly; default false
+	MaxBodyBytes          int64           `yaml:"max_body_bytes"`                                       // bytes; default 26214400 (25 MiB, GitHub's cap)
+	PublishTimeout        time.Duration   `yaml:"publish_timeout"`                                      // wait for the PubAck before answering 503; default 5s (GitHub waits 10s)
+	App                   GitHubAppConfig `yaml:"app"`                                                  // the App, for the redelivery reconciler
+}
+
+// GitHubAppConfig is `ingester.github.app`: the GitHub App whose failed
+// deliveries the reconciler asks again. Off when private_key is unset.
+type GitHubAppConfig struct {
+	AppID      int64         `yaml:"app_id" env:"PULSEHUB_GITHUB_APP_ID"`               // the App's numeric id
+	PrivateKey config.Secret `yaml:"private_key" env:"PULSEHUB_GITHUB_APP_PRIVATE_KEY"` // the App's PEM private key; unset = reconciler off
+	BaseURL    string        `yaml:"base_url"`                                          // REST API root; default https://api.github.com/ (GHES: https://<host>/api/v3/)
+	Interval   time.Duration `yaml:"interval"`                                          // between reconciler passes; default 5m
+	Lookback   time.Duration `yaml:"lookback"`                                          // oldest deliveries looked at; default 72h
+}
+
+// OdooWebhookConfig is `ingester.odoo_webhook`: limits of POST /odoo/{name}/{token}.
+type OdooWebhookConfig struct {
+	MaxBodyBytes   int64         `yaml:"max_body_bytes"`  // bytes; default 1048576 (1 MiB)
+	PublishTimeout time.Duration `yaml:"publish_timeout"` // wait for the PubAck before answering 503; default 700ms (Odoo waits 1s)
+}
+
+// OdooSource is `ingester.odoo_sources.<name>`: one Odoo webhook action's URL.
+type OdooSource struct {
+	Token    config.Secret `yaml:"token"`    // the secret in the URL; required (env PULSEHUB_INGESTER_ODOO_SOURCES_<NAME>_TOKEN or _FILE)
+	Model    string        `yaml:"model"`    // the only model accepted (others: 400); required for the poll; default any
+	Instance string        `yaml:"instance"` // a key of the top-level odoo: section; ce-source and the poll's Odoo
+	Poll     PollConfig    `yaml:"poll"`     // catch-up of changes the webhook lost
+}
+
+// PollConfig is `ingester.odoo_sources.<name>.poll`.
+type PollConfig struct {
+	Enabled  bool          `yaml:"enabled"`   // poll Odoo for changes the webhook missed; default false
+	Interval time.Duration `yaml:"interval"`  // between passes; default 1m
+	PageSize int           `yaml:"page_size"` // records per search_read; default 200
+	Fields   []string      `yaml:"fields"`    // fields read and stored, as the webhook action sends them; must include write_date; default [write_date]
+	Overlap  time.Duration `yaml:"overlap"`   // each pass re-reads this far before its checkpoint (late commits, clock skew); default 1m
+	Lookback time.Duration `yaml:"lookback"`  // the first pass starts this far back; default 1h, at most the ODOO duplicate window
+}
+
+// DefaultConfig listens on 127.0.0.1:8080 with GitHub enabled (a webhook
+// secret must then be configured) and no Odoo sources.
+func DefaultConfig() Config {
+	return Config{
+		HTTP: service.HTTPConfig{Listen: "127.0.0.1:8080", ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 30 * time.Second,
+			WriteTimeout: 30 * time.Second, IdleTimeout: 120 * time.Second, MaxHeaderBytes: 64 << 10, ShutdownTimeout: 10 * time.Second},
+		GitHub: GitHubConfig{Enabled: true, MaxBodyBytes: githubhook.DefaultMaxBodyBytes, PublishTimeout: 5 * time.Second,
+			App: GitHubAppConfig{BaseURL: reconcile.DefaultBaseURL, Interval: reconcile.DefaultInterval, Lookback: reconcile.DefaultLookback}},
+		OdooWebhook: OdooWebhookConfig{MaxBodyBytes: odoohook.DefaultMaxBodyBytes, PublishTimeout: 700 * time.Millisecond},
+	}
+}
+
+var sourceName = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
+
+// Validate reports every problem under path (the hub passes "ingester").
+func (c Config) Validate(path string) config.Problems {
+	ps := c.HTTP.Validate(path + ".http")
+	ps = append(ps, c.GitHub.validate(path+".github")...)
+	ps = append(ps, c.OdooWebhook.validate(path+".odoo_webhook")...)
+	names := make([]string, 0, len(c.OdooSources))
+	for n := range c.OdooSources {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		ps = append(ps, c.OdooSources[n].validate(fmt.Sprintf("%s.odoo_sources.%s", path, n), n, c.Odoo)...)
+	}
+	return ps
+}
+
+func (g GitHubConfig) validate(path string) config.Problems {
+	var ps config.Problems
+	if g.Enabled && !g.InsecureSkipSignature && len(secrets(g.WebhookSecrets)) == 0 {
+		ps.Add(path+".webhook_secrets", "is required: set PULSEHUB_GITHUB_WEBHOOK_SECRET (or _FILE) to the GitHub App's webhook secret; "+
+			"or set %s.enabled: false for a hub without GitHub (insecure_skip_signature: true is for development only)", path)
+	}
+	positive(&ps, path+".max_body_bytes", g.MaxBodyBytes)
+	positive(&ps, path+".publish_timeout", g.PublishTimeout)
+	a, ap := g.App, path+".app"
+	if a.PrivateKey.IsSet() {
+		if err := reconcile.CheckKey([]byte(a.PrivateKey.Value())); err != nil {
+			ps.Add(ap+".private_key", "%v", err)
+		}
+		if a.AppID <= 0 {
+			ps.Add(ap+".app_id", "is required with a private_key (the App's id from its settings page)")
+		}
+		if u, err := url.Parse(a.BaseURL); a.BaseURL != "" && (err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "") {
+			ps.Add(ap+".base_url", "want an http(s) URL such as https://api.github.com/, got %q", a.BaseURL)
+		}
+		positive(&ps, ap+".interval", a.Interval)
+		positive(&ps, ap+".lookback", a.Lookback)
+	}
+	return ps
+}
+
+func (o OdooWebhookConfig) validate(path string) config.Problems {
+	var ps config.Problems
+	positive(&ps, path+".max_body_bytes", o.MaxBodyBytes)
+	positive(&ps, path+".publish_timeout", o.PublishTimeout)
+	if o.PublishTimeout >= time.Second {
+		ps.Add(path+".publish_timeout", "%s is not under Odoo's 1s webhook timeout; keep it well under (default 700ms)", o.PublishTimeout)
+	}
+	return ps
+}
+
+func (s OdooSource) validate(path, name string, instances map[string]odoo.Config) config.Problems {
+	var ps config.Problems
+	if !sourceName.MatchString(name) {
+		ps.Add(path, "source name %q: use 1-64 letters, digits, '-' or '_' (it is a URL segment, a subject token and a checkpoint key)", name)
+	}
+	if !s.Token.IsSet() {
+		ps.Add(path+".token", "is required: a long random secret that goes in the webhook URL (env %s or _FILE)", config.EnvName(path+".token"))
+	} else if len(s.Token.Value()) < 16 {
+		ps.Add(path+".token", "is too short: use at least 16 random characters (e.g. openssl rand -hex 24)")
+	}
+	if _, ok := instances[s.Instance]; s.Instance != "" && instances != nil && !ok {
+		ps.Add(path+".instance", "%q is not an instance of the top-level odoo: section", s.Instance)
+	}
+	if s.Poll.Enabled {
+		ps = append(ps, s.Poll.validate(path+".poll", s)...)
+	}
+	return ps
+}
+
+func (p PollConfig) validate(path string, s OdooSource) config.Problems {
+	var ps config.Problems
+	if s.Model == "" {
+		ps.Add(path, "a poll needs the source's model")
+	}
+	if s.Instance == "" {
+		ps.Add(path, "a poll needs the source's instance (a key of the top-level odoo: section)")
+	}
+	if len(p.Fields) > 0 && !slices.Contains(p.Fields, "write_date") {
+		ps.Add(path+".fields", "must include write_date: with _model and _id it identifies a change, so webhook and poll store it once")
+	}
+	nonNegative(&ps, path+".interval", p.Interval)
+	nonNegative(&ps, path+".overlap", p.Overlap)
+	nonNegative(&ps, path+".lookback", p.Lookback)
+	if p.PageSize < 0 {
+		ps.Add(path+".page_size", "must not be negative")
+	}
+	if p.Overlap > time.Hour {
+		ps.Add(path+".overlap", "%s is over 1h: every pass would re-read that much", p.Overlap)
+	}
+	if p.Lookback > 24*time.Hour {
+		ps.Add(path+".lookback", "%s is longer than the ODOO stream's default duplicate window (24h): changes already stored would be stored again", p.Lookback)
+	}
+	return ps
+}
+
+func positive[T int64 | time.Duration](ps *config.Problems, path string, v T) {
+	if v <= 0 {
+		ps.Add(path, "must be positive")
+	}
+}
+
+func nonNegative(ps *config.Problems, path string, d time.Duration) {
+	if d < 0 {
+		ps.Add(path, "must not be negative")
+	}
+}
+
+// secrets returns the set values of ss.
+func secrets(ss []config.Secret) []string {
+	var out []string
+	for _, s := range ss {
+		if s.IsSet() {
+			out = append(out, s.Value())
+		}
+	}
+	return out
+}

@@ -1,0 +1,89 @@
+package intake
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/insightpulse/pulsehub/events"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// ErrUnavailable is wrapped when NATS is unreachable or JetStream did not
+// acknowledge the publish in time: the sender should try again later.
+var ErrUnavailable = errors.New("JetStream unavailable")
+
+// ErrTooLarge is wrapped when NATS refuses a message over its max_payload.
+var ErrTooLarge = errors.New("message larger than the NATS max_payload")
+
+// Accepted is the answer to a stored event (schemas/ingest-accepted).
+type Accepted struct {
+	ID        string `json:"id"`        // the event's ce-id (and Nats-Msg-Id)
+	Stream    string `json:"stream"`    // where it is stored
+	Seq       uint64 `json:"seq"`       // its sequence there (the first copy's for a duplicate)
+	Duplicate bool   `json:"duplicate"` // JetStream already held an event with this id
+}
+
+// Publisher stores events and waits for JetStream's acknowledgement.
+type Publisher struct {
+	Conn    *nats.Conn          // answers ErrUnavailable at once while disconnected; may be nil
+	JS      jetstream.JetStream // where events are published
+	Timeout time.Duration       // the longest wait for the PubAck; default 5s
+	Metrics *Metrics            // publish latency; may be nil
+}
+
+// Publish stores e on subject and returns what JetStream answered. The
+// message's Nats-Msg-Id is e.ID, so the same event published twice within
+// the stream's duplicate window is stored once (Duplicate is then true).
+//
+// While the connection is down it fails at once rather than let nats.go
+// buffer the message for after the reconnect: an event answered 503 must
+// not be stored behind the sender's back.
+func (p *Publisher) Publish(ctx context.Context, subject string, e events.Event) (Accepted, error) {
+	if p.Conn != nil && !p.Conn.IsConnected() {
+		return Accepted{}, fmt.Errorf("publish %s (ce-id %s): %w: not connected to NATS (%s)", subject, e.ID, ErrUnavailable, p.Conn.Status())
+	}
+	timeout := p.Timeout
+	if timeout <= 0 {
+		timeout = 5 * time.Second
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	start := time.Now()
+	ack, err := p.JS.PublishMsg(ctx, e.Msg(subject))
+	p.Metrics.published(subject, ack, err, time.Since(start))
+	switch {
+	case errors.Is(err, nats.ErrMaxPayload):
+		return Accepted{}, fmt.Errorf("publish %s (ce-id %s, %d bytes): %w: %w", subject, e.ID, len(e.Data), ErrTooLarge, err)
+	case err != nil:
+		return Accepted{}, fmt.Errorf("publish %s (ce-id %s): %w: %w", subject, e.ID, ErrUnavailable, err)
+	}
+	return Accepted{ID: e.ID, Stream: ack.Stream, Seq: ack.Sequence, Duplicate: ack.Duplicate}, nil
+}
+
+// Stored is the answer for an acknowledged event: status (202, or 200 for
+// a GitHub ping) with the Accepted body.
+func Stored(status int, a Accepted) Result {
+	outcome := OutcomeStored
+	if a.Duplicate {
+		outcome = OutcomeDuplicate
+	}
+	return Result{Status: status, Outcome: outcome, Body: a, CorrelationID: a.ID,
+		Attrs: []any{"stream", a.Stream, "stream_seq", a.Seq, "event_id", a.ID}}
+}
+
+// Failed is the answer for a publish that failed: 413 when the message is
+// over NATS's max_payload, else 503 (try again later).
+func Failed(err error) Result {
+	if errors.Is(err, ErrTooLarge) {
+		res := Reject(http.StatusRequestEntityTooLarge, OutcomeTooLarge, "body is larger than the NATS server accepts (max_payload)")
+		res.Err = err
+		return res
+	}
+	res := Reject(http.StatusServiceUnavailable, OutcomeUnavailable, "the event could not be stored now; try again later")
+	res.Err = err
+	return res
+}
