@@ -1,0 +1,131 @@
+package probe
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+
+	"github.com/insightpulse/pulsehub/services/healthmon/status"
+)
+
+// The ingester's gauges this probe reads (see the ingester's reconciler).
+const (
+	MetricFailedDeliveries = "pulsehub_github_reconciler_failed_deliveries"            // failed deliveries found in the last window
+	MetricLastRun          = "pulsehub_github_reconciler_last_run_timestamp_seconds" // end of the last pass, Unix seconds
+)
+
+// TargetReconciler is the GitHub reconciler's target name.
+const TargetReconciler = "github-reconciler"
+
+// ReconcilerThresholds grade the GitHub redelivery reconciler. A zero
+// threshold is off.
+type ReconcilerThresholds struct {
+	FailedWarning  float64       `yaml:"failed_warning"`  // failed deliveries found in the last window; default 1
+	FailedCritical float64       `yaml:"failed_critical"` // default 100
+	StaleAfter     time.Duration `yaml:"stale_after"`     // no pass for this long is a warning; default 30m (six passes of 5m)
+}
+
+// DefaultReconcilerThresholds warn at any failed delivery.
+func DefaultReconcilerThresholds() ReconcilerThresholds {
+	return ReconcilerThresholds{FailedWarning: 1, FailedCritical: 100, StaleAfter: 30 * time.Minute}
+}
+
+// Reconciler reads the ingester's GitHub reconciler gauges from
+// GET <ingester>/metrics (Prometheus text). Failed deliveries found in the
+// last window are a warning (many: critical), and so is a reconciler whose
+// last pass is older than StaleAfter. When the ingester exports neither
+// gauge the reconciler is not running (no GitHub App configured) and there
+// is no target.
+type Reconciler struct {
+	URL        string // the ingester's base URL, e.g. http://127.0.0.1:8080
+	Thresholds ReconcilerThresholds
+	Client     *http.Client // default http.DefaultClient
+	Clock      Clock        // default time.Now
+}
+
+// Name is "github-reconciler".
+func (p *Reconciler) Name() string { return TargetReconciler }
+
+// Check reads the gauges; an error means the ingester's metrics could not
+// be read (its own target, service-ingester, tells whether it is up).
+func (p *Reconciler) Check(ctx context.Context) ([]Result, error) {
+	start := p.Clock.now()
+	u := strings.TrimRight(p.URL, "/") + "/metrics"
+	code, body, err := get(ctx, p.Client, u)
+	took := p.Clock.now().Sub(start)
+	if err != nil {
+		return nil, err
+	}
+	if code != http.StatusOK {
+		return nil, fmt.Errorf("GET %s: HTTP %d", redact(u), code)
+	}
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	families, err := parser.TextToMetricFamilies(bytes.NewReader(body))
+	if err != nil {
+		return nil, fmt.Errorf("GET %s: not Prometheus text: %w", redact(u), err)
+	}
+	failed, hasFailed := gaugeSum(families[MetricFailedDeliveries])
+	lastRun, hasLastRun := gaugeSum(families[MetricLastRun])
+	if !hasFailed && !hasLastRun {
+		return nil, nil
+	}
+	r := Result{Target: TargetReconciler, Kind: KindReconciler, Status: status.OK, CheckedAt: start, Latency: took,
+		Details: map[string]any{"failed_deliveries": failed}}
+	r.Status, r.Message = p.grade(failed, lastRun, start)
+	if lastRun > 0 {
+		r.Details["last_run"] = unixTime(lastRun)
+	}
+	return []Result{r}, nil
+}
+
+func (p *Reconciler) grade(failed, lastRun float64, now time.Time) (status.Status, string) {
+	t := p.Thresholds
+	s, why := status.OK, []string{}
+	switch {
+	case t.FailedCritical > 0 && failed >= t.FailedCritical:
+		s = status.Critical
+		why = append(why, fmt.Sprintf("%.0f failed GitHub deliveries in the last window (critical from %.0f)", failed, t.FailedCritical))
+	case t.FailedWarning > 0 && failed >= t.FailedWarning:
+		s = status.Warning
+		why = append(why, fmt.Sprintf("%.0f failed GitHub deliveries in the last window (warning from %.0f)", failed, t.FailedWarning))
+	}
+	switch age := now.Sub(unixTime(lastRun)); {
+	case lastRun <= 0:
+		why = append(why, "no pass finished yet")
+	case t.StaleAfter > 0 && age >= t.StaleAfter:
+		s = status.Worst(s, status.Warning)
+		why = append(why, fmt.Sprintf("last pass %s ago (stale after %s)", age.Round(time.Second), t.StaleAfter))
+	}
+	if len(why) == 0 {
+		why = append(why, "no failed deliveries in the last window")
+	}
+	return s, joinMessage(why...)
+}
+
+// gaugeSum adds up a gauge (or untyped) family's series; ok is false when
+// the family is absent.
+func gaugeSum(f *dto.MetricFamily) (sum float64, ok bool) {
+	if f == nil {
+		return 0, false
+	}
+	for _, m := range f.GetMetric() {
+		switch {
+		case m.GetGauge() != nil:
+			sum += m.GetGauge().GetValue()
+		case m.GetUntyped() != nil:
+			sum += m.GetUntyped().GetValue()
+		}
+	}
+	return sum, true
+}
+
+func unixTime(sec float64) time.Time {
+	return time.Unix(0, int64(sec*float64(time.Second))).UTC()
+}
