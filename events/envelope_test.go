@@ -85,6 +85,9 @@ func TestClassify(t *testing.T) {
 	if RetryAfterOf(RetryAfter(errors.New("x"), 3*time.Second)) != 3*time.Second {
 		t.Error("RetryAfterOf lost the delay")
 	}
+	if RetryAfterOf(Transient(delayed{})) != 2*time.Second {
+		t.Error("RetryAfterOf ignored a RetryDelay method")
+	}
 	if Permanent(nil) != nil || Transient(nil) != nil {
 		t.Error("nil must stay nil")
 	}
@@ -94,3 +97,8 @@ type fault struct{ transient bool }
 
 func (f fault) Error() string   { return "fault" }
 func (f fault) Transient() bool { return f.transient }
+
+type delayed struct{}
+
+func (delayed) Error() string             { return "503" }
+func (delayed) RetryDelay() time.Duration { return 2 * time.Second }

@@ -103,10 +103,22 @@ func Classify(err error) Kind {
 // IsPermanent reports whether Classify(err) is KindPermanent.
 func IsPermanent(err error) bool { return err != nil && Classify(err) == KindPermanent }
 
-// RetryAfterOf returns the delay floor an error asked for, if any.
+// retryDelayer is implemented by error types of packages that do not import
+// this one (the Odoo client's *odoo.Fault) to pass on a server's Retry-After.
+type retryDelayer interface{ RetryDelay() time.Duration }
+
+// RetryAfterOf returns the delay floor an error asked for, if any: an
+// *Error's RetryAfter, else a `RetryDelay() time.Duration` method's answer.
 func RetryAfterOf(err error) time.Duration {
 	var e *Error
-	if errors.As(err, &e) {
+	if errors.As(err, &e) && e.RetryAfter > 0 {
+		return e.RetryAfter
+	}
+	var r retryDelayer
+	if errors.As(err, &r) {
+		return r.RetryDelay()
+	}
+	if e != nil {
 		return e.RetryAfter
 	}
 	return 0

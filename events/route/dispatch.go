@@ -8,14 +8,18 @@ import (
 	"github.com/insightpulse/pulsehub/events/config"
 )
 
-// DispatchTarget calls a microservice with the event.
+// DispatchTarget calls a microservice with the event (the dispatcher).
+// The call carries an Idempotency-Key derived from the route and the
+// event's id, so redeliveries and replays of one event are one request to
+// the service; its answer is published on results.<service>.<task>.
 type DispatchTarget struct {
 	Service       string `yaml:"service"`        // an entry of the dispatcher's services: (base URL, auth, capacity, breaker)
 	Task          string `yaml:"task"`           // names the result subject results.<service>.<task>; default: the route's name
-	Path          string `yaml:"path"`           // appended to the service's base URL, e.g. /extract
+	Path          string `yaml:"path"`           // appended to the service's base URL, e.g. /extract; default: the service's task path, else /<task>
 	Method        string `yaml:"method"`         // default POST
 	Body          string `yaml:"body"`           // jq giving the request body; default: the event body as is
-	ResultSubject string `yaml:"result_subject"` // publish the answer here instead of results.<service>.<task>
+	ResultSubject string `yaml:"result_subject"` // publish the answer here (under results.) instead of results.<service>.<task>
+	Response      string `yaml:"response"`       // auto (default: parsed when the answer says it is JSON), json (must be JSON, else dead-lettered) or text
 }
 
 // Validate checks the target and compiles its body expression.
@@ -23,6 +27,11 @@ func (t *DispatchTarget) Validate(path string) config.Problems {
 	var ps config.Problems
 	if t.Service == "" {
 		ps.Add(path+".service", "is required: the name of an entry under dispatcher.services")
+	} else if !namePattern.MatchString(t.Service) {
+		ps.Add(path+".service", "%q: service names are letters, digits, '-' or '_'", t.Service)
+	}
+	if t.Task != "" && !namePattern.MatchString(t.Task) {
+		ps.Add(path+".task", "%q: use letters, digits, '-' or '_' (it is a subject token)", t.Task)
 	}
 	if t.Path != "" && !strings.HasPrefix(t.Path, "/") {
 		ps.Add(path+".path", "%q must start with /", t.Path)
@@ -40,7 +49,14 @@ func (t *DispatchTarget) Validate(path string) config.Problems {
 	if t.ResultSubject != "" {
 		if err := events.ValidateSubject(t.ResultSubject); err != nil {
 			ps.Add(path+".result_subject", "%v", err)
+		} else if !strings.HasPrefix(t.ResultSubject, "results.") {
+			ps.Add(path+".result_subject", "%q is not in stream RESULTS (its subjects start with results.)", t.ResultSubject)
 		}
+	}
+	switch t.Response {
+	case "", "auto", "json", "text":
+	default:
+		ps.Add(path+".response", "%q: want auto, json or text", t.Response)
 	}
 	return ps
 }
