@@ -39,7 +39,7 @@ const (
 // it started.
 const overlap = time.Minute
 
-// maxPages bounds one pass (100 deliveries a page).
+// maxPages bounds one pass.
 const maxPages = 500
 
 // Mark is the checkpoint (key github-reconciler). The health monitor reads
@@ -65,6 +65,7 @@ type Reconciler struct {
 	Checkpoints *checkpoint.Store
 	Interval    time.Duration // between passes; default 5m
 	Lookback    time.Duration // the oldest deliveries looked at; default 72h
+	PageSize    int           // deliveries per list request; default 100 (GitHub's most)
 	Log         *slog.Logger
 	Metrics     *Metrics         // may be nil
 	Now         func() time.Time // default time.Now
@@ -137,7 +138,7 @@ func (r *Reconciler) Reconcile(ctx context.Context) (Report, error) {
 // the cursor pages (GitHub lists newest first).
 func (r *Reconciler) list(ctx context.Context, since time.Time) ([]*github.HookDelivery, error) {
 	var out []*github.HookDelivery
-	opts := &github.ListCursorOptions{PerPage: 100}
+	opts := &github.ListCursorOptions{PerPage: cmp.Or(r.PageSize, 100)}
 	for page := 0; page < maxPages; page++ {
 		ds, resp, err := r.Apps.ListHookDeliveries(ctx, opts)
 		if err != nil {
