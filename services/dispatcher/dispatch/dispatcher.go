@@ -1,0 +1,184 @@
+package dispatch
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/insightpulse/pulsehub/events"
+	"github.com/insightpulse/pulsehub/events/consume"
+	"github.com/insightpulse/pulsehub/events/route"
+	"github.com/insightpulse/pulsehub/events/service"
+	"github.com/insightpulse/pulsehub/events/stream"
+	"github.com/insightpulse/pulsehub/services/dispatcher/cache"
+	"github.com/insightpulse/pulsehub/services/dispatcher/channel"
+	"github.com/insightpulse/pulsehub/services/dispatcher/jobs"
+	"github.com/insightpulse/pulsehub/services/dispatcher/jobstate"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Dispatcher is a running dispatcher: its services, buckets, consume
+// loops and HTTP server.
+type Dispatcher struct {
+	cfg      Config
+	js       jetstream.JetStream
+	log      *slog.Logger
+	channels map[string]*channel.Channel
+	store    *jobstate.Store
+	cache    *cache.Cache
+	metrics  *metrics
+	loops    []*consume.Loop
+	srv      *service.Server
+}
+
+// New checks cfg, ensures the jobs and results buckets and every
+// consumer (one per dispatch route, one per service for its jobs), and
+// binds the HTTP listener. Run must follow: it owns the listener.
+func New(ctx context.Context, deps service.Deps, cfg Config) (*Dispatcher, error) {
+	if err := cfg.Validate("dispatcher").Err(); err != nil {
+		return nil, err
+	}
+	d := &Dispatcher{cfg: cfg, js: deps.JS, log: deps.Logger, channels: map[string]*channel.Channel{}}
+	if d.log == nil {
+		d.log = slog.Default()
+	}
+	reg := deps.Registry
+	if reg == nil {
+		reg = prometheus.NewRegistry()
+	}
+	d.metrics = newMetrics(reg)
+	routeMetrics := consume.NewMetrics(reg)
+	for name, sc := range cfg.Services {
+		d.channels[name] = channel.New(name, sc, channel.Options{SlotWait: cfg.SlotWait, OnStateChange: d.onBreaker})
+		d.metrics.service(name)
+	}
+	var err error
+	if d.store, err = jobstate.Open(ctx, deps.JS, deps.Streams, cfg.JobRetention); err != nil {
+		return nil, err
+	}
+	if d.cache, err = cache.Open(ctx, deps.JS, deps.Streams, cfg.ResultTTL); err != nil {
+		return nil, err
+	}
+	for _, spec := range cfg.dispatchRoutes() {
+		l, err := d.routeLoop(ctx, spec, routeMetrics)
+		if err != nil {
+			return nil, err
+		}
+		d.loops = append(d.loops, l)
+	}
+	for _, name := range cfg.serviceNames() {
+		l, err := d.jobLoop(ctx, d.channels[name], routeMetrics)
+		if err != nil {
+			return nil, err
+		}
+		d.loops = append(d.loops, l)
+	}
+	d.srv = d.server(deps, reg)
+	if err := d.srv.Listen(); err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// onBreaker runs under a breaker's lock: it only logs and sets the gauge.
+func (d *Dispatcher) onBreaker(service, from, to string) {
+	d.metrics.breakerState(service, to)
+	level := slog.LevelInfo
+	if to == channel.Open {
+		level = slog.LevelWarn
+	}
+	d.log.Log(context.Background(), level, "circuit breaker "+to, "target", service, "from", from, "to", to)
+}
+
+func (d *Dispatcher) routeLoop(ctx context.Context, spec route.Spec, rm *consume.Metrics) (*consume.Loop, error) {
+	ch := d.channels[spec.Dispatch.Service]
+	h, err := d.routeHandler(spec, ch)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := stream.EnsureConsumer(ctx, d.js, spec.ConsumerOptions()); err != nil {
+		return nil, fmt.Errorf("route %s: %w", spec.Name, err)
+	}
+	policy := retryPolicy(spec.Retry, ch.Config().Retry)
+	concurrency := spec.Concurrency
+	if concurrency == 0 {
+		concurrency = ch.Capacity()
+	}
+	return &consume.Loop{JS: d.js, Stream: spec.From.Stream, Consumer: spec.Name, Concurrency: concurrency,
+		Handler:       consume.Chain(h, consume.Standard(d.log, rm, consume.DeadLetter{JS: d.js}, policy)...),
+		ShutdownGrace: d.cfg.ShutdownGrace, Logger: d.log}, nil
+}
+
+func (d *Dispatcher) jobLoop(ctx context.Context, ch *channel.Channel, rm *consume.Metrics) (*consume.Loop, error) {
+	name := jobs.ConsumerName(ch.Name())
+	opts := stream.ConsumerOptions{Name: name, Stream: events.StreamJobs, Subjects: []string{jobs.ConsumerFilter(ch.Name())},
+		Description: "Pulse Hub dispatcher: jobs for service " + ch.Name(), MaxAckPending: max(1000, 2*ch.Capacity())}
+	if _, err := stream.EnsureConsumer(ctx, d.js, opts); err != nil {
+		return nil, fmt.Errorf("jobs of service %s: %w", ch.Name(), err)
+	}
+	policy := ch.Config().Retry.Policy()
+	h := consume.Chain(d.jobHandler(ch),
+		d.trackJobs(ch.Name()), // outermost: it knows the job's attempts before Retry counts them
+		consume.Logging{Logger: d.log}.Middleware,
+		rm.Middleware,
+		consume.DeadLetter{JS: d.js}.Middleware,
+		d.jobRetry(policy),
+		consume.Recover)
+	return &consume.Loop{JS: d.js, Stream: events.StreamJobs, Consumer: name, Concurrency: ch.Capacity(),
+		Handler: h, ShutdownGrace: d.cfg.ShutdownGrace, Logger: d.log}, nil
+}
+
+// Run serves HTTP and runs every consume loop (with its replay loop, see
+// consume.RunRoute) until ctx is done, then waits for them to hand back
+// or finish their messages. A loop or server that fails stops the others
+// and its error is returned.
+func (d *Dispatcher) Run(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		wg   sync.WaitGroup
+		mu   sync.Mutex
+		errs []error
+	)
+	start := func(what string, fn func(context.Context) error) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := fn(ctx); err != nil && ctx.Err() == nil {
+				mu.Lock()
+				errs = append(errs, fmt.Errorf("%s: %w", what, err))
+				mu.Unlock()
+				cancel()
+			}
+		}()
+	}
+	start("http", d.srv.Run)
+	for _, l := range d.loops {
+		start("consumer "+l.Consumer, func(ctx context.Context) error { return consume.RunRoute(ctx, l) })
+	}
+	d.log.Info("dispatcher running", "services", len(d.channels), "routes", len(d.cfg.dispatchRoutes()), "http", d.srv.Addr())
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// Addr is the HTTP server's bound address.
+func (d *Dispatcher) Addr() string { return d.srv.Addr() }
+
+// Breakers reports every service's channel, sorted by name.
+func (d *Dispatcher) Breakers() []channel.Status {
+	out := make([]channel.Status, 0, len(d.channels))
+	for _, c := range d.channels {
+		out = append(out, c.Status())
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Service < out[j].Service })
+	return out
+}
+
+// jobWriteTimeout bounds a job-state write made after ctx ended (a
+// shutdown mid-call).
+const jobWriteTimeout = 2 * time.Second

@@ -1,0 +1,153 @@
+package dispatch
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+
+	"github.com/insightpulse/pulsehub/events"
+	"github.com/insightpulse/pulsehub/events/consume"
+	"github.com/insightpulse/pulsehub/services/dispatcher/call"
+	"github.com/insightpulse/pulsehub/services/dispatcher/channel"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// ResultType is the ce-type of a result message.
+const ResultType = "dev.pulsehub.result"
+
+// Result is the body of a result message (schemas/result.schema.json).
+type Result struct {
+	Service        string          `json:"service"`
+	Task           string          `json:"task"`
+	RequestID      string          `json:"request_id"`       // the request's ce-id
+	JobID          string          `json:"job_id,omitempty"` // when the request was a job
+	IdempotencyKey string          `json:"idempotency_key"`
+	Status         int             `json:"status"`
+	Request        json.RawMessage `json:"request,omitempty"`  // the body sent
+	Response       json.RawMessage `json:"response,omitempty"` // the answer: its JSON, or its text as a string
+	DurationMS     float64         `json:"duration_ms"`
+	Cached         bool            `json:"cached"`
+}
+
+// target is one call to make, built from a routed event or a job.
+type target struct {
+	ch            *channel.Channel
+	task          string
+	req           call.Request // Path, Method, Body, ContentType, Response, IdempotencyKey
+	resultSubject string
+	jobID         string
+}
+
+// published is where a result went.
+type published struct {
+	Subject string
+	Seq     uint64
+}
+
+// requestID is the message's ce-id, or for a message published without
+// one, its place in its stream.
+func requestID(m *consume.Msg) string {
+	if m.Event.ID != "" {
+		return m.Event.ID
+	}
+	return m.Stream() + "-" + strconv.FormatUint(m.Seq(), 10)
+}
+
+// execute makes t's call, or answers it from the result cache, and
+// publishes the result. onStart, when given, runs once the call is
+// admitted and before it is made (jobs record their attempt there).
+func (d *Dispatcher) execute(ctx context.Context, m *consume.Msg, t target, onStart func(context.Context) error) (published, error) {
+	svc := t.ch.Name()
+	t.req.CorrelationID, t.req.TraceParent = m.Event.Correlation(), m.Event.TraceParent
+	cached, hit, err := d.cache.Get(ctx, t.req.IdempotencyKey)
+	if err != nil {
+		return published{}, events.Transient(err)
+	}
+	if hit {
+		d.metrics.cache.WithLabelValues(svc, "hit").Inc()
+		return d.publishCached(ctx, m, t, cached)
+	}
+	d.metrics.cache.WithLabelValues(svc, "miss").Inc()
+	ticket, err := t.ch.Admit(ctx)
+	if err != nil {
+		var busy *channel.Busy
+		if errors.As(err, &busy) {
+			d.metrics.deferred.WithLabelValues(svc, busy.Reason).Inc()
+			return published{}, consume.Defer(busy.Delay, busy.Error())
+		}
+		return published{}, err
+	}
+	if onStart != nil {
+		if err := onStart(ctx); err != nil {
+			ticket.Cancel()
+			return published{}, err
+		}
+	}
+	inFlight := d.metrics.inFlight.WithLabelValues(svc)
+	inFlight.Inc()
+	ans, err := ticket.Do(ctx, t.req)
+	inFlight.Dec()
+	d.metrics.observeCall(svc, ans, err)
+	if err != nil {
+		return published{}, fmt.Errorf("%s %s seq %d: %w", m.Route, m.Subject(), m.Seq(), err)
+	}
+	res := Result{Service: svc, Task: t.task, RequestID: requestID(m), JobID: t.jobID, IdempotencyKey: t.req.IdempotencyKey,
+		Status: ans.Status, Request: asJSON(t.req.Body), Response: ans.Response, DurationMS: float64(ans.Duration.Microseconds()) / 1000}
+	body, err := json.Marshal(res)
+	if err != nil {
+		return published{}, events.Permanentf("encode result: %w", err)
+	}
+	if err := d.cache.Put(ctx, t.req.IdempotencyKey, body); err != nil {
+		m.Logger().Warn("answer not cached: a redelivery would call the service again", "error", err.Error())
+	}
+	return d.publish(ctx, m, t, body)
+}
+
+// publishCached publishes a cached answer as this request's result.
+func (d *Dispatcher) publishCached(ctx context.Context, m *consume.Msg, t target, cached []byte) (published, error) {
+	var res Result
+	if err := json.Unmarshal(cached, &res); err != nil {
+		return published{}, events.Permanentf("result cache entry %s is not a result: %w", t.req.IdempotencyKey, err)
+	}
+	res.RequestID, res.JobID, res.Cached, res.DurationMS = requestID(m), t.jobID, true, 0
+	body, err := json.Marshal(res)
+	if err != nil {
+		return published{}, events.Permanentf("encode result: %w", err)
+	}
+	m.Logger().Info("answered from the result cache", "target", t.ch.Name(), "idempotency_key", t.req.IdempotencyKey)
+	return d.publish(ctx, m, t, body)
+}
+
+// publish stores the result on its subject, derived from the request
+// (correlation id and trace context kept, the request's ce-id as cause).
+// Its Nats-Msg-Id names the Idempotency-Key, so a redelivery that gets
+// here again within RESULTS' duplicate window stores it once.
+func (d *Dispatcher) publish(ctx context.Context, m *consume.Msg, t target, body []byte) (published, error) {
+	ev := m.Event.Derive("/dispatcher/"+t.ch.Name(), ResultType, body)
+	ev.Subject = m.Event.Subject
+	msg := ev.Msg(t.resultSubject)
+	msg.Header.Set(events.HeaderMsgID, "result:"+t.req.IdempotencyKey)
+	ack, err := d.js.PublishMsg(ctx, msg)
+	if errors.Is(err, jetstream.ErrNoStreamResponse) {
+		return published{}, events.Permanentf("publish result of %s seq %d: no stream stores %s", m.Subject(), m.Seq(), t.resultSubject)
+	}
+	if err != nil {
+		return published{}, events.Transient(fmt.Errorf("publish result of %s seq %d on %s: %w", m.Subject(), m.Seq(), t.resultSubject, err))
+	}
+	return published{Subject: t.resultSubject, Seq: ack.Sequence}, nil
+}
+
+// asJSON is a request body as a JSON value: itself when it is JSON, else
+// a string; nil when empty.
+func asJSON(b []byte) json.RawMessage {
+	if len(b) == 0 {
+		return nil
+	}
+	if json.Valid(b) {
+		return b
+	}
+	s, _ := json.Marshal(string(b))
+	return s
+}

@@ -1,0 +1,206 @@
+package dispatch
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/insightpulse/pulsehub/events"
+	"github.com/insightpulse/pulsehub/events/consume"
+	"github.com/insightpulse/pulsehub/services/dispatcher/call"
+	"github.com/insightpulse/pulsehub/services/dispatcher/channel"
+	"github.com/insightpulse/pulsehub/services/dispatcher/jobs"
+	"github.com/insightpulse/pulsehub/services/dispatcher/jobstate"
+)
+
+// jobRun is what the job middlewares and handler share about one delivery.
+type jobRun struct {
+	job      jobs.Job
+	parseErr error
+	rec      jobstate.Record
+	known    bool      // the bucket held a record for this job
+	started  bool      // an attempt was recorded (the call was admitted)
+	result   published // where the answer went
+	err      error     // the error the retry policy returned, before dead-lettering swallowed it
+}
+
+type runKey struct{}
+
+func runOf(ctx context.Context) *jobRun {
+	r, _ := ctx.Value(runKey{}).(*jobRun)
+	return r
+}
+
+// trackJobs keeps the job's record: it loads it before the chain runs
+// (setting Msg.Attempt from the attempts recorded, so breaker waits and
+// saturation cost no attempt even across restarts) and writes the state
+// the delivery ended in.
+func (d *Dispatcher) trackJobs(service string) consume.Middleware {
+	return func(next consume.Handler) consume.Handler {
+		return func(ctx context.Context, m *consume.Msg) error {
+			run, err := d.loadRun(ctx, service, m)
+			if err != nil {
+				// The bucket is unreachable: try again shortly rather than
+				// run a job whose attempts are unknown.
+				return events.RetryAfter(err, time.Second)
+			}
+			if run.known && run.rec.RequestSeq == m.Seq() && run.rec.State.Finished() {
+				return nil // done or dead-lettered already; only the ack was lost
+			}
+			err = next(context.WithValue(ctx, runKey{}, run), m)
+			return d.settleJob(ctx, m, run, err)
+		}
+	}
+}
+
+// loadRun parses the job and reads its record.
+func (d *Dispatcher) loadRun(ctx context.Context, service string, m *consume.Msg) (*jobRun, error) {
+	run := &jobRun{}
+	run.job, run.parseErr = jobs.Parse(m.Data())
+	id := requestID(m)
+	rec, err := d.store.Get(ctx, id)
+	switch {
+	case errors.Is(err, jobstate.ErrNotFound):
+		task, _ := jobs.Task(m.Subject())
+		rec = jobstate.Record{ID: id, Service: service, Task: or(task, "_"), State: jobstate.Pending,
+			Description: run.job.Description, IdentityKey: run.job.IdentityKey}
+		if !m.Event.Time.IsZero() {
+			rec.CreatedAt = m.Event.Time.UTC()
+		}
+	case err != nil:
+		return nil, err
+	default:
+		run.known = true
+	}
+	if run.known && (rec.RequestSeq == m.Seq() || rec.RequestSeq == 0) {
+		m.Attempt = rec.Attempts + 1
+	} else {
+		rec.Attempts = m.Attempt - 1 // a new message for this id (requeued from the DLQ): count afresh
+	}
+	rec.RequestSubject, rec.RequestSeq = m.Subject(), m.Seq()
+	run.rec = rec
+	return run, nil
+}
+
+// jobHandler calls the service with the job's payload.
+func (d *Dispatcher) jobHandler(ch *channel.Channel) consume.Handler {
+	return func(ctx context.Context, m *consume.Msg) error {
+		run := runOf(ctx)
+		if run.parseErr != nil {
+			return run.parseErr
+		}
+		job := run.job
+		if wait := time.Until(job.ETA); wait > 0 {
+			// Published by hand with a future eta rather than scheduled.
+			d.metrics.deferred.WithLabelValues(ch.Name(), "eta").Inc()
+			return consume.Defer(wait, "eta "+job.ETA.Format(time.RFC3339))
+		}
+		task := run.rec.Task
+		tc := ch.Config().TaskFor(task)
+		t := target{ch: ch, task: task, jobID: run.rec.ID, resultSubject: job.ResultSubject,
+			req: call.Request{Path: or(job.Path, tc.Path), Method: strings.ToUpper(or(job.Method, tc.Method)), Response: tc.Response,
+				IdempotencyKey: events.StableID(jobs.ConsumerName(ch.Name()), run.rec.ID)}}
+		if p := bytes.TrimSpace(job.Payload); len(p) > 0 && !bytes.Equal(p, []byte("null")) {
+			t.req.Body = p
+		}
+		if t.resultSubject == "" {
+			t.resultSubject = events.ResultSubject(ch.Name(), task)
+		}
+		var err error
+		run.result, err = d.execute(ctx, m, t, func(ctx context.Context) error { return d.markStarted(ctx, m, run) })
+		return err
+	}
+}
+
+// markStarted records the attempt about to be made.
+func (d *Dispatcher) markStarted(ctx context.Context, m *consume.Msg, run *jobRun) error {
+	r := &run.rec
+	r.State, r.Attempts, r.StartedAt, r.ETA = jobstate.Started, m.Attempt, time.Now().UTC(), time.Time{}
+	r.MaxAttempts = run.job.MaxAttempts(d.channels[r.Service].Config().Retry.Policy().MaxAttempts)
+	if err := d.store.Put(ctx, *r); err != nil {
+		return events.Transient(err)
+	}
+	run.started = true
+	d.metrics.jobs.WithLabelValues(r.Service, string(jobstate.Started)).Inc()
+	return nil
+}
+
+// jobRetry is consume.Retry with the job's own policy: its max_retries,
+// and its retry_pattern's waits (else the service's backoff).
+func (d *Dispatcher) jobRetry(policy consume.Retry) consume.Middleware {
+	return func(next consume.Handler) consume.Handler {
+		return func(ctx context.Context, m *consume.Msg) error {
+			run := runOf(ctx)
+			// The delays are computed below, so the Retry middleware's own
+			// backoff is kept out of the way.
+			r := consume.Retry{MaxAttempts: run.job.MaxAttempts(policy.MaxAttempts), InitialInterval: time.Nanosecond,
+				MaxInterval: time.Nanosecond, Multiplier: 1}
+			err := r.Middleware(func(ctx context.Context, m *consume.Msg) error {
+				err := next(ctx, m)
+				if _, deferred := consume.IsDeferred(err); err == nil || deferred || ctx.Err() != nil || events.IsPermanent(err) {
+					return err
+				}
+				delay, ok := run.job.RetryDelay(m.Attempt)
+				if !ok {
+					delay = policy.Delay(m.Attempt)
+				}
+				return events.RetryAfter(err, max(delay, events.RetryAfterOf(err)))
+			})(ctx, m)
+			run.err = err
+			return err
+		}
+	}
+}
+
+// settleJob writes the state the delivery ended in. Only a failure to
+// record done is returned (the message comes back, the result cache
+// answers it, and the record is written then); other write failures are
+// logged: the state is informational, the stream is the truth.
+func (d *Dispatcher) settleJob(ctx context.Context, m *consume.Msg, run *jobRun, err error) error {
+	r := &run.rec
+	now := time.Now().UTC()
+	_, deferred := consume.IsDeferred(err)
+	switch {
+	case err == nil && m.DeadLettered():
+		r.State, r.DoneAt, r.LastError = jobstate.Dead, now, errText(run.err)
+	case err == nil && run.result.Seq > 0:
+		r.State, r.DoneAt, r.ResultSubject, r.ResultSeq = jobstate.Done, now, run.result.Subject, run.result.Seq
+	case err == nil:
+		return nil
+	case deferred:
+		if run.known || run.job.ETA.IsZero() {
+			return err // waiting costs no attempt and changes nothing
+		}
+		r.State, r.ETA = jobstate.Scheduled, run.job.ETA.UTC()
+	case ctx.Err() != nil:
+		if !run.started {
+			return err
+		}
+		r.State = jobstate.Pending // cut short by shutdown: back in the stream
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), jobWriteTimeout)
+		defer cancel()
+	default:
+		r.State, r.LastError, r.ETA = jobstate.Failed, errText(err), now.Add(events.RetryAfterOf(err))
+	}
+	if werr := d.store.Put(ctx, *r); werr != nil {
+		if r.State == jobstate.Done {
+			return events.RetryAfter(fmt.Errorf("job %s done but not recorded: %w", r.ID, werr), time.Second)
+		}
+		d.log.Warn("job state not recorded", "job_id", r.ID, "state", string(r.State), "correlation_id", m.Event.Correlation(),
+			"subject", m.Subject(), "stream_seq", m.Seq(), "error", werr.Error())
+	} else {
+		d.metrics.jobs.WithLabelValues(r.Service, string(r.State)).Inc()
+	}
+	return err
+}
+
+func errText(err error) string {
+	if err == nil {
+		return "unknown error"
+	}
+	return err.Error()
+}

@@ -1,0 +1,98 @@
+package jobs
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/insightpulse/pulsehub/events"
+	"github.com/insightpulse/pulsehub/services/dispatcher/jobstate"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// List returns the job records that match f, newest first (`hub jobs ls
+// [--state S] [--service X]`).
+func List(ctx context.Context, js jetstream.JetStream, f jobstate.Filter) ([]jobstate.Record, error) {
+	if f.State != "" && !f.State.Valid() {
+		return nil, fmt.Errorf("unknown state %q (one of %v)", f.State, jobstate.States)
+	}
+	s, err := jobstate.Bind(ctx, js)
+	if err != nil {
+		return nil, err
+	}
+	return s.List(ctx, f)
+}
+
+// Get returns one job's record (`hub jobs show ID`).
+func Get(ctx context.Context, js jetstream.JetStream, id string) (jobstate.Record, error) {
+	s, err := jobstate.Bind(ctx, js)
+	if err != nil {
+		return jobstate.Record{}, err
+	}
+	return s.Get(ctx, id)
+}
+
+// Requeued says what Requeue did.
+type Requeued struct {
+	ID      string `json:"id"`
+	Subject string `json:"subject"`
+	Seq     uint64 `json:"seq"` // the new job message's sequence in JOBS
+}
+
+// Requeue runs a finished job (done or dead) again (`hub jobs requeue ID`):
+// its message is published again from JOBS with the same ce-id, so the
+// call carries the same Idempotency-Key and a job that was done is
+// answered from the result cache while the cache holds it. The record
+// goes back to pending with its attempts reset. A dead job's dead letter
+// stays in the DLQ (`hub dlq` shows it).
+func Requeue(ctx context.Context, js jetstream.JetStream, id string) (Requeued, error) {
+	store, err := jobstate.Bind(ctx, js)
+	if err != nil {
+		return Requeued{}, err
+	}
+	rec, err := store.Get(ctx, id)
+	if err != nil {
+		return Requeued{}, err
+	}
+	if !rec.State.Finished() {
+		return Requeued{}, fmt.Errorf("job %s is %s: only a done or dead job can be requeued", id, rec.State)
+	}
+	if rec.RequestSeq == 0 {
+		return Requeued{}, fmt.Errorf("job %s: its record names no message in %s", id, events.StreamJobs)
+	}
+	s, err := js.Stream(ctx, events.StreamJobs)
+	if err != nil {
+		return Requeued{}, fmt.Errorf("stream %s: %w", events.StreamJobs, err)
+	}
+	orig, err := s.GetMsg(ctx, rec.RequestSeq)
+	if err != nil {
+		return Requeued{}, fmt.Errorf("job %s: message %d of %s: %w (expired with the stream's max_age?)", id, rec.RequestSeq, events.StreamJobs, err)
+	}
+	ack, err := js.PublishMsg(ctx, requeueMsg(orig, rec, time.Now()))
+	if err != nil {
+		return Requeued{}, fmt.Errorf("job %s: requeue to %s: %w", id, orig.Subject, err)
+	}
+	rec.State, rec.Attempts, rec.RequestSeq = jobstate.Pending, 0, ack.Sequence
+	rec.DoneAt, rec.StartedAt, rec.ETA, rec.ResultSubject, rec.ResultSeq = time.Time{}, time.Time{}, time.Time{}, "", 0
+	if err := store.Put(ctx, rec); err != nil {
+		return Requeued{}, fmt.Errorf("job %s requeued as %s seq %d, but: %w", id, orig.Subject, ack.Sequence, err)
+	}
+	return Requeued{ID: id, Subject: orig.Subject, Seq: ack.Sequence}, nil
+}
+
+func requeueMsg(orig *jetstream.RawStreamMsg, rec jobstate.Record, now time.Time) *nats.Msg {
+	m := nats.NewMsg(orig.Subject)
+	for k, v := range orig.Header {
+		if strings.HasPrefix(k, "Nats-") || strings.HasPrefix(k, "Pulsehub-Requeued-") {
+			continue // JetStream directives and the scheduler's marks are not the job's
+		}
+		m.Header[k] = append([]string(nil), v...)
+	}
+	// Only the service's job consumer runs it again; other routes on JOBS skip it.
+	m.Header.Set(events.HeaderRequeuedFor, ConsumerName(rec.Service))
+	m.Header.Set(events.HeaderMsgID, fmt.Sprintf("requeue:%s:%d", rec.ID, now.UnixNano()))
+	m.Data = orig.Data
+	return m
+}
