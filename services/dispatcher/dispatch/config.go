@@ -26,6 +26,8 @@ type Config struct {
 	// Routes are the hub's routes (the shared `routes:` section, filled in
 	// by the hub); the dispatcher runs those with a dispatch: target.
 	Routes []route.Spec `yaml:"-"`
+
+	pollWait time.Duration // consume.Loop.PollWait; tests shorten it so shutdowns are quick
 }
 
 // DefaultConfig listens on 127.0.0.1:8082 with no services.

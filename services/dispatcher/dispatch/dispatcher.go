@@ -111,7 +111,7 @@ func (d *Dispatcher) routeLoop(ctx context.Context, spec route.Spec, rm *consume
 	}
 	return &consume.Loop{JS: d.js, Stream: spec.From.Stream, Consumer: spec.Name, Concurrency: concurrency,
 		Handler:       consume.Chain(h, consume.Standard(d.log, rm, consume.DeadLetter{JS: d.js}, policy)...),
-		ShutdownGrace: d.cfg.ShutdownGrace, Logger: d.log}, nil
+		ShutdownGrace: d.cfg.ShutdownGrace, PollWait: d.cfg.pollWait, Logger: d.log}, nil
 }
 
 func (d *Dispatcher) jobLoop(ctx context.Context, ch *channel.Channel, rm *consume.Metrics) (*consume.Loop, error) {
@@ -130,7 +130,7 @@ func (d *Dispatcher) jobLoop(ctx context.Context, ch *channel.Channel, rm *consu
 		d.jobRetry(policy),
 		consume.Recover)
 	return &consume.Loop{JS: d.js, Stream: events.StreamJobs, Consumer: name, Concurrency: ch.Capacity(),
-		Handler: h, ShutdownGrace: d.cfg.ShutdownGrace, Logger: d.log}, nil
+		Handler: h, ShutdownGrace: d.cfg.ShutdownGrace, PollWait: d.cfg.pollWait, Logger: d.log}, nil
 }
 
 // Run serves HTTP and runs every consume loop (with its replay loop, see

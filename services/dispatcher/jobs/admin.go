@@ -2,6 +2,7 @@ package jobs
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -70,14 +71,20 @@ func Requeue(ctx context.Context, js jetstream.JetStream, id string) (Requeued, 
 	if err != nil {
 		return Requeued{}, fmt.Errorf("job %s: message %d of %s: %w (expired with the stream's max_age?)", id, rec.RequestSeq, events.StreamJobs, err)
 	}
-	ack, err := js.PublishMsg(ctx, requeueMsg(orig, rec, time.Now()))
-	if err != nil {
-		return Requeued{}, fmt.Errorf("job %s: requeue to %s: %w", id, orig.Subject, err)
-	}
-	rec.State, rec.Attempts, rec.RequestSeq = jobstate.Pending, 0, ack.Sequence
+	// The record goes back to pending before the message is published: a
+	// dispatcher may pick the message up at once, and its writes must win.
+	before := rec
+	rec.State, rec.Attempts, rec.RequestSeq = jobstate.Pending, 0, 0
 	rec.DoneAt, rec.StartedAt, rec.ETA, rec.ResultSubject, rec.ResultSeq = time.Time{}, time.Time{}, time.Time{}, "", 0
 	if err := store.Put(ctx, rec); err != nil {
-		return Requeued{}, fmt.Errorf("job %s requeued as %s seq %d, but: %w", id, orig.Subject, ack.Sequence, err)
+		return Requeued{}, err
+	}
+	ack, err := js.PublishMsg(ctx, requeueMsg(orig, rec, time.Now()))
+	if err != nil {
+		if rerr := store.Put(ctx, before); rerr != nil {
+			err = errors.Join(err, fmt.Errorf("and its record could not be put back to %s: %w", before.State, rerr))
+		}
+		return Requeued{}, fmt.Errorf("job %s: requeue to %s: %w", id, orig.Subject, err)
 	}
 	return Requeued{ID: id, Subject: orig.Subject, Seq: ack.Sequence}, nil
 }
