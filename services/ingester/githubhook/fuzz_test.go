@@ -1,0 +1,79 @@
+package githubhook_test
+
+import (
+	"bytes"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"testing"
+
+	"github.com/insightpulse/pulsehub/events"
+	"github.com/insightpulse/pulsehub/services/ingester/githubhook"
+	"github.com/insightpulse/pulsehub/services/ingester/intake"
+	"github.com/insightpulse/pulsehub/services/ingester/internal/ingesttest"
+)
+
+const fuzzSecret = "fuzz secret"
+
+// FuzzHandler sends arbitrary deliveries to the handler in front of a real
+// JetStream: it must never panic, never answer 2xx to a delivery that is
+// not signed with the secret, and store something only when it answers 2xx.
+func FuzzHandler(f *testing.F) {
+	push, _ := os.ReadFile("../testdata/github/push/payload.json")
+	f.Add("push", "d1", "application/json", uint8(1), "", push)
+	f.Add("push", "d2", "application/json", uint8(0), "", push)
+	f.Add("issues", "d3", "application/x-www-form-urlencoded", uint8(1), "", []byte("payload=%7B%22action%22%3A%22opened%22%7D"))
+	f.Add("ping", "d4", "application/json", uint8(2), "sha256=00", []byte(`{"zen":"x"}`))
+	f.Add("", "", "", uint8(1), "", []byte(`{`))
+	f.Add("a.b", "\x00", "text/plain; charset=\xff", uint8(2), "sha256=", []byte(`null`))
+
+	n := ingesttest.StartNATS(f)
+	deps := n.Deps(f, io.Discard)
+	h := &githubhook.Handler{Verifier: githubhook.NewVerifier(fuzzSecret), MaxBody: 1 << 20, Log: slog.New(slog.DiscardHandler),
+		Publish: &intake.Publisher{Conn: deps.Conn, JS: deps.JS}}
+	endpoint := h.Endpoint(slog.New(slog.DiscardHandler), nil)
+	_, js := n.Client(f)
+
+	f.Fuzz(func(t *testing.T, event, guid, contentType string, mode uint8, sig string, body []byte) {
+		req := httptest.NewRequest(http.MethodPost, "/github", bytes.NewReader(body))
+		for k, v := range map[string]string{"X-GitHub-Event": event, "X-GitHub-Delivery": guid, "Content-Type": contentType} {
+			if validHeader(v) {
+				req.Header.Set(k, v)
+			}
+		}
+		signed := mode%3 == 1
+		switch mode % 3 {
+		case 1:
+			req.Header.Set(githubhook.SignatureHeader, githubhook.SignatureValue(fuzzSecret, body))
+		case 2:
+			if validHeader(sig) {
+				req.Header.Set(githubhook.SignatureHeader, sig)
+			}
+		}
+		before := ingesttest.Count(t, js, events.StreamGitHub)
+		rec := httptest.NewRecorder()
+		endpoint.ServeHTTP(rec, req)
+		after := ingesttest.Count(t, js, events.StreamGitHub)
+		ok := rec.Code >= 200 && rec.Code < 300
+		sigValid := signed || githubhook.NewVerifier(fuzzSecret).Verify(req.Header.Get(githubhook.SignatureHeader), body) == nil
+		switch {
+		case ok && !sigValid:
+			t.Fatalf("answered %d to an unsigned delivery", rec.Code)
+		case !ok && after != before:
+			t.Fatalf("stored a delivery answered %d", rec.Code)
+		case after > before && !sigValid:
+			t.Fatal("stored an unsigned body")
+		}
+	})
+}
+
+func validHeader(v string) bool {
+	for i := 0; i < len(v); i++ {
+		if v[i] < 0x20 && v[i] != '\t' || v[i] == 0x7f {
+			return false
+		}
+	}
+	return true
+}
