@@ -31,10 +31,10 @@ func (p *Breakers) Name() string { return "breakers" }
 // Check reads the breakers; an error means the dispatcher did not say
 // (its own target, service-dispatcher, tells whether it is up).
 func (p *Breakers) Check(ctx context.Context) ([]Result, error) {
-	start := p.Clock.now()
+	start := p.Clock.Now()
 	u := strings.TrimRight(p.URL, "/") + "/breakers"
 	code, body, err := get(ctx, p.Client, u)
-	took := p.Clock.now().Sub(start)
+	took := p.Clock.Now().Sub(start)
 	if err != nil {
 		return nil, err
 	}

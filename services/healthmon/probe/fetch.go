@@ -17,7 +17,8 @@ const maxBody = 4 << 20
 func get(ctx context.Context, client *http.Client, u string) (int, []byte, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
-		return 0, nil, fmt.Errorf("GET %s: %w", redact(u), err)
+		// The parse error quotes the URL, which may hold credentials.
+		return 0, nil, fmt.Errorf("GET %s: not a valid URL", redact(u))
 	}
 	req.Header.Set("User-Agent", "pulsehub-healthmon")
 	if client == nil {

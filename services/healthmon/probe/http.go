@@ -40,12 +40,12 @@ func (p *HTTP) Check(ctx context.Context) ([]Result, error) {
 }
 
 func (p *HTTP) check(ctx context.Context) Result {
-	r := Result{Target: p.Target, Kind: p.Kind, CheckedAt: p.Clock.now()}
+	r := Result{Target: p.Target, Kind: p.Kind, CheckedAt: p.Clock.Now()}
 	if r.Kind == "" {
 		r.Kind = KindHTTP
 	}
 	code, body, err := get(ctx, p.Client, p.URL)
-	r.Latency = p.Clock.now().Sub(r.CheckedAt)
+	r.Latency = p.Clock.Now().Sub(r.CheckedAt)
 	r.Details = map[string]any{"url": redact(p.URL)}
 	if err != nil {
 		r.Status, r.Message = status.Down, err.Error()

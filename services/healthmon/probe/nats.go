@@ -35,7 +35,7 @@ func (p *NATS) Check(ctx context.Context) ([]Result, error) {
 }
 
 func (p *NATS) check(ctx context.Context) Result {
-	r := Result{Target: TargetNATS, Kind: KindNATS, CheckedAt: p.Clock.now(), Details: map[string]any{}}
+	r := Result{Target: TargetNATS, Kind: KindNATS, CheckedAt: p.Clock.Now(), Details: map[string]any{}}
 	if p.Conn == nil || !p.Conn.IsConnected() {
 		r.Status, r.Message = status.Down, "not connected to NATS"
 		if p.Conn != nil {
@@ -53,7 +53,7 @@ func (p *NATS) check(ctx context.Context) Result {
 		r.Details["cluster"] = c
 	}
 	info, err := p.JS.AccountInfo(ctx)
-	r.Latency = p.Clock.now().Sub(r.CheckedAt)
+	r.Latency = p.Clock.Now().Sub(r.CheckedAt)
 	if err != nil {
 		r.Status, r.Message = jetStreamStatus(ctx, err), "jetstream account info: "+unwrapURLError(ctx, err).Error()
 		return r

@@ -35,7 +35,7 @@ func (p *Odoo) Check(ctx context.Context) ([]Result, error) {
 }
 
 func (p *Odoo) check(ctx context.Context) Result {
-	r := Result{Target: p.Target, Kind: KindOdoo, CheckedAt: p.Clock.now()}
+	r := Result{Target: p.Target, Kind: KindOdoo, CheckedAt: p.Clock.Now()}
 	r.Details = map[string]any{"url": redact(p.Config.URL), "database": p.Config.Database, "transport": p.transport()}
 	hc := p.Client
 	if hc == nil {
@@ -48,7 +48,7 @@ func (p *Odoo) check(ctx context.Context) Result {
 	}
 	v, err := c.Version(ctx)
 	if err != nil {
-		r.Latency = p.Clock.now().Sub(r.CheckedAt)
+		r.Latency = p.Clock.Now().Sub(r.CheckedAt)
 		r.Status, r.Message = faultStatus(err), "version: "+err.Error()
 		return r
 	}
@@ -57,7 +57,7 @@ func (p *Odoo) check(ctx context.Context) Result {
 		r.Details["server_version_info"] = v.ServerVersionInfo
 	}
 	uid, err := c.Authenticate(ctx)
-	r.Latency = p.Clock.now().Sub(r.CheckedAt)
+	r.Latency = p.Clock.Now().Sub(r.CheckedAt)
 	if err != nil {
 		r.Status, r.Message = faultStatus(err), fmt.Sprintf("Odoo %s answered version, but authenticate failed: %v", v.ServerVersion, err)
 		return r

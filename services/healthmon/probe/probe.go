@@ -52,7 +52,8 @@ type Probe interface {
 // Clock is time.Now, replaceable so tests can decide how long a probe took.
 type Clock func() time.Time
 
-func (c Clock) now() time.Time {
+// Now is the time on the clock.
+func (c Clock) Now() time.Time {
 	if c == nil {
 		return time.Now()
 	}

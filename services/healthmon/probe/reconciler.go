@@ -56,10 +56,10 @@ func (p *Reconciler) Name() string { return TargetReconciler }
 // Check reads the gauges; an error means the ingester's metrics could not
 // be read (its own target, service-ingester, tells whether it is up).
 func (p *Reconciler) Check(ctx context.Context) ([]Result, error) {
-	start := p.Clock.now()
+	start := p.Clock.Now()
 	u := strings.TrimRight(p.URL, "/") + "/metrics"
 	code, body, err := get(ctx, p.Client, u)
-	took := p.Clock.now().Sub(start)
+	took := p.Clock.Now().Sub(start)
 	if err != nil {
 		return nil, err
 	}

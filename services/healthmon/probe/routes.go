@@ -41,9 +41,9 @@ func (p *Routes) Name() string { return "routes" }
 // Check lists the routes with their state and DLQ depth; an error means
 // JetStream could not list them.
 func (p *Routes) Check(ctx context.Context) ([]Result, error) {
-	start := p.Clock.now()
+	start := p.Clock.Now()
 	infos, err := stream.Routes(ctx, p.JS)
-	took := p.Clock.now().Sub(start)
+	took := p.Clock.Now().Sub(start)
 	if err != nil {
 		return nil, fmt.Errorf("list routes: %w", err)
 	}

@@ -1,0 +1,76 @@
+package monitor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"sort"
+	"strings"
+
+	"github.com/insightpulse/pulsehub/events/service"
+	"github.com/insightpulse/pulsehub/services/healthmon/page"
+	"github.com/insightpulse/pulsehub/services/healthmon/status"
+)
+
+// View is a snapshot of every target and route, worst targets first.
+func (m *Monitor) View() page.View {
+	v := page.View{Overall: status.Unknown, GeneratedAt: m.clock.Now().UTC(), Refresh: refresh(m.cfg),
+		Targets: []page.Target{}, Routes: []page.Route{}}
+	m.mu.Lock()
+	for name, t := range m.targets {
+		r := t.record
+		v.Targets = append(v.Targets, page.Target{Name: name, Kind: t.kind, Status: r.Status, Seen: t.seen,
+			LatencyMS: r.LatencyMS, Message: r.Message, Since: r.Since, CheckedAt: r.CheckedAt})
+		v.Overall = status.Worst(v.Overall, r.Status)
+		if ri := t.result.Route; ri != nil {
+			v.Routes = append(v.Routes, page.Route{Route: ri.Route, Target: name, Stream: ri.Stream, Status: r.Status,
+				Pending: ri.Pending, AckPending: ri.AckPending, Redelivered: ri.Redelivered, DLQDepth: ri.DLQDepth,
+				Advisories: m.advisories.Count(ri.Stream, ri.Route), Waiting: ri.Waiting, Replaying: ri.Replaying,
+				ReplayLeft: ri.ReplayLeft, LastActive: ri.LastActive})
+		}
+	}
+	m.mu.Unlock()
+	sort.Slice(v.Targets, func(i, j int) bool {
+		a, b := v.Targets[i], v.Targets[j]
+		if a.Status.Rank() != b.Status.Rank() {
+			return a.Status.Rank() > b.Status.Rank()
+		}
+		return a.Name < b.Name
+	})
+	sort.Slice(v.Routes, func(i, j int) bool { return v.Routes[i].Route < v.Routes[j].Route })
+	return v
+}
+
+// refresh is how often the page reloads: the probe interval, 5s at least.
+func refresh(c Config) int {
+	return max(int(c.Interval.Seconds()), 5)
+}
+
+func (m *Monitor) servePage(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'")
+	if err := page.Render(w, m.View()); err != nil {
+		m.log.Warn("status page not written", "error", err.Error())
+	}
+}
+
+func (m *Monitor) serveStatus(w http.ResponseWriter, _ *http.Request) {
+	service.WriteJSON(w, http.StatusOK, m.View())
+}
+
+// healthCheck fails while any target is critical or down, naming them; a
+// target not probed yet is unknown and does not fail it.
+func (m *Monitor) healthCheck(context.Context) error {
+	var failing []string
+	for _, t := range m.View().Targets {
+		if t.Status.Failing() {
+			failing = append(failing, fmt.Sprintf("%s %s: %s", t.Name, t.Status, t.Message))
+		}
+	}
+	if len(failing) == 0 {
+		return nil
+	}
+	return errors.New(strings.Join(failing, "; "))
+}

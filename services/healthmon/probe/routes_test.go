@@ -1,0 +1,145 @@
+package probe
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/insightpulse/pulsehub/events"
+	"github.com/insightpulse/pulsehub/events/natstest"
+	"github.com/insightpulse/pulsehub/events/stream"
+	"github.com/insightpulse/pulsehub/services/healthmon/status"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+func TestRouteGrading(t *testing.T) {
+	th := DefaultRouteThresholds()
+	tests := []struct {
+		name string
+		ri   stream.RouteInfo
+		want status.Status
+		msg  string
+	}{
+		{"idle", stream.RouteInfo{Waiting: 1}, status.OK, "0 pending, 0 awaiting ack, 0 dead letters"},
+		{"lagging", stream.RouteInfo{Pending: 1000, Waiting: 1}, status.Warning, "1000 messages pending (warning from 1000)"},
+		{"far behind", stream.RouteInfo{Pending: 10000, Waiting: 1}, status.Critical, "10000 messages pending (critical from 10000)"},
+		{"stuck acks", stream.RouteInfo{AckPending: 500, Waiting: 1}, status.Warning, "500 messages awaiting ack (warning from 500)"},
+		{"redeliveries", stream.RouteInfo{Redelivered: 10, Waiting: 1}, status.Warning, "10 messages redelivered (warning from 10)"},
+		{"one dead letter", stream.RouteInfo{DLQDepth: 1, Waiting: 1}, status.Warning, "1 dead letters (warning from 1)"},
+		{"many dead letters", stream.RouteInfo{DLQDepth: 100, Pending: 1000, Waiting: 1}, status.Critical,
+			"1000 messages pending (warning from 1000); 100 dead letters (critical from 100)"},
+		{"nobody pulling", stream.RouteInfo{Pending: 3}, status.OK, "no service is pulling from it"},
+		{"replaying", stream.RouteInfo{Replaying: true, ReplayLeft: 7, Waiting: 1}, status.OK, "replaying, 7 left"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.ri.Route, tc.ri.Stream = "orders", "ODOO"
+			r := (&Routes{Thresholds: th}).grade(tc.ri)
+			if r.Status != tc.want || r.Message != tc.msg || r.Target != "route-orders" || r.Kind != KindConsumer {
+				t.Fatalf("got %s %q, want %s %q", r.Status, r.Message, tc.want, tc.msg)
+			}
+		})
+	}
+	if r := (&Routes{}).grade(stream.RouteInfo{Route: "x", Pending: 1 << 40, DLQDepth: 1 << 20}); r.Status != status.OK {
+		t.Fatalf("zero thresholds graded %s", r.Status)
+	}
+}
+
+func TestRoutesReadAStuckConsumerAndItsDeadLetters(t *testing.T) {
+	srv := natstest.RunServer(t)
+	_, js := natstest.Connect(t, srv.ClientURL())
+	ctx := context.Background()
+	if _, err := stream.Ensure(ctx, js, stream.Specs(stream.DefaultConfig())...); err != nil {
+		t.Fatal(err)
+	}
+	c, err := stream.EnsureConsumer(ctx, js, stream.ConsumerOptions{Name: "orders", Stream: events.StreamOdoo, Subjects: []string{"odoo.event.>"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 5; i++ {
+		if _, err := js.Publish(ctx, events.OdooEventSubject("sale.order", "shop"), []byte(`{}`)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	batch, err := c.Fetch(2, jetstream.FetchMaxWait(2*time.Second)) // taken, never acked: a stuck consumer
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range batch.Messages() {
+	}
+	if _, err := js.Publish(ctx, events.DLQSubject("orders", "odoo.event.sale_order.shop"), []byte(`{}`)); err != nil {
+		t.Fatal(err)
+	}
+	rs, err := (&Routes{JS: js, Thresholds: RouteThresholds{LagWarning: 3, DLQWarning: 1}, Advisories: &Advisories{}}).Check(ctx)
+	if err != nil || len(rs) != 1 {
+		t.Fatalf("routes: %v %v", rs, err)
+	}
+	r := rs[0]
+	if r.Status != status.Warning || r.Route == nil || r.Route.Pending != 3 || r.Route.AckPending != 2 || r.Route.DLQDepth != 1 ||
+		r.Details["num_pending"] != uint64(3) || r.Details["dlq_depth"] != uint64(1) || r.Details["max_deliveries_advisories"] != uint64(0) ||
+		!strings.Contains(r.Message, "3 messages pending") || !strings.Contains(r.Message, "1 dead letters") {
+		t.Fatalf("stuck route: %s %q %+v", r.Status, r.Message, r.Details)
+	}
+
+	natstest.Shutdown(srv)
+	cctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	if _, err := (&Routes{JS: js}).Check(cctx); err == nil {
+		t.Fatal("listing routes with NATS down succeeded")
+	}
+}
+
+func TestAdvisoriesCountMaxDeliveries(t *testing.T) {
+	srv := natstest.RunServer(t)
+	nc, js := natstest.Connect(t, srv.ClientURL())
+	ctx := context.Background()
+	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "ODOO", Subjects: []string{"odoo.event.>"}}); err != nil {
+		t.Fatal(err)
+	}
+	var seen []string
+	seenc := make(chan struct{}, 1)
+	a := &Advisories{OnAdvisory: func(s, c string) { seen = append(seen, s+"/"+c); seenc <- struct{}{} }}
+	stop, err := a.Start(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	if err := nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	c, err := js.CreateOrUpdateConsumer(ctx, "ODOO", jetstream.ConsumerConfig{Durable: "by-hand", AckPolicy: jetstream.AckExplicitPolicy, MaxDeliver: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := js.Publish(ctx, "odoo.event.x.y", nil); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 2; i++ {
+		m, err := c.Next(jetstream.FetchMaxWait(2 * time.Second))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = m.Nak()
+	}
+	// A pull after the last delivery lets the server see the limit is reached.
+	if _, err := c.Next(jetstream.FetchMaxWait(300 * time.Millisecond)); err == nil {
+		t.Fatal("a message was delivered past MaxDeliver")
+	}
+	select {
+	case <-seenc:
+	case <-time.After(5 * time.Second):
+		t.Fatal("no MAX_DELIVERIES advisory within 5s")
+	}
+	if a.Count("ODOO", "by-hand") != 1 || seen[0] != "ODOO/by-hand" || a.Count("ODOO", "other") != 0 {
+		t.Fatalf("counts: %d %v", a.Count("ODOO", "by-hand"), seen)
+	}
+	var none *Advisories
+	if none.Count("ODOO", "by-hand") != 0 {
+		t.Fatal("nil advisories count")
+	}
+	nc.Close()
+	if _, err := (&Advisories{}).Start(nc); err == nil {
+		t.Fatal("subscribed on a closed connection")
+	}
+}
