@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -348,4 +349,13 @@ func (w *watcher) wait(t *testing.T, n int) []*nats.Msg {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return append([]*nats.Msg(nil), w.msgs...)
+}
+
+func containsAll(s string, parts ...string) bool {
+	for _, p := range parts {
+		if !strings.Contains(s, p) {
+			return false
+		}
+	}
+	return true
 }
