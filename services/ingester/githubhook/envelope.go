@@ -51,8 +51,24 @@ type summary struct {
 	installationID string
 }
 
+// payload is what the ingester reads from a GitHub payload. Every leaf is
+// raw, so a field of an unexpected type is ignored rather than refused.
+type payload struct {
+	Action     json.RawMessage `json:"action"`
+	Repository struct {
+		HTMLURL  json.RawMessage `json:"html_url"`
+		FullName json.RawMessage `json:"full_name"`
+	} `json:"repository"`
+	Organization struct {
+		URL json.RawMessage `json:"url"`
+	} `json:"organization"`
+	Installation struct {
+		ID json.RawMessage `json:"id"`
+	} `json:"installation"`
+}
+
 // parse checks that the body is a JSON object (inside a payload= form field
-// for form deliveries) and reads its summary.
+// for form deliveries) and reads its summary in one pass over the document.
 func parse(contentType string, body []byte) (summary, error) {
 	doc := body
 	if contentType == ContentForm {
@@ -65,36 +81,21 @@ func parse(contentType string, body []byte) (summary, error) {
 		}
 		doc = []byte(form.Get("payload"))
 	}
-	var top map[string]json.RawMessage
-	if err := json.Unmarshal(doc, &top); err != nil {
+	if d := bytes.TrimLeft(doc, " \t\r\n"); len(d) == 0 || d[0] != '{' {
+		return summary{}, fmt.Errorf("%w: not a JSON object", errMalformed)
+	}
+	var p payload
+	var typeErr *json.UnmarshalTypeError
+	if err := json.Unmarshal(doc, &p); err != nil && !errors.As(err, &typeErr) {
 		return summary{}, fmt.Errorf("%w: not a JSON object: %w", errMalformed, err)
 	}
-	if top == nil {
-		return summary{}, fmt.Errorf("%w: not a JSON object: null", errMalformed)
-	}
-	s := summary{action: str(top["action"])}
-	if repo := object(top["repository"]); repo != nil {
-		s.repoURL, s.repoFullName = str(repo["html_url"]), str(repo["full_name"])
-	}
-	if org := object(top["organization"]); org != nil {
-		s.orgURL = str(org["url"])
-	}
-	if inst := object(top["installation"]); inst != nil {
-		s.installationID = integer(inst["id"])
-	}
-	return s, nil
-}
-
-// object decodes a nested JSON object; anything else is nil.
-func object(raw json.RawMessage) map[string]json.RawMessage {
-	if len(raw) == 0 || raw[0] != '{' {
-		return nil
-	}
-	var m map[string]json.RawMessage
-	if json.Unmarshal(raw, &m) != nil {
-		return nil
-	}
-	return m
+	return summary{
+		action:         str(p.Action),
+		repoURL:        str(p.Repository.HTMLURL),
+		repoFullName:   str(p.Repository.FullName),
+		orgURL:         str(p.Organization.URL),
+		installationID: integer(p.Installation.ID),
+	}, nil
 }
 
 // str decodes a JSON string that fits in a header; anything else is "".
@@ -111,7 +112,6 @@ func str(raw json.RawMessage) string {
 
 // integer reads a JSON integer exactly; anything else is "".
 func integer(raw json.RawMessage) string {
-	raw = bytes.TrimSpace(raw)
 	if _, err := strconv.ParseInt(string(raw), 10, 64); err != nil {
 		return ""
 	}

@@ -1,0 +1,198 @@
+// Package ingestbench measures the ingester: signed GitHub deliveries
+// POSTed over loopback HTTP into a running ingester (signature check,
+// envelope, JetStream publish and PubAck, the 202 answer) at a given
+// concurrency, and, for comparison, the same payloads published straight
+// to JetStream with a synchronous publish at the same concurrency. The
+// ratio of the two is the ingester's cost.
+//
+// The ingester's Go benchmark runs it (go test -bench Ingest ./ingestbench)
+// and so can the hub's bench program: Start an ingester against any
+// JetStream, Run each scenario, read the numbers from Result.
+package ingestbench
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/insightpulse/pulsehub/events"
+	"github.com/insightpulse/pulsehub/events/config"
+	"github.com/insightpulse/pulsehub/events/service"
+	"github.com/insightpulse/pulsehub/events/stream"
+	"github.com/insightpulse/pulsehub/services/ingester/githubhook"
+	"github.com/insightpulse/pulsehub/services/ingester/ingester"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Mode is what a scenario measures.
+type Mode string
+
+// The modes.
+const (
+	HTTP   Mode = "http"   // signed deliveries POSTed to the ingester
+	Direct Mode = "direct" // the same bodies published straight to JetStream
+)
+
+// Scenario is one measurement.
+type Scenario struct {
+	Mode        Mode
+	Concurrency int    // senders at once; default 1
+	Deliveries  int    // how many in all; default 1000
+	Event       string // X-GitHub-Event; default push
+	Payload     []byte // the body of every delivery (e.g. a push payload of 7 KB)
+}
+
+// Result is what a scenario measured.
+type Result struct {
+	Scenario  Scenario
+	Elapsed   time.Duration
+	PerSecond float64       // deliveries stored per second
+	P50, P99  time.Duration // per-delivery latency: request to answer, or publish to PubAck
+}
+
+// String is one line for a report.
+func (r Result) String() string {
+	return fmt.Sprintf("%-6s c=%-3d n=%-6d %8.0f deliveries/s  p50 %7.3f ms  p99 %7.3f ms", r.Scenario.Mode, r.Scenario.Concurrency,
+		r.Scenario.Deliveries, r.PerSecond, ms(r.P50), ms(r.P99))
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+// secret signs the benchmark's deliveries.
+const secret = "ingestbench webhook secret"
+
+// Bench is an ingester serving on a loopback port in front of a JetStream.
+type Bench struct {
+	js     jetstream.JetStream
+	url    string
+	client *http.Client
+	stop   context.CancelFunc
+	done   chan error
+	run    atomic.Int64 // makes delivery GUIDs unique across scenarios
+}
+
+// Start starts an ingester (GitHub endpoint only, JSON request logs
+// discarded) on 127.0.0.1 in front of js. The hub's streams are created
+// with their defaults when GITHUB does not exist; an existing hub's
+// streams are left as they are.
+func Start(ctx context.Context, nc *nats.Conn, js jetstream.JetStream) (*Bench, error) {
+	if _, err := js.Stream(ctx, events.StreamGitHub); errors.Is(err, jetstream.ErrStreamNotFound) {
+		if _, err := stream.Ensure(ctx, js, stream.Specs(stream.DefaultConfig())...); err != nil {
+			return nil, err
+		}
+	} else if err != nil {
+		return nil, fmt.Errorf("ingestbench: %w", err)
+	}
+	cfg := ingester.DefaultConfig()
+	cfg.HTTP.Listen = "127.0.0.1:0"
+	cfg.GitHub.WebhookSecrets = []config.Secret{config.NewSecret(secret)}
+	deps := service.Deps{Conn: nc, JS: js, Logger: slog.New(slog.NewJSONHandler(io.Discard, nil)),
+		Registry: prometheus.NewRegistry(), Streams: stream.DefaultConfig()}
+	srv, err := ingester.NewServer(deps, cfg)
+	if err != nil {
+		return nil, err
+	}
+	if err := srv.Listen(); err != nil {
+		return nil, err
+	}
+	sctx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	b := &Bench{js: js, url: "http://" + srv.Addr() + "/github", stop: stop, done: make(chan error, 1),
+		client: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256, MaxIdleConns: 256}}}
+	go func() { b.done <- srv.Run(sctx) }()
+	return b, nil
+}
+
+// Close stops the ingester.
+func (b *Bench) Close() error {
+	b.stop()
+	b.client.CloseIdleConnections()
+	return <-b.done
+}
+
+// Run measures one scenario. Every delivery has its own GUID, so each one
+// is stored (none is a duplicate).
+func (b *Bench) Run(ctx context.Context, s Scenario) (Result, error) {
+	s.Concurrency = max(s.Concurrency, 1)
+	if s.Deliveries <= 0 {
+		s.Deliveries = 1000
+	}
+	if s.Event == "" {
+		s.Event = "push"
+	}
+	if len(s.Payload) == 0 {
+		return Result{}, errors.New("ingestbench: no payload")
+	}
+	send := b.sender(s)
+	run := b.run.Add(1)
+	lat := make([]time.Duration, s.Deliveries)
+	var next atomic.Int64
+	var firstErr error
+	var once sync.Once
+	var wg sync.WaitGroup
+	start := time.Now()
+	for range s.Concurrency {
+		wg.Go(func() {
+			for i := next.Add(1) - 1; i < int64(s.Deliveries) && ctx.Err() == nil; i = next.Add(1) - 1 {
+				t := time.Now()
+				if err := send(ctx, fmt.Sprintf("%08x-0000-4000-8000-%012x", run, i)); err != nil {
+					once.Do(func() { firstErr = err })
+					return
+				}
+				lat[i] = time.Since(t)
+			}
+		})
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	if firstErr != nil {
+		return Result{}, firstErr
+	}
+	slices.Sort(lat)
+	return Result{Scenario: s, Elapsed: elapsed, PerSecond: float64(s.Deliveries) / elapsed.Seconds(),
+		P50: lat[len(lat)*50/100], P99: lat[min(len(lat)*99/100, len(lat)-1)]}, nil
+}
+
+// sender returns the function that stores one delivery in s's mode.
+func (b *Bench) sender(s Scenario) func(ctx context.Context, guid string) error {
+	if s.Mode == Direct {
+		subject := events.GitHubSubject(s.Event, "")
+		return func(ctx context.Context, guid string) error {
+			m := nats.NewMsg(subject)
+			m.Header.Set(events.HeaderMsgID, guid)
+			m.Data = s.Payload
+			_, err := b.js.PublishMsg(ctx, m)
+			return err
+		}
+	}
+	sig := githubhook.SignatureValue(secret, s.Payload)
+	return func(ctx context.Context, guid string) error {
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, b.url, bytes.NewReader(s.Payload))
+		if err != nil {
+			return err
+		}
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("X-GitHub-Event", s.Event)
+		req.Header.Set("X-GitHub-Delivery", guid)
+		req.Header.Set(githubhook.SignatureHeader, sig)
+		resp, err := b.client.Do(req)
+		if err != nil {
+			return err
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusAccepted {
+			return fmt.Errorf("ingestbench: delivery %s answered %d", guid, resp.StatusCode)
+		}
+		return nil
+	}
+}
