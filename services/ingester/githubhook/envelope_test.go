@@ -9,7 +9,7 @@ import (
 
 func TestSummaryNamesSourceTypeAndSubject(t *testing.T) {
 	cases := []struct {
-		name, event, body                 string
+		name, event, body                string
 		source, typ, subject, inst, repo string
 	}{
 		{"repository", "issues", `{"action":"opened","repository":{"html_url":"https://github.com/o/r","full_name":"o/r"},"organization":{"url":"https://api.github.com/orgs/o"}}`,
