@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -20,22 +19,23 @@ import (
 	"github.com/insightpulse/pulsehub/services/ingester/ingester"
 	"github.com/insightpulse/pulsehub/services/ingester/internal/ingesttest"
 	"github.com/insightpulse/pulsehub/services/ingester/odooevent"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 const token = "0123456789abcdef0123456789abcdef"
 
-// clock is a settable clock for the fake Odoo's write_date.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time      { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) Set(t time.Time)     { c.mu.Lock(); defer c.mu.Unlock(); c.t = t }
-func (c *clock) Add(d time.Duration) { c.mu.Lock(); defer c.mu.Unlock(); c.t = c.t.Add(d) }
-func newClock(t time.Time) *clock    { return &clock{t: t} }
 func odooURL(ing *ingesttest.Ingester, name, tok string) string {
 	return ing.URL + "/odoo/" + name + "/" + tok
+}
+
+// startOdoo runs a fake Odoo, JetStream and an ingester with odooConfig.
+func startOdoo(t *testing.T, opts ...odootest.Option) (*odootest.Server, *ingesttest.Ingester, jetstream.JetStream) {
+	t.Helper()
+	fake := odootest.New(t, opts...)
+	n := ingesttest.StartNATS(t)
+	ing := ingesttest.Serve(t, n, odooConfig(fake))
+	_, js := n.Client(t)
+	return fake, ing, js
 }
 
 // odooConfig has one source, partners, for res.partner on instance main.
@@ -51,11 +51,8 @@ func odooConfig(fake *odootest.Server) ingester.Config {
 }
 
 func TestOdooWebhookRepeatsAreStoredOnce(t *testing.T) {
-	clk := newClock(time.Date(2026, 11, 22, 5, 14, 39, 350509000, time.UTC))
-	fake := odootest.New(t, odootest.WithClock(clk.Now))
-	n := ingesttest.StartNATS(t)
-	ing := ingesttest.Serve(t, n, odooConfig(fake))
-	_, js := n.Client(t)
+	clk := ingesttest.NewClock(time.Date(2026, 11, 22, 5, 14, 39, 350509000, time.UTC))
+	fake, ing, js := startOdoo(t, odootest.WithClock(clk.Now))
 	id, err := fake.Insert("res.partner", map[string]any{"name": "Webhook Test Co", "email": "wh@example.com"})
 	if err != nil {
 		t.Fatal(err)
@@ -100,10 +97,7 @@ func TestOdooWebhookRepeatsAreStoredOnce(t *testing.T) {
 }
 
 func TestOdooRecordedWebhookBodiesAreStoredAsSent(t *testing.T) {
-	fake := odootest.New(t)
-	n := ingesttest.StartNATS(t)
-	ing := ingesttest.Serve(t, n, odooConfig(fake))
-	_, js := n.Client(t)
+	_, ing, js := startOdoo(t)
 	raw, _ := os.ReadFile("../testdata/odoo/partner-create.http")
 	_, create, _ := bytes.Cut(raw, []byte("\r\n\r\n"))
 	if len(create) == 0 {
@@ -128,10 +122,7 @@ func TestOdooRecordedWebhookBodiesAreStoredAsSent(t *testing.T) {
 }
 
 func TestOdooSecondChangeWithinTheSameSecondIsStoredToo(t *testing.T) {
-	fake := odootest.New(t)
-	n := ingesttest.StartNATS(t)
-	ing := ingesttest.Serve(t, n, odooConfig(fake))
-	_, js := n.Client(t)
+	_, ing, js := startOdoo(t)
 	h := http.Header{"Content-Type": {"application/json"}}
 	body := func(phone, wd string) []byte {
 		return []byte(`{"_action": "a(#1)", "_id": 18, "_model": "res.partner", "id": 18, "phone": "` + phone + `", "write_date": "` + wd + `"}`)
@@ -211,10 +202,7 @@ func TestOdooRefusals(t *testing.T) {
 }
 
 func TestOdooAnyModelSourceAndNoWriteDate(t *testing.T) {
-	fake := odootest.New(t)
-	n := ingesttest.StartNATS(t)
-	ing := ingesttest.Serve(t, n, odooConfig(fake))
-	_, js := n.Client(t)
+	_, ing, js := startOdoo(t)
 	h := http.Header{"Content-Type": {"application/json"}}
 	a := []byte(`{"_id": 3, "_model": "hr.expense", "name": "Taxi"}`)
 	b := []byte(`{"_id": 3, "_model": "hr.expense", "name": "Taxi to the airport"}`)

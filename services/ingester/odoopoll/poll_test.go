@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -27,19 +26,10 @@ import (
 
 var t0 = time.Date(2026, 11, 22, 5, 14, 39, 350509000, time.UTC)
 
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time      { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) Set(t time.Time)     { c.mu.Lock(); defer c.mu.Unlock(); c.t = t }
-func (c *clock) Add(d time.Duration) { c.mu.Lock(); defer c.mu.Unlock(); c.t = c.t.Add(d) }
-
 // env is a fake Odoo with a settable clock, JetStream with the hub's
 // streams, and a poller factory for source "partners".
 type env struct {
-	clk   *clock
+	clk   *ingesttest.Clock
 	fake  *odootest.Server
 	nats  *ingesttest.NATS
 	store *checkpoint.Store
@@ -49,7 +39,7 @@ type env struct {
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	e := &env{clk: &clock{t: t0.Add(-3 * time.Hour)}, nats: ingesttest.StartNATS(t), log: &ingesttest.Buffer{}}
+	e := &env{clk: ingesttest.NewClock(t0.Add(-3 * time.Hour)), nats: ingesttest.StartNATS(t), log: &ingesttest.Buffer{}}
 	e.fake = odootest.New(t, odootest.WithClock(e.clk.Now))
 	e.clk.Set(t0) // the records every database has were written long before
 	deps := e.nats.Deps(t, e.log)

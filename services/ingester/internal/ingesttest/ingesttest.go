@@ -134,16 +134,11 @@ func (i *Ingester) Post(tb testing.TB, path string, header http.Header, body []b
 // Messages returns every message stored in stream, oldest first.
 func Messages(tb testing.TB, js jetstream.JetStream, name string) []*jetstream.RawStreamMsg {
 	tb.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	s, err := js.Stream(ctx, name)
-	if err != nil {
-		tb.Fatalf("stream %s: %v", name, err)
-	}
+	s := lookup(tb, js, name)
 	st := s.CachedInfo().State
 	var out []*jetstream.RawStreamMsg
 	for seq := st.FirstSeq; seq <= st.LastSeq && st.Msgs > 0; seq++ {
-		m, err := s.GetMsg(ctx, seq)
+		m, err := s.GetMsg(context.Background(), seq)
 		if err != nil {
 			tb.Fatalf("stream %s seq %d: %v", name, seq, err)
 		}
@@ -155,14 +150,38 @@ func Messages(tb testing.TB, js jetstream.JetStream, name string) []*jetstream.R
 // Count is how many messages stream holds.
 func Count(tb testing.TB, js jetstream.JetStream, name string) uint64 {
 	tb.Helper()
+	return lookup(tb, js, name).CachedInfo().State.Msgs
+}
+
+func lookup(tb testing.TB, js jetstream.JetStream, name string) jetstream.Stream {
+	tb.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	s, err := js.Stream(ctx, name)
 	if err != nil {
 		tb.Fatalf("stream %s: %v", name, err)
 	}
-	return s.CachedInfo().State.Msgs
+	return s
 }
+
+// Clock is a settable clock (for the fake Odoo's write_date and the
+// pollers' now).
+type Clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+// NewClock is a clock showing t.
+func NewClock(t time.Time) *Clock { return &Clock{t: t} }
+
+// Now is the clock's time.
+func (c *Clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+
+// Set moves the clock to t.
+func (c *Clock) Set(t time.Time) { c.mu.Lock(); defer c.mu.Unlock(); c.t = t }
+
+// Add moves the clock on by d.
+func (c *Clock) Add(d time.Duration) { c.mu.Lock(); defer c.mu.Unlock(); c.t = c.t.Add(d) }
 
 // Client is a plain JetStream connection for checking what was stored.
 func (n *NATS) Client(tb testing.TB) (*nats.Conn, jetstream.JetStream) {
