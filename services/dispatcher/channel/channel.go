@@ -197,7 +197,7 @@ func (c *Channel) acquire(ctx context.Context) error {
 // openBusy waits out the rest of the cool-down.
 func (c *Channel) openBusy() *Busy {
 	left := c.cfg.Breaker.CoolDown - time.Since(time.Unix(0, c.openedAt.Load()))
-	return &Busy{Service: c.name, Reason: "breaker open", Delay: jitter(max(left, 50*time.Millisecond))}
+	return &Busy{Service: c.name, Reason: "breaker open", Delay: jitter(max(left, 10*time.Millisecond))}
 }
 
 // jitter spreads d by up to +20%, so messages that waited together do

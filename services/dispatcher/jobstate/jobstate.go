@@ -77,8 +77,12 @@ var ErrNotFound = errors.New("job not found")
 // job runs (`nats kv history jobs <id>` is its log).
 const History = 10
 
-// markerTTL is how long the delete marker of an expired record stays.
-const markerTTL = time.Hour
+// markerTTL is how long the delete marker of an expired record stays: at
+// most an hour, and no longer than the retention, since the server raises
+// every message TTL to at least the marker TTL.
+func markerTTL(retention time.Duration) time.Duration {
+	return min(max(retention, time.Second), time.Hour)
+}
 
 // maxLastError caps the stored error text.
 const maxLastError = 4096
@@ -95,7 +99,7 @@ type Store struct {
 // whose finished records expire after retention (0: never).
 func Open(ctx context.Context, js jetstream.JetStream, streams stream.Config, retention time.Duration) (*Store, error) {
 	cfg := stream.Bucket(streams, events.BucketJobs, "Pulse Hub job states (dispatcher)", History, 0)
-	cfg.LimitMarkerTTL = markerTTL
+	cfg.LimitMarkerTTL = markerTTL(retention)
 	kv, err := stream.EnsureBucket(ctx, js, cfg)
 	if err != nil {
 		return nil, err
