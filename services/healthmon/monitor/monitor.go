@@ -38,7 +38,7 @@ type Monitor struct {
 	listening  bool
 
 	mu      sync.Mutex
-	targets map[string]*target          // by target name
+	targets map[string]*target            // by target name
 	unsent  map[string][]store.Transition // transitions whose publish failed, oldest first
 }
 
@@ -84,7 +84,7 @@ func New(deps service.Deps, cfg Config, opts ...Option) (*Monitor, error) {
 		return nil, err
 	}
 	m := &Monitor{cfg: cfg, deps: deps, log: deps.Logger, tracker: status.NewTracker(cfg.Consecutive), metrics: met,
-		client: &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()},
+		client:  &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()},
 		targets: map[string]*target{}, unsent: map[string][]store.Transition{}}
 	m.advisories = &probe.Advisories{OnAdvisory: func(stream, consumer string) {
 		met.advisories.WithLabelValues(stream, consumer).Inc()

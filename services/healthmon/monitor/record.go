@@ -37,14 +37,22 @@ func (m *Monitor) record(ctx context.Context, r probe.Result) {
 	if m.store == nil {
 		return
 	}
-	if err := m.store.Put(ctx, rec); err != nil {
-		m.metrics.errors.WithLabelValues("store").Inc()
-		m.log.Warn("health status not stored", "target", r.Target, "status", string(rec.Status), "error", err.Error())
-	}
 	if step.Changed {
 		m.queue(transition(step, rec))
 	}
-	m.flush(ctx, r.Target)
+	if m.deps.Conn != nil && !m.deps.Conn.IsConnected() {
+		// NATS is away (target nats says so): do not wait for it; the
+		// transition waits for the target's next result.
+		m.metrics.errors.WithLabelValues("store").Inc()
+		return
+	}
+	sctx, cancel := context.WithTimeout(ctx, m.cfg.Timeout)
+	defer cancel()
+	if err := m.store.Put(sctx, rec); err != nil {
+		m.metrics.errors.WithLabelValues("store").Inc()
+		m.log.Warn("health status not stored", "target", r.Target, "status", string(rec.Status), "error", err.Error())
+	}
+	m.flush(sctx, r.Target)
 }
 
 // transition is the event for a completed step.
@@ -119,7 +127,9 @@ func (m *Monitor) remove(ctx context.Context, name string) {
 	}
 	m.log.Info("health target gone", "target", name)
 	if m.store != nil {
-		if err := m.store.Delete(ctx, name); err != nil {
+		sctx, cancel := context.WithTimeout(ctx, m.cfg.Timeout)
+		defer cancel()
+		if err := m.store.Delete(sctx, name); err != nil {
 			m.metrics.errors.WithLabelValues("store").Inc()
 			m.log.Warn("gone health target not deleted from the bucket", "target", name, "error", err.Error())
 		}

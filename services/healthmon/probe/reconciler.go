@@ -17,7 +17,7 @@ import (
 
 // The ingester's gauges this probe reads (see the ingester's reconciler).
 const (
-	MetricFailedDeliveries = "pulsehub_github_reconciler_failed_deliveries"            // failed deliveries found in the last window
+	MetricFailedDeliveries = "pulsehub_github_reconciler_failed_deliveries"          // failed deliveries found in the last window
 	MetricLastRun          = "pulsehub_github_reconciler_last_run_timestamp_seconds" // end of the last pass, Unix seconds
 )
 

@@ -117,13 +117,17 @@ func (s *Store) Load(ctx context.Context) (map[string]Record, error) {
 	}
 }
 
-// History returns a target's stored values, oldest first.
+// History returns a target's stored values, oldest first; none for a
+// target never stored.
 func (s *Store) History(ctx context.Context, target string) ([]Record, error) {
 	kv, err := s.bucket(ctx)
 	if err != nil {
 		return nil, err
 	}
 	entries, err := kv.History(ctx, target)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return nil, nil
+	}
 	if err != nil {
 		return nil, fmt.Errorf("health %s: history: %w", target, err)
 	}
