@@ -325,3 +325,23 @@ func TestGitHubTimeoutWithoutPubAckIs503(t *testing.T) {
 		t.Fatalf("no PubAck: %d %s", code, answer)
 	}
 }
+
+func TestGitHubInsecureModeAcceptsUnsignedDeliveriesLoudly(t *testing.T) {
+	n := ingesttest.StartNATS(t)
+	cfg := ingester.DefaultConfig()
+	cfg.GitHub.InsecureSkipSignature = true
+	cfg.GitHub.WebhookSecrets = []config.Secret{config.NewSecret(secret)}
+	ing := ingesttest.Serve(t, n, cfg)
+	body := []byte(`{"zen":"Practicality beats purity."}`)
+	if code, answer := ing.Post(t, "/github", delivery("ping", "66666666-6666-4666-8666-666666666666", "", "application/json", body), body); code != http.StatusOK {
+		t.Fatalf("unsigned in insecure mode: %d %s", code, answer)
+	}
+	// A signature that is there is still checked.
+	if code, _ := ing.Post(t, "/github", delivery("ping", "77777777-7777-4777-8777-777777777777", "wrong", "application/json", body), body); code != http.StatusUnauthorized {
+		t.Fatalf("wrong signature in insecure mode: %d", code)
+	}
+	logs := ing.Log.String()
+	if strings.Count(logs, "INSECURE") != 1 || !strings.Contains(logs, "accepting an UNSIGNED GitHub delivery") {
+		t.Fatalf("insecure mode not logged at start and per delivery:\n%s", logs)
+	}
+}

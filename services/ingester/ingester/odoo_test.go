@@ -172,6 +172,7 @@ func TestOdooRefusals(t *testing.T) {
 		{"not JSON", "/odoo/partners/" + token, jsonH, []byte(`{"_id": 7,`), 400, "JSON"},
 		{"form body", "/odoo/partners/" + token, http.Header{"Content-Type": {"application/x-www-form-urlencoded"}}, good, 415, "application/json"},
 		{"over the limit", "/odoo/partners/" + token, jsonH, bytes.Repeat([]byte(" "), 2<<10), 413, "limit"},
+		{"GitHub disabled", "/github", jsonH, good, 404, ""},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
