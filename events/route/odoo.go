@@ -16,6 +16,15 @@ const (
 	OpUnlink = "unlink" // delete the record(s) whose id the `id` expression gives
 )
 
+// What a lookup does when no record matches (Lookup.Missing).
+const (
+	MissingFail  = "fail"  // the event fails permanently and is dead-lettered with the value searched for (default)
+	MissingEmpty = "empty" // the field is written empty (false)
+)
+
+// DefaultInstance is the Odoo instance a route writes to when it names none.
+const DefaultInstance = "default"
+
 // OdooTarget writes an event into Odoo.
 type OdooTarget struct {
 	Instance string            `yaml:"instance"` // which entry of the odoo: section; default "default"
@@ -28,6 +37,14 @@ type OdooTarget struct {
 	Context  map[string]any    `yaml:"context"`  // Odoo context for the call (lang, tz, tracking_disable, ...)
 }
 
+// InstanceName is the target's Odoo instance, DefaultInstance when unset.
+func (t *OdooTarget) InstanceName() string {
+	if t.Instance == "" {
+		return DefaultInstance
+	}
+	return t.Instance
+}
+
 // Key identifies the record an upsert updates.
 type Key struct {
 	Field string `yaml:"field"` // a field of the model, e.g. x_github_issue_id
@@ -36,12 +53,16 @@ type Key struct {
 
 // Lookup gives a many2one field by searching the related model.
 type Lookup struct {
-	Model string `yaml:"model"` // the related model, e.g. res.partner
-	Field string `yaml:"field"` // the field searched, e.g. email
-	Value string `yaml:"value"` // jq giving the value searched for
+	Model   string `yaml:"model"`   // the related model, e.g. res.partner
+	Field   string `yaml:"field"`   // the field searched, e.g. email
+	Value   string `yaml:"value"`   // jq giving the value searched for; null or false writes the field empty without a search
+	Missing string `yaml:"missing"` // no record matches: fail (default: the event is dead-lettered) or empty (the field is written empty)
 }
 
-var modelPattern = regexp.MustCompile(`^[a-z][a-z0-9_]*(\.[a-z0-9_]+)*$`)
+var (
+	modelPattern = regexp.MustCompile(`^[a-z][a-z0-9_]*(\.[a-z0-9_]+)*$`)
+	fieldPattern = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+)
 
 // Validate checks the target and compiles its expressions.
 func (t *OdooTarget) Validate(path string) config.Problems {
@@ -49,20 +70,25 @@ func (t *OdooTarget) Validate(path string) config.Problems {
 	if !modelPattern.MatchString(t.Model) {
 		ps.Add(path+".model", "%q is not an Odoo model name (like project.task)", t.Model)
 	}
+	if t.Instance != "" && !namePattern.MatchString(t.Instance) {
+		ps.Add(path+".instance", "%q: instance names are letters, digits, '-' or '_'", t.Instance)
+	}
 	expr := func(p, src string) {
 		if _, err := Compile(src); err != nil {
 			ps.Add(p, "%v", err)
 		}
 	}
+	hasValues := len(t.Values) > 0 || len(t.Lookups) > 0
 	switch t.Op {
 	case OpCreate, OpUpsert:
-		if len(t.Values) == 0 {
+		if !hasValues {
 			ps.Add(path+".values", "op %s needs values", t.Op)
 		}
-		if t.Op == OpUpsert && (t.Key == nil || t.Key.Field == "" || t.Key.Value == "") {
-			ps.Add(path+".key", "op upsert needs key: {field, value}")
-		} else if t.Op == OpUpsert {
-			expr(path+".key.value", t.Key.Value)
+		if t.ID != "" {
+			ps.Add(path+".id", "op %s finds no record by id (write and unlink do)", t.Op)
+		}
+		if t.Op == OpUpsert {
+			ps = append(ps, t.validateKey(path+".key")...)
 		}
 	case OpWrite, OpUnlink:
 		if t.ID == "" {
@@ -70,23 +96,62 @@ func (t *OdooTarget) Validate(path string) config.Problems {
 		} else {
 			expr(path+".id", t.ID)
 		}
-		if t.Op == OpWrite && len(t.Values) == 0 && len(t.Lookups) == 0 {
+		if t.Op == OpWrite && !hasValues {
 			ps.Add(path+".values", "op write needs values")
+		}
+		if t.Op == OpUnlink && hasValues {
+			ps.Add(path+".values", "op unlink writes no values")
 		}
 	default:
 		ps.Add(path+".op", "%q: want create, write, upsert or unlink", t.Op)
 	}
+	if t.Key != nil && t.Op != OpUpsert && t.Op != "" {
+		ps.Add(path+".key", "only op upsert finds its record by key")
+	}
 	for _, f := range sortedKeys(t.Values) {
-		expr(fmt.Sprintf("%s.values.%s", path, f), t.Values[f])
+		p := fmt.Sprintf("%s.values.%s", path, f)
+		checkField(&ps, p, f)
+		expr(p, t.Values[f])
 	}
 	for _, f := range sortedKeys(t.Lookups) {
 		l, p := t.Lookups[f], fmt.Sprintf("%s.lookups.%s", path, f)
-		if !modelPattern.MatchString(l.Model) || l.Field == "" {
+		checkField(&ps, p, f)
+		if _, dup := t.Values[f]; dup {
+			ps.Add(p, "field %s is given by values too; give it once", f)
+		}
+		if !modelPattern.MatchString(l.Model) || !fieldPattern.MatchString(l.Field) {
 			ps.Add(p, "a lookup needs model and field")
+		}
+		if l.Missing != "" && l.Missing != MissingFail && l.Missing != MissingEmpty {
+			ps.Add(p+".missing", "%q: want fail or empty", l.Missing)
 		}
 		expr(p+".value", l.Value)
 	}
 	return ps
+}
+
+func (t *OdooTarget) validateKey(path string) config.Problems {
+	var ps config.Problems
+	if t.Key == nil || t.Key.Field == "" || t.Key.Value == "" {
+		ps.Add(path, "op upsert needs key: {field, value}")
+		return ps
+	}
+	checkField(&ps, path+".field", t.Key.Field)
+	if _, err := Compile(t.Key.Value); err != nil {
+		ps.Add(path+".value", "%v", err)
+	}
+	return ps
+}
+
+// checkField refuses what Odoo would not take as a field to write: "id"
+// (the record's own) and names that are not identifiers.
+func checkField(ps *config.Problems, path, name string) {
+	switch {
+	case name == "id":
+		ps.Add(path, "id is the record's own id and cannot be written")
+	case !fieldPattern.MatchString(name):
+		ps.Add(path, "%q is not an Odoo field name", name)
+	}
 }
 
 func sortedKeys[V any](m map[string]V) []string {

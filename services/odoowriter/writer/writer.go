@@ -1,32 +1,161 @@
-// Package writer is the Odoo writer of Pulse Hub. Until its issue lands it only
-// reports healthy; Run has the signature every service shares.
+// Package writer is Pulse Hub's Odoo writer: it runs one durable consumer
+// per route with an odoo: target, and the built-in route odoo-cmd on
+// odoo.cmd.>, and turns their events into batched, idempotent writes in
+// Odoo (packages plan, batch and apply). A message is acknowledged only
+// after Odoo answered for it; a permanent fault dead-letters it with
+// Odoo's message, a transient one sends it back for a retry with backoff.
+//
+// /health answers for what the writer itself needs (NATS and JetStream):
+// a down Odoo does not make it fail, so the hub's health does not flap
+// with Odoo's; /health/odoo and the pulsehub_odoowriter_odoo_up metric
+// report each Odoo instance's last call, and the health monitor probes
+// Odoo on its own.
 package writer
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"sync"
 
-	"github.com/insightpulse/pulsehub/events/config"
+	"github.com/insightpulse/pulsehub/events/consume"
+	"github.com/insightpulse/pulsehub/events/route"
 	"github.com/insightpulse/pulsehub/events/service"
+	"github.com/insightpulse/pulsehub/events/stream"
+	"github.com/insightpulse/pulsehub/odoo"
+	"github.com/insightpulse/pulsehub/services/odoowriter/apply"
+	"github.com/insightpulse/pulsehub/services/odoowriter/batch"
 )
 
-// Config is the `odoowriter:` section of the hub config.
-type Config struct {
-	HTTP service.HTTPConfig `yaml:"http"` // GET /health and GET /metrics
-}
-
-// DefaultConfig listens on 127.0.0.1:8081.
-func DefaultConfig() Config {
-	return Config{HTTP: service.HTTPConfig{Listen: "127.0.0.1:8081"}}
-}
-
-// Validate reports every problem under path.
-func (c Config) Validate(path string) config.Problems {
-	return c.HTTP.Validate(path + ".http")
-}
-
-// Run serves /health and /metrics until ctx is done.
+// Run serves /health, /health/odoo and /metrics and runs the routes until
+// ctx is done; then it lets in-flight writes finish (up to ShutdownGrace),
+// hands the rest back to the streams, and returns. A route that does not
+// compile, or a consumer that cannot be created, stops it at start.
 func Run(ctx context.Context, deps service.Deps, cfg Config) error {
-	srv := service.NewServer(cfg.HTTP, deps.Logger, deps.Registry)
+	log := deps.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	w, err := newWriter(deps, cfg, log)
+	if err != nil {
+		return err
+	}
+	srv := service.NewServer(cfg.HTTP, log, deps.Registry)
 	srv.AddCheck("nats", service.CheckJetStream(deps.Conn, deps.JS))
-	return srv.Run(ctx)
+	srv.Handle("GET /health/odoo", w.odooHealth())
+	if err := srv.Listen(); err != nil {
+		return err
+	}
+	if len(w.loops) == 0 {
+		log.Info("odoo writer idle: no Odoo instance or no route to run", "odoo_instances", len(cfg.Odoo), "routes", len(cfg.odooRoutes()))
+		return srv.Run(ctx)
+	}
+	if err := w.ensureConsumers(ctx); err != nil {
+		return err
+	}
+	return w.run(ctx, srv)
+}
+
+// writer is one running writer: its loops share one batcher and applier.
+type writer struct {
+	cfg     Config
+	deps    service.Deps
+	log     *slog.Logger
+	monitor *apply.Monitor
+	batcher *batch.Batcher
+	loops   []*loop
+}
+
+// loop is one route's consume loop and its consumer.
+type loop struct {
+	opts stream.ConsumerOptions
+	l    *consume.Loop
+}
+
+func newWriter(deps service.Deps, cfg Config, log *slog.Logger) (*writer, error) {
+	if ps := cfg.Validate("odoowriter"); len(ps) > 0 {
+		return nil, fmt.Errorf("odoowriter: %w", ps.Err())
+	}
+	names := make([]string, 0, len(cfg.Odoo))
+	for n := range cfg.Odoo {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	w := &writer{cfg: cfg, deps: deps, log: log, monitor: apply.NewMonitor(deps.Registry, names)}
+	mappers, err := compileRoutes(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if len(cfg.Odoo) == 0 {
+		return w, nil
+	}
+	clients := make(map[string]*odoo.Client, len(cfg.Odoo))
+	for _, n := range names {
+		c, err := odoo.New(cfg.Odoo[n], odoo.WithLogger(log.With("odoo_instance", n)))
+		if err != nil {
+			return nil, fmt.Errorf("odoo instance %s: %w", n, err)
+		}
+		clients[n] = c
+	}
+	applier := apply.New(clients, w.monitor, log)
+	w.batcher = batch.New(applier.Apply, cfg.BatchSize, cfg.Linger, newBatchMetrics(deps.Registry).observe)
+	cm := consume.NewMetrics(deps.Registry)
+	for _, m := range mappers {
+		w.addLoop(m.spec, routeHandler(m.mapper, w.batcher), cm)
+	}
+	if cfg.CmdRoute.Enabled {
+		w.addLoop(cmdSpec(cfg), cmdHandler(cfg.Instance, w.batcher), cm)
+	}
+	return w, nil
+}
+
+func (w *writer) addLoop(spec route.Spec, h consume.Handler, cm *consume.Metrics) {
+	chain := consume.Chain(h, consume.Standard(w.log, cm, consume.DeadLetter{JS: w.deps.JS}, spec.Retry.Policy())...)
+	w.loops = append(w.loops, &loop{opts: spec.ConsumerOptions(), l: &consume.Loop{
+		JS: w.deps.JS, Stream: spec.From.Stream, Consumer: spec.Name, Handler: chain, Concurrency: spec.Concurrency,
+		ShutdownGrace: w.cfg.ShutdownGrace, PollWait: w.cfg.pollWait, Logger: w.log,
+	}})
+}
+
+// ensureConsumers creates or updates every route's durable consumer.
+func (w *writer) ensureConsumers(ctx context.Context) error {
+	for _, lp := range w.loops {
+		if _, err := stream.EnsureConsumer(ctx, w.deps.JS, lp.opts); err != nil {
+			return fmt.Errorf("route %s: %w", lp.opts.Name, err)
+		}
+	}
+	return nil
+}
+
+// run runs the server and every loop; the first loop to fail stops all.
+func (w *writer) run(ctx context.Context, srv *service.Server) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	errs := make([]error, len(w.loops)+1)
+	for i, lp := range w.loops {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := consume.RunRoute(ctx, lp.l); err != nil {
+				errs[i] = err
+				cancel()
+			}
+		}()
+	}
+	srvDone := make(chan struct{})
+	go func() {
+		defer close(srvDone)
+		if err := srv.Run(ctx); err != nil {
+			errs[len(w.loops)] = err
+			cancel()
+		}
+	}()
+	w.log.Info("odoo writer running", "routes", len(w.loops), "batch_size", w.cfg.BatchSize, "linger", w.cfg.Linger.String())
+	wg.Wait()
+	w.batcher.Close() // every handler returned: cut what is left in flight
+	<-srvDone
+	return errors.Join(errs...)
 }

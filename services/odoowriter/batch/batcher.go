@@ -1,0 +1,217 @@
+// Package batch groups plans bound for the same calls to Odoo. Handlers
+// Submit one plan each and wait; a group flushes when it holds Size plans
+// or its first plan has waited Linger; one call of the Apply function
+// writes the group, and every handler gets its own plan's outcome, so each
+// message is acknowledged only after Odoo answered for it.
+//
+// When Odoo refuses a call for several plans without saying which one is
+// bad (Isolate), the plans are tried again one by one: only the bad one
+// fails, with Odoo's message. When it names the bad ones (Again for the
+// rest), the rest are tried again together. A transient failure is every
+// plan's: each message goes back to the stream and is batched anew.
+//
+// Plans that touch the same record (plan.Conflicts) are never in calls
+// at the same time: a second upsert of one key waits for the first, so it
+// finds the record instead of creating another.
+package batch
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/insightpulse/pulsehub/services/odoowriter/plan"
+)
+
+// ApplyFunc writes plans that share a batch key into Odoo and returns one
+// error per plan, in order (nil: applied). It marks errors with Isolate or
+// Again as those describe.
+type ApplyFunc func(ctx context.Context, plans []*plan.Plan) []error
+
+// Observer is told the size of every call Apply is made for.
+type Observer func(route, op string, size int)
+
+// Batcher groups submitted plans and applies them.
+type Batcher struct {
+	apply   ApplyFunc
+	size    int
+	linger  time.Duration
+	observe Observer
+
+	ctx    context.Context // flushes run with it; cancelled by Close after the last
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	mu     sync.Mutex
+	groups map[string]*group
+	busy   map[string]int // conflict → plans in calls now
+}
+
+type group struct {
+	key     string
+	pending []*item
+	timer   *time.Timer
+}
+
+type item struct {
+	plan  *plan.Plan
+	since time.Time
+	done  chan error // buffered: the flush never blocks on a handler that left
+}
+
+// New returns a Batcher flushing at size plans (at least 1) or after
+// linger. observe may be nil.
+func New(apply ApplyFunc, size int, linger time.Duration, observe Observer) *Batcher {
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Batcher{apply: apply, size: max(size, 1), linger: linger, observe: observe, ctx: ctx, cancel: cancel,
+		groups: map[string]*group{}, busy: map[string]int{}}
+}
+
+// Submit adds p to its group and waits for its outcome, or for ctx. A
+// handler that stops waiting leaves its plan in the batch: it may still
+// be written, which a redelivery then finds (writes are idempotent).
+func (b *Batcher) Submit(ctx context.Context, p *plan.Plan) error {
+	it := &item{plan: p, since: time.Now(), done: make(chan error, 1)}
+	b.mu.Lock()
+	key := p.BatchKey()
+	g := b.groups[key]
+	if g == nil {
+		g = &group{key: key}
+		b.groups[key] = g
+	}
+	g.pending = append(g.pending, it)
+	b.schedule(g)
+	b.mu.Unlock()
+	select {
+	case err := <-it.done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Close cancels the calls still in flight and waits for them to end. Call
+// it once every handler has returned: nobody waits for those outcomes any
+// more, and their messages went back to the stream.
+func (b *Batcher) Close() {
+	b.cancel()
+	b.wg.Wait()
+}
+
+// schedule flushes g while a full batch of free plans is pending, then
+// arms its linger timer if a free plan is left. Plans blocked by a call in
+// flight wait for its end, which reschedules them. b.mu is held.
+func (b *Batcher) schedule(g *group) {
+	for b.freeCount(g, b.size) >= b.size {
+		b.flush(g)
+	}
+	if len(g.pending) == 0 {
+		if g.timer != nil && g.timer.Stop() {
+			g.timer = nil
+		}
+		if g.timer == nil && b.groups[g.key] == g {
+			delete(b.groups, g.key)
+		}
+		return
+	}
+	if g.timer != nil || b.freeCount(g, 1) == 0 {
+		return
+	}
+	wait := b.linger - time.Since(g.pending[0].since)
+	g.timer = time.AfterFunc(max(wait, 0), func() {
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		g.timer = nil
+		b.flush(g)
+		b.schedule(g)
+	})
+}
+
+// freeCount counts pending plans whose records are not in a call now, up
+// to limit.
+func (b *Batcher) freeCount(g *group, limit int) int {
+	n := 0
+	for _, it := range g.pending {
+		if b.free(it.plan) {
+			if n++; n >= limit {
+				break
+			}
+		}
+	}
+	return n
+}
+
+func (b *Batcher) free(p *plan.Plan) bool {
+	for _, c := range p.Conflicts() {
+		if b.busy[c] > 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// flush takes up to Size free plans of g, in order, and applies them in
+// their own goroutine. b.mu is held.
+func (b *Batcher) flush(g *group) {
+	var take, keep []*item
+	claimed := map[string]bool{} // conflicts taken by this batch: several plans of one record may share it
+	for _, it := range g.pending {
+		if len(take) < b.size && b.freeOrOurs(it.plan, claimed) {
+			take = append(take, it)
+			for _, c := range it.plan.Conflicts() {
+				claimed[c] = true
+			}
+			continue
+		}
+		keep = append(keep, it)
+	}
+	g.pending = keep
+	if len(take) == 0 {
+		return
+	}
+	for c := range claimed {
+		b.busy[c]++
+	}
+	b.wg.Add(1)
+	go func() {
+		defer b.wg.Done()
+		b.run(take)
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		for c := range claimed {
+			if b.busy[c]--; b.busy[c] == 0 {
+				delete(b.busy, c)
+			}
+		}
+		b.reschedule()
+	}()
+}
+
+func (b *Batcher) freeOrOurs(p *plan.Plan, claimed map[string]bool) bool {
+	for _, c := range p.Conflicts() {
+		if b.busy[c] > 0 && !claimed[c] {
+			return false
+		}
+	}
+	return true
+}
+
+// reschedule looks at every group again after a call ended and freed
+// its records. b.mu is held.
+func (b *Batcher) reschedule() {
+	for _, g := range b.groups {
+		b.schedule(g)
+	}
+}
+
+// run applies one batch and hands each handler its outcome.
+func (b *Batcher) run(items []*item) {
+	plans := make([]*plan.Plan, len(items))
+	for i, it := range items {
+		plans[i] = it.plan
+	}
+	errs := b.applyAll(b.ctx, plans)
+	for i, it := range items {
+		it.done <- errs[i]
+	}
+}

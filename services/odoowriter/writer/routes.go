@@ -1,0 +1,94 @@
+package writer
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/insightpulse/pulsehub/events"
+	"github.com/insightpulse/pulsehub/events/consume"
+	"github.com/insightpulse/pulsehub/events/route"
+	"github.com/insightpulse/pulsehub/services/odoowriter/batch"
+	"github.com/insightpulse/pulsehub/services/odoowriter/plan"
+)
+
+type compiled struct {
+	spec   route.Spec
+	mapper *plan.Mapper
+}
+
+// compileRoutes compiles every Odoo route; the first error names its route.
+func compileRoutes(cfg Config) ([]compiled, error) {
+	specs := cfg.odooRoutes()
+	out := make([]compiled, 0, len(specs))
+	for _, s := range specs {
+		m, err := plan.Compile(s)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, compiled{spec: s, mapper: m})
+	}
+	return out, nil
+}
+
+// cmdSpec is the built-in odoo-cmd route.
+func cmdSpec(cfg Config) route.Spec {
+	c := cfg.CmdRoute.Concurrency
+	if c <= 0 {
+		c = cfg.concurrency()
+	}
+	return route.Spec{Name: plan.CommandRoute, Description: "Pulse Hub: Odoo write commands (odoo.cmd.<model>.<op>) for the Odoo writer",
+		From:        route.From{Stream: events.StreamOdooCmd, Subjects: []string{"odoo.cmd.>"}},
+		Concurrency: c, AckWait: cfg.CmdRoute.AckWait, Retry: cfg.CmdRoute.Retry}
+}
+
+// routeHandler runs a route's mapping on each message and waits for its
+// batch to be written.
+func routeHandler(m *plan.Mapper, b *batch.Batcher) consume.Handler {
+	return func(ctx context.Context, msg *consume.Msg) error {
+		body, err := route.DecodeBody(msg.Event.ContentType, msg.Data())
+		if err != nil {
+			return wrap(msg, err)
+		}
+		in := route.Input{Body: body, Subject: msg.Subject(), Event: msg.Event}
+		skip, err := m.Skip(ctx, in)
+		if err != nil || skip {
+			return wrap(msg, err) // a false filter acknowledges and skips
+		}
+		p, err := m.Plan(ctx, in, eventID(msg), msg.Seq())
+		if err != nil {
+			return wrap(msg, err)
+		}
+		p.Correlation = msg.Event.Correlation()
+		return wrap(msg, b.Submit(ctx, p))
+	}
+}
+
+// cmdHandler runs odoo.cmd.<model>.<op> commands.
+func cmdHandler(instance string, b *batch.Batcher) consume.Handler {
+	return func(ctx context.Context, msg *consume.Msg) error {
+		p, err := plan.FromCommand(msg.Subject(), msg.Event.ContentType, msg.Data(), eventID(msg), msg.Seq(), instance)
+		if err != nil {
+			return wrap(msg, err)
+		}
+		p.Correlation = msg.Event.Correlation()
+		return wrap(msg, b.Submit(ctx, p))
+	}
+}
+
+// eventID is what the external id of a create is derived from: the
+// event's id (kept by redeliveries, replays and DLQ requeues), or, for a
+// message published without one, its place in the stream.
+func eventID(msg *consume.Msg) string {
+	if msg.Event.ID != "" {
+		return msg.Event.ID
+	}
+	return fmt.Sprintf("%s-%d", msg.Stream(), msg.Seq())
+}
+
+// wrap says which route and message an error is about.
+func wrap(msg *consume.Msg, err error) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("route %s: %s seq %d: %w", msg.Route, msg.Subject(), msg.Seq(), err)
+}
