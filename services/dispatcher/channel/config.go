@@ -134,15 +134,8 @@ func (c Config) Validate(path string) config.Problems {
 	if c.AuthHeader != "" && strings.ContainsAny(c.AuthHeader, " :\t\r\n") {
 		ps.Add(path+".auth_header", "%q is not a header name", c.AuthHeader)
 	}
-	if c.Timeout < 0 {
-		ps.Add(path+".timeout", "must not be negative")
-	}
-	if c.Capacity < 0 {
-		ps.Add(path+".capacity", "must not be negative")
-	}
-	if c.MaxResponseBytes < 0 {
-		ps.Add(path+".max_response_bytes", "must not be negative")
-	}
+	notNegative(&ps, path, field{"timeout", float64(c.Timeout)}, field{"capacity", float64(c.Capacity)},
+		field{"max_response_bytes", float64(c.MaxResponseBytes)})
 	ps = append(ps, validateRetry(c.Retry, path+".retry")...)
 	ps = append(ps, c.Breaker.validate(path+".breaker")...)
 	tasks := make([]string, 0, len(c.Tasks))
@@ -175,22 +168,27 @@ func (t Task) validate(path, name string) config.Problems {
 
 func (b BreakerConfig) validate(path string) config.Problems {
 	var ps config.Problems
-	if b.ConsecutiveFailures < 0 {
-		ps.Add(path+".consecutive_failures", "must not be negative")
-	}
 	if b.FailureRatio < 0 || b.FailureRatio > 1 {
 		ps.Add(path+".failure_ratio", "%v: want a ratio from 0 to 1", b.FailureRatio)
 	}
-	if b.Window < 0 {
-		ps.Add(path+".window", "must not be negative")
-	}
-	if b.MinRequests < 0 {
-		ps.Add(path+".min_requests", "must not be negative")
-	}
-	if b.CoolDown < 0 {
-		ps.Add(path+".cool_down", "must not be negative")
-	}
+	notNegative(&ps, path, field{"consecutive_failures", float64(b.ConsecutiveFailures)}, field{"window", float64(b.Window)},
+		field{"min_requests", float64(b.MinRequests)}, field{"cool_down", float64(b.CoolDown)})
 	return ps
+}
+
+// field is a numeric setting by its YAML name.
+type field struct {
+	name  string
+	value float64
+}
+
+// notNegative reports each field below zero.
+func notNegative(ps *config.Problems, path string, fields ...field) {
+	for _, f := range fields {
+		if f.value < 0 {
+			ps.Add(path+"."+f.name, "must not be negative")
+		}
+	}
 }
 
 func validateRetry(r route.Retry, path string) config.Problems {

@@ -359,3 +359,15 @@ func containsAll(s string, parts ...string) bool {
 	}
 	return true
 }
+
+// lookedUp reports whether consumer has delivered a message more than once
+// (its handler gave it back).
+func (b *bus) lookedUp(t *testing.T, consumer string) bool {
+	t.Helper()
+	c, err := b.js.Consumer(context.Background(), events.StreamJobs, consumer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := c.Info(context.Background())
+	return err == nil && info.NumRedelivered > 0
+}

@@ -4,17 +4,25 @@ import (
 	"net/http"
 
 	"github.com/insightpulse/pulsehub/events/service"
+	"github.com/insightpulse/pulsehub/services/dispatcher/channel"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
 // server mounts GET /health (NATS; an open breaker does not fail it),
-// GET /metrics and GET /breakers (every service's channel: breaker state,
-// counts, capacity and calls in flight, for the health monitor).
+// GET /metrics and GET /breakers: an object keyed by service, each with
+// its breaker state (closed, half-open, open), counts, capacity and calls
+// in flight — the shape the health monitor's breaker probe reads:
+//
+//	{"ocr": {"service": "ocr", "state": "open", "opened_at": "…", "capacity": 2, …}}
 func (d *Dispatcher) server(deps service.Deps, reg *prometheus.Registry) *service.Server {
 	srv := service.NewServer(d.cfg.HTTP, d.log, reg)
 	srv.AddCheck("nats", service.CheckJetStream(deps.Conn, deps.JS))
 	srv.Handle("GET /breakers", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		service.WriteJSON(w, http.StatusOK, map[string]any{"services": d.Breakers()})
+		out := map[string]channel.Status{}
+		for _, s := range d.Breakers() {
+			out[s.Service] = s
+		}
+		service.WriteJSON(w, http.StatusOK, out)
 	}))
 	return srv
 }
