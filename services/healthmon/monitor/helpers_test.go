@@ -34,7 +34,7 @@ type env struct {
 }
 
 // newEnv runs a JetStream server with the hub's streams (unless bare).
-func newEnv(t *testing.T, bare bool) env {
+func newEnv(t testing.TB, bare bool) env {
 	t.Helper()
 	srv := natstest.RunServer(t)
 	nc, js := natstest.Connect(t, srv.ClientURL())
@@ -94,7 +94,7 @@ type fakeService struct {
 	srv  *httptest.Server
 }
 
-func newFakeService(t *testing.T) *fakeService {
+func newFakeService(t testing.TB) *fakeService {
 	t.Helper()
 	f := &fakeService{}
 	f.code.Store(200)

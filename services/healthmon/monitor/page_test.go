@@ -1,51 +1,22 @@
 package monitor
 
 import (
-	"context"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
-	"time"
 
 	"golang.org/x/net/html"
 
-	"github.com/insightpulse/pulsehub/events"
 	"github.com/insightpulse/pulsehub/events/natstest"
-	"github.com/insightpulse/pulsehub/events/stream"
 	"github.com/insightpulse/pulsehub/odoo"
 	"github.com/insightpulse/pulsehub/odoo/odootest"
+	"github.com/insightpulse/pulsehub/services/healthmon/internal/healthtest"
 	"github.com/insightpulse/pulsehub/services/healthmon/page"
 	"github.com/insightpulse/pulsehub/services/healthmon/probe"
 	"github.com/insightpulse/pulsehub/services/healthmon/status"
-	"github.com/nats-io/nats.go/jetstream"
 )
-
-// stuckRoute makes route "orders" on ODOO with 5 messages of which 2 are
-// taken and never acked, and one dead letter.
-func stuckRoute(t *testing.T, js jetstream.JetStream) {
-	t.Helper()
-	ctx := context.Background()
-	c, err := stream.EnsureConsumer(ctx, js, stream.ConsumerOptions{Name: "orders", Stream: events.StreamOdoo, Subjects: []string{"odoo.event.>"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := 0; i < 5; i++ {
-		if _, err := js.Publish(ctx, events.OdooEventSubject("sale.order", "shop"), []byte(`{}`)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	batch, err := c.Fetch(2, jetstream.FetchMaxWait(2*time.Second))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for range batch.Messages() {
-	}
-	if _, err := js.Publish(ctx, events.DLQSubject("orders", "odoo.event.sale_order.shop"), []byte(`{}`)); err != nil {
-		t.Fatal(err)
-	}
-}
 
 // fakeHub serves what the hub's own services answer: /health, the
 // dispatcher's /breakers and the ingester's /metrics.
@@ -68,7 +39,7 @@ func fakeHub(t *testing.T) *httptest.Server {
 
 func TestStatusPageRendersEveryTarget(t *testing.T) {
 	e := newEnv(t, false)
-	stuckRoute(t, e.js)
+	healthtest.StuckRoute(t, e.js, "orders")
 	o := odootest.New(t)
 	hub := fakeHub(t)
 	svc := newFakeService(t)
@@ -105,7 +76,7 @@ func TestStatusPageRendersEveryTarget(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rows := tableRows(doc)
+	rows := healthtest.Rows(doc)
 	for name, s := range want {
 		cells, ok := rows["target:"+name]
 		if !ok {
@@ -123,45 +94,4 @@ func TestStatusPageRendersEveryTarget(t *testing.T) {
 	if len(rows) != len(want)+1 {
 		t.Errorf("rows = %v", rows)
 	}
-}
-
-// tableRows maps "target:<name>" and "route:<name>" to their cells' text.
-func tableRows(doc *html.Node) map[string][]string {
-	out := map[string][]string{}
-	var walk func(n *html.Node)
-	walk = func(n *html.Node) {
-		if n.Type == html.ElementNode && n.Data == "tr" {
-			for _, a := range n.Attr {
-				if a.Key == "data-target" || a.Key == "data-route" {
-					out[strings.TrimPrefix(a.Key, "data-")+":"+a.Val] = rowCells(n)
-				}
-			}
-		}
-		for c := n.FirstChild; c != nil; c = c.NextSibling {
-			walk(c)
-		}
-	}
-	walk(doc)
-	return out
-}
-
-func rowCells(tr *html.Node) []string {
-	var out []string
-	for td := tr.FirstChild; td != nil; td = td.NextSibling {
-		if td.Type == html.ElementNode && td.Data == "td" {
-			out = append(out, strings.Join(strings.Fields(nodeText(td)), " "))
-		}
-	}
-	return out
-}
-
-func nodeText(n *html.Node) string {
-	if n.Type == html.TextNode {
-		return n.Data
-	}
-	var b strings.Builder
-	for c := n.FirstChild; c != nil; c = c.NextSibling {
-		b.WriteString(nodeText(c) + " ")
-	}
-	return b.String()
 }

@@ -11,13 +11,14 @@ import (
 	"github.com/insightpulse/pulsehub/events"
 	"github.com/insightpulse/pulsehub/events/natstest"
 	"github.com/insightpulse/pulsehub/schemas"
+	"github.com/insightpulse/pulsehub/services/healthmon/internal/healthtest"
 	"github.com/insightpulse/pulsehub/services/healthmon/status"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
 func TestRouteLagAndDeadLettersFromJetStream(t *testing.T) {
 	e := newEnv(t, false)
-	stuckRoute(t, e.js)
+	healthtest.StuckRoute(t, e.js, "orders")
 	c := testConfig()
 	c.Routes.LagWarning, c.Routes.LagCritical = 3, 10
 	m := newMonitor(t, e, c)

@@ -9,6 +9,7 @@ import (
 
 	"golang.org/x/net/html"
 
+	"github.com/insightpulse/pulsehub/services/healthmon/internal/healthtest"
 	"github.com/insightpulse/pulsehub/services/healthmon/status"
 )
 
@@ -29,48 +30,6 @@ func sampleView() View {
 		}}
 }
 
-// rows maps each table row's data-<attr> to its cells' text.
-func rows(t *testing.T, doc *html.Node, attr string) map[string][]string {
-	t.Helper()
-	out := map[string][]string{}
-	var walk func(n *html.Node)
-	walk = func(n *html.Node) {
-		if n.Type == html.ElementNode && n.Data == "tr" {
-			for _, a := range n.Attr {
-				if a.Key == "data-"+attr {
-					out[a.Val] = cells(n)
-				}
-			}
-		}
-		for c := n.FirstChild; c != nil; c = c.NextSibling {
-			walk(c)
-		}
-	}
-	walk(doc)
-	return out
-}
-
-func cells(tr *html.Node) []string {
-	var out []string
-	for c := tr.FirstChild; c != nil; c = c.NextSibling {
-		if c.Type == html.ElementNode && c.Data == "td" {
-			out = append(out, strings.Join(strings.Fields(text(c)), " "))
-		}
-	}
-	return out
-}
-
-func text(n *html.Node) string {
-	if n.Type == html.TextNode {
-		return n.Data
-	}
-	var b strings.Builder
-	for c := n.FirstChild; c != nil; c = c.NextSibling {
-		b.WriteString(text(c) + " ")
-	}
-	return b.String()
-}
-
 func TestPageShowsEveryTargetAndRoute(t *testing.T) {
 	var b bytes.Buffer
 	if err := Render(&b, sampleView()); err != nil {
@@ -80,7 +39,13 @@ func TestPageShowsEveryTargetAndRoute(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	targets := rows(t, doc, "target")
+	rows := healthtest.Rows(doc)
+	targets := map[string][]string{}
+	for k, v := range rows {
+		if name, ok := strings.CutPrefix(k, "target:"); ok {
+			targets[name] = v
+		}
+	}
 	want := map[string][]string{ // name, kind, status, latency, message, since, checked
 		"odoo-main":    {"odoo-main", "odoo", "▼ Down", "5.00 s", "no answer <b>", "for 3 min since 2026-03-01 11:57:00 UTC", "4 s ago"},
 		"http-ocr":     {"http-ocr", "http", "✕ Critical last probe: ✓ OK", "12 ms", "HTTP 500", "for 2 h since 2026-03-01 10:00:00 UTC", "just now"},
@@ -96,11 +61,10 @@ func TestPageShowsEveryTargetAndRoute(t *testing.T) {
 			t.Errorf("row %s:\n got %q\nwant %q", name, got, cols)
 		}
 	}
-	routes := rows(t, doc, "route")
-	if got := strings.Join(routes["orders"], "|"); got != "orders|ODOO|! Warning|1250 nobody pulling|0|0|3|2|no|1 min ago" {
+	if got := strings.Join(rows["route:orders"], "|"); got != "orders|ODOO|! Warning|1250 nobody pulling|0|0|3|2|no|1 min ago" {
 		t.Errorf("orders row = %q", got)
 	}
-	if got := strings.Join(routes["issues"], "|"); got != "issues|GITHUB|✓ OK|0|0|0|0|0|yes, 40 left|never" {
+	if got := strings.Join(rows["route:issues"], "|"); got != "issues|GITHUB|✓ OK|0|0|0|0|0|yes, 40 left|never" {
 		t.Errorf("issues row = %q", got)
 	}
 	page := b.String()

@@ -31,19 +31,13 @@ func (p *Breakers) Name() string { return "breakers" }
 // Check reads the breakers; an error means the dispatcher did not say
 // (its own target, service-dispatcher, tells whether it is up).
 func (p *Breakers) Check(ctx context.Context) ([]Result, error) {
-	start := p.Clock.Now()
-	u := strings.TrimRight(p.URL, "/") + "/breakers"
-	code, body, err := get(ctx, p.Client, u)
-	took := p.Clock.Now().Sub(start)
+	a, err := getOK(ctx, p.Client, p.Clock, p.URL, "/breakers")
 	if err != nil {
 		return nil, err
 	}
-	if code != http.StatusOK {
-		return nil, fmt.Errorf("GET %s: HTTP %d", redact(u), code)
-	}
 	var breakers map[string]map[string]any
-	if err := json.Unmarshal(body, &breakers); err != nil {
-		return nil, fmt.Errorf("GET %s: not a breaker object: %w", redact(u), err)
+	if err := json.Unmarshal(a.body, &breakers); err != nil {
+		return nil, fmt.Errorf("GET %s: not a breaker object: %w", a.url, err)
 	}
 	names := make([]string, 0, len(breakers))
 	for n := range breakers {
@@ -57,7 +51,7 @@ func (p *Breakers) Check(ctx context.Context) ([]Result, error) {
 		s, msg := breakerStatus(n, state)
 		b["service"] = n
 		out = append(out, Result{Target: TargetName("breaker", n), Kind: KindBreaker, Status: s, Message: msg,
-			Details: b, CheckedAt: start, Latency: took})
+			Details: b, CheckedAt: a.start, Latency: a.took})
 	}
 	return out, nil
 }

@@ -7,6 +7,8 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strings"
+	"time"
 )
 
 // maxBody bounds what a probe reads of an answer: health bodies are small,
@@ -56,4 +58,29 @@ func redact(u string) string {
 		return "(unparsable URL)"
 	}
 	return p.Redacted()
+}
+
+// answer is a timed 200 answer.
+type answer struct {
+	url   string // redacted, for messages
+	body  []byte
+	start time.Time
+	took  time.Duration
+}
+
+// getOK GETs base+path, timed on clock, and insists on a 200 answer: for
+// the endpoints of the hub's own services that list targets.
+func getOK(ctx context.Context, client *http.Client, clock Clock, base, path string) (answer, error) {
+	u := strings.TrimRight(base, "/") + path
+	a := answer{url: redact(u), start: clock.Now()}
+	code, body, err := get(ctx, client, u)
+	a.took = clock.Now().Sub(a.start)
+	if err != nil {
+		return a, err
+	}
+	if code != http.StatusOK {
+		return a, fmt.Errorf("GET %s: HTTP %d", a.url, code)
+	}
+	a.body = body
+	return a, nil
 }

@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"strings"
 	"time"
 
 	dto "github.com/prometheus/client_model/go"
@@ -56,29 +55,23 @@ func (p *Reconciler) Name() string { return TargetReconciler }
 // Check reads the gauges; an error means the ingester's metrics could not
 // be read (its own target, service-ingester, tells whether it is up).
 func (p *Reconciler) Check(ctx context.Context) ([]Result, error) {
-	start := p.Clock.Now()
-	u := strings.TrimRight(p.URL, "/") + "/metrics"
-	code, body, err := get(ctx, p.Client, u)
-	took := p.Clock.Now().Sub(start)
+	a, err := getOK(ctx, p.Client, p.Clock, p.URL, "/metrics")
 	if err != nil {
 		return nil, err
 	}
-	if code != http.StatusOK {
-		return nil, fmt.Errorf("GET %s: HTTP %d", redact(u), code)
-	}
 	parser := expfmt.NewTextParser(model.UTF8Validation)
-	families, err := parser.TextToMetricFamilies(bytes.NewReader(body))
+	families, err := parser.TextToMetricFamilies(bytes.NewReader(a.body))
 	if err != nil {
-		return nil, fmt.Errorf("GET %s: not Prometheus text: %w", redact(u), err)
+		return nil, fmt.Errorf("GET %s: not Prometheus text: %w", a.url, err)
 	}
 	failed, hasFailed := gaugeSum(families[MetricFailedDeliveries])
 	lastRun, hasLastRun := gaugeSum(families[MetricLastRun])
 	if !hasFailed && !hasLastRun {
 		return nil, nil
 	}
-	r := Result{Target: TargetReconciler, Kind: KindReconciler, Status: status.OK, CheckedAt: start, Latency: took,
+	r := Result{Target: TargetReconciler, Kind: KindReconciler, Status: status.OK, CheckedAt: a.start, Latency: a.took,
 		Details: map[string]any{"failed_deliveries": failed}}
-	r.Status, r.Message = p.grade(failed, lastRun, start)
+	r.Status, r.Message = p.grade(failed, lastRun, a.start)
 	if lastRun > 0 {
 		r.Details["last_run"] = unixTime(lastRun)
 	}

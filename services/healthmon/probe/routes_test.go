@@ -6,9 +6,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/insightpulse/pulsehub/events"
 	"github.com/insightpulse/pulsehub/events/natstest"
 	"github.com/insightpulse/pulsehub/events/stream"
+	"github.com/insightpulse/pulsehub/services/healthmon/internal/healthtest"
 	"github.com/insightpulse/pulsehub/services/healthmon/status"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -53,24 +53,7 @@ func TestRoutesReadAStuckConsumerAndItsDeadLetters(t *testing.T) {
 	if _, err := stream.Ensure(ctx, js, stream.Specs(stream.DefaultConfig())...); err != nil {
 		t.Fatal(err)
 	}
-	c, err := stream.EnsureConsumer(ctx, js, stream.ConsumerOptions{Name: "orders", Stream: events.StreamOdoo, Subjects: []string{"odoo.event.>"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := 0; i < 5; i++ {
-		if _, err := js.Publish(ctx, events.OdooEventSubject("sale.order", "shop"), []byte(`{}`)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	batch, err := c.Fetch(2, jetstream.FetchMaxWait(2*time.Second)) // taken, never acked: a stuck consumer
-	if err != nil {
-		t.Fatal(err)
-	}
-	for range batch.Messages() {
-	}
-	if _, err := js.Publish(ctx, events.DLQSubject("orders", "odoo.event.sale_order.shop"), []byte(`{}`)); err != nil {
-		t.Fatal(err)
-	}
+	healthtest.StuckRoute(t, js, "orders")
 	rs, err := (&Routes{JS: js, Thresholds: RouteThresholds{LagWarning: 3, DLQWarning: 1}, Advisories: &Advisories{}}).Check(ctx)
 	if err != nil || len(rs) != 1 {
 		t.Fatalf("routes: %v %v", rs, err)
