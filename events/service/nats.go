@@ -82,6 +82,10 @@ func connect(c NATSConfig, name string, log *slog.Logger, retryFirst bool) (*nat
 		nats.MaxReconnects(-1),
 		nats.ReconnectWait(250 * time.Millisecond),
 		nats.RetryOnFailedConnect(retryFirst),
+		// A publish while disconnected fails at once instead of waiting in
+		// a client buffer: the ingester answers 503 rather than 2xx for an
+		// event that is not stored yet.
+		nats.ReconnectBufSize(-1),
 		nats.Timeout(orDefault(c.ConnectTimeout, 5*time.Second)),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
 			log.Warn("nats disconnected", "error", fmt.Sprint(err))

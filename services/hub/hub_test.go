@@ -130,6 +130,15 @@ func TestHubRunWithNoConfigStoresEventsAndExitsCleanly(t *testing.T) {
 	if ack.Stream != events.StreamGitHub {
 		t.Fatalf("stored in %s, want GITHUB", ack.Stream)
 	}
+	// Without a webhook secret the quick start must not take deliveries.
+	resp, err := http.Post("http://"+h.ingester+"/github", "application/json", strings.NewReader(`{}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode/100 == 2 {
+		t.Fatalf("POST /github without a configured secret answered %d", resp.StatusCode)
+	}
 	s, err := js.Stream(ctx, events.StreamGitHub)
 	if err != nil {
 		t.Fatal(err)
@@ -147,7 +156,7 @@ func TestHubRunWithNoConfigStoresEventsAndExitsCleanly(t *testing.T) {
 		t.Fatalf("exit after SIGTERM: %v", err)
 	}
 	out := h.out.String()
-	for _, want := range []string{`"msg":"pulse hub running"`, `"msg":"embedded nats-server stopped"`} {
+	for _, want := range []string{`"msg":"pulse hub running"`, `"msg":"embedded nats-server stopped"`, `GitHub webhooks are off`} {
 		if !strings.Contains(out, want) {
 			t.Errorf("log lacks %s", want)
 		}
@@ -217,7 +226,7 @@ func TestConfigCheckReportsEveryProblemWithLines(t *testing.T) {
 		}
 	}
 	good := filepath.Join(dir, "good.yaml")
-	if err := os.WriteFile(good, []byte("log: {level: debug}\n"), 0o600); err != nil {
+	if err := os.WriteFile(good, []byte("log: {level: debug}\ningester: {github: {enabled: false}}\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	if out, err := exec.Command(bin, "config", "check", good).CombinedOutput(); err != nil || !strings.Contains(string(out), "ok") {

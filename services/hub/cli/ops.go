@@ -7,8 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
-	"strings"
+		"strings"
 	"time"
 
 	"github.com/insightpulse/pulsehub/events/service"
@@ -68,26 +67,6 @@ func (o *opsFlags) connect() (hubconfig.Config, *nats.Conn, jetstream.JetStream,
 		return c, nil, nil, fmt.Errorf("cannot reach NATS at %s: %w\nIs the hub running (hub run)? Otherwise pass --nats-url or set nats.url / PULSEHUB_NATS_URL", c.NATS.URL, err)
 	}
 	return c, nc, js, nil
-}
-
-// serviceURLs maps each service to the base URL its /health answers on.
-func serviceURLs(c hubconfig.Config) map[string]string {
-	url := func(listen string) string {
-		host, port, err := net.SplitHostPort(listen)
-		if err != nil {
-			return "http://" + listen
-		}
-		if host == "" || host == "0.0.0.0" || host == "::" {
-			host = "127.0.0.1"
-		}
-		return "http://" + net.JoinHostPort(host, port)
-	}
-	return map[string]string{
-		"ingester":   url(c.Ingester.HTTP.Listen),
-		"odoowriter": url(c.Writer.HTTP.Listen),
-		"dispatcher": url(c.Dispatcher.HTTP.Listen),
-		"healthmon":  url(c.Healthmon.HTTP.Listen),
-	}
 }
 
 func printJSON(w io.Writer, v any) error {

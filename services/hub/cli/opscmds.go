@@ -22,7 +22,7 @@ func statusCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		return 2
 	}
 	return opsCmd(ctx, o, stderr, func(ctx context.Context, c hubconfig.Config, js jetstream.JetStream) error {
-		st, err := ops.GetStatus(ctx, js, serviceURLs(c))
+		st, err := ops.GetStatus(ctx, js, c.ServiceURLs())
 		if err != nil {
 			return err
 		}

@@ -68,6 +68,9 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	base := service.NewLogger(stdout, c.Log, "")
 	if err := run(ctx, c, file, base); err != nil {
 		log := base.With("service", "hub")
+	for _, n := range c.Notices {
+		log.Warn(n)
+	}
 		log.Error("hub stopped with an error", "error", err.Error())
 		return 1
 	}
@@ -80,6 +83,9 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 func run(ctx context.Context, c hubconfig.Config, file string, base *slog.Logger) error {
 	start := time.Now()
 	log := base.With("service", "hub")
+	for _, n := range c.Notices {
+		log.Warn(n)
+	}
 	var srv *server.Server
 	if c.NATS.URL == "" {
 		var err error

@@ -6,11 +6,13 @@ package hubconfig
 
 import (
 	"os"
+	"sort"
 
 	"github.com/insightpulse/pulsehub/events/config"
 	"github.com/insightpulse/pulsehub/events/route"
 	"github.com/insightpulse/pulsehub/events/service"
 	"github.com/insightpulse/pulsehub/events/stream"
+	"github.com/insightpulse/pulsehub/odoo"
 	"github.com/insightpulse/pulsehub/services/dispatcher/dispatch"
 	"github.com/insightpulse/pulsehub/services/healthmon/monitor"
 	"github.com/insightpulse/pulsehub/services/hub/embedded"
@@ -23,15 +25,22 @@ const DefaultFile = "hub.yaml"
 
 // Config is hub.yaml.
 type Config struct {
-	NATS       service.NATSConfig `yaml:"nats"`       // an external NATS; empty url = the embedded server
-	Embedded   embedded.Config    `yaml:"embedded"`   // the embedded server of `hub run`
-	Streams    stream.Config      `yaml:"streams"`    // replicas and limits of every stream
-	Log        service.LogConfig  `yaml:"log"`        // log level
-	Routes     []route.Spec       `yaml:"routes"`     // how events become effects
-	Ingester   ingester.Config    `yaml:"ingester"`   // webhooks in
-	Writer     writer.Config      `yaml:"odoowriter"` // Odoo writes out
-	Dispatcher dispatch.Config    `yaml:"dispatcher"` // microservice calls out
-	Healthmon  monitor.Config     `yaml:"healthmon"`  // probes and the status page
+	NATS       service.NATSConfig     `yaml:"nats"`       // an external NATS; empty url = the embedded server
+	Embedded   embedded.Config        `yaml:"embedded"`   // the embedded server of `hub run`
+	Streams    stream.Config          `yaml:"streams"`    // replicas and limits of every stream
+	Log        service.LogConfig      `yaml:"log"`        // log level
+	Odoo       map[string]odoo.Config `yaml:"odoo"`       // Odoo instances by name; routes use "default" unless they say otherwise
+	Routes     []route.Spec           `yaml:"routes"`     // how events become effects
+	Ingester   ingester.Config        `yaml:"ingester"`   // webhooks in
+	Writer     writer.Config          `yaml:"odoowriter"` // Odoo writes out
+	Dispatcher dispatch.Config        `yaml:"dispatcher"` // microservice calls out
+	Healthmon  monitor.Config         `yaml:"healthmon"`  // probes and the status page
+
+	// Notices are things Load decided that the operator should read in the
+	// log (e.g. GitHub webhooks off because nothing is configured).
+	Notices []string `yaml:"-"`
+
+	zeroConfig bool // no config file: quick-start defaults apply
 }
 
 // Default is the configuration with no file at all.
@@ -47,8 +56,45 @@ func Default() Config {
 	}
 }
 
+// Share copies the shared sections (odoo instances, routes, the services'
+// addresses) into the service sections that read them. Validate calls it,
+// so every service section is checked with what it will run with.
+func (c *Config) Share() {
+	c.Ingester.Odoo = c.Odoo
+	c.Writer.Odoo, c.Writer.Routes = c.Odoo, c.Routes
+	c.Dispatcher.Routes = c.Routes
+	c.Healthmon.Odoo = c.Odoo
+	c.Healthmon.Services = map[string]string{}
+	for name, h := range map[string]service.HTTPConfig{"ingester": c.Ingester.HTTP, "odoowriter": c.Writer.HTTP, "dispatcher": c.Dispatcher.HTTP} {
+		if u := monitor.ServiceURL(h.Listen, h.TLSCertFile != ""); u != "" {
+			c.Healthmon.Services[name] = u
+		}
+	}
+	if c.zeroConfig && c.Ingester.GitHub.Enabled && len(c.Ingester.GitHub.WebhookSecrets) == 0 && !c.Ingester.GitHub.InsecureSkipSignature {
+		// `hub run` with no config file must start (the quick start), but
+		// never accepts unsigned deliveries: POST /github stays off until a
+		// secret is given. A config file that enables GitHub without a
+		// secret is still refused.
+		c.Ingester.GitHub.Enabled = false
+		c.Notices = append(c.Notices, "GitHub webhooks are off: no webhook secret; set PULSEHUB_GITHUB_WEBHOOK_SECRET (or _FILE) to turn POST /github on")
+	}
+}
+
+// ServiceURLs maps each service to the base URL its /health answers on.
+func (c *Config) ServiceURLs() map[string]string {
+	out := map[string]string{}
+	for name, h := range map[string]service.HTTPConfig{"ingester": c.Ingester.HTTP, "odoowriter": c.Writer.HTTP,
+		"dispatcher": c.Dispatcher.HTTP, "healthmon": c.Healthmon.HTTP} {
+		if u := monitor.ServiceURL(h.Listen, h.TLSCertFile != ""); u != "" {
+			out[name] = u
+		}
+	}
+	return out
+}
+
 // Validate reports every problem in the file at once.
 func (c *Config) Validate() config.Problems {
+	c.Share()
 	var ps config.Problems
 	ps = append(ps, c.NATS.Validate("nats", false)...)
 	if c.NATS.URL == "" {
@@ -56,6 +102,9 @@ func (c *Config) Validate() config.Problems {
 	}
 	ps = append(ps, c.Streams.Validate("streams")...)
 	ps = append(ps, c.Log.Validate("log")...)
+	for _, name := range sortedKeys(c.Odoo) {
+		ps = append(ps, c.Odoo[name].Validate("odoo."+name)...)
+	}
 	ps = append(ps, route.ValidateAll(c.Routes, "routes")...)
 	ps = append(ps, c.Ingester.Validate("ingester")...)
 	ps = append(ps, c.Writer.Validate("odoowriter")...)
@@ -74,6 +123,7 @@ func Load(path string) (Config, string, error) {
 		}
 	}
 	c := Default()
+	c.zeroConfig = path == ""
 	err := config.Load(path, &c, config.Options{Strict: true})
 	return c, path, err
 }
@@ -82,4 +132,13 @@ func Load(path string) (Config, string, error) {
 func EnvVars() []config.EnvVar {
 	c := Default()
 	return config.EnvVars(&c)
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
 }
