@@ -7,7 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-		"strings"
+	"strings"
 	"time"
 
 	"github.com/insightpulse/pulsehub/events/service"

@@ -68,9 +68,9 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	base := service.NewLogger(stdout, c.Log, "")
 	if err := run(ctx, c, file, base); err != nil {
 		log := base.With("service", "hub")
-	for _, n := range c.Notices {
-		log.Warn(n)
-	}
+		for _, n := range c.Notices {
+			log.Warn(n)
+		}
 		log.Error("hub stopped with an error", "error", err.Error())
 		return 1
 	}
