@@ -47,9 +47,6 @@ func (d *Dispatcher) trackJobs(service string) consume.Middleware {
 				// run a job whose attempts are unknown.
 				return events.RetryAfter(err, time.Second)
 			}
-			if run.known && run.rec.RequestSeq == m.Seq() && run.rec.State.Finished() {
-				return nil // done or dead-lettered already; only the ack was lost
-			}
 			err = next(context.WithValue(ctx, runKey{}, run), m)
 			return d.settleJob(ctx, m, run, err)
 		}
@@ -75,10 +72,14 @@ func (d *Dispatcher) loadRun(ctx context.Context, service string, m *consume.Msg
 	default:
 		run.known = true
 	}
-	if run.known && (rec.RequestSeq == m.Seq() || rec.RequestSeq == 0) {
+	if run.known && !rec.State.Finished() && (rec.RequestSeq == m.Seq() || rec.RequestSeq == 0) {
 		m.Attempt = rec.Attempts + 1
 	} else {
-		rec.Attempts = m.Attempt - 1 // a new message for this id (requeued from the DLQ): count afresh
+		// A finished job delivered again (a replay, a requeue from the
+		// DLQ, an ack lost after the end) runs afresh, counting from the
+		// delivery; a done one is answered from the result cache and
+		// keeps the attempts it took.
+		rec.DoneAt = time.Time{}
 	}
 	rec.RequestSubject, rec.RequestSeq = m.Subject(), m.Seq()
 	run.rec = rec

@@ -9,11 +9,14 @@ import (
 	"time"
 
 	"github.com/insightpulse/pulsehub/events"
+	"github.com/insightpulse/pulsehub/events/consume"
 	"github.com/insightpulse/pulsehub/events/natstest"
+	"github.com/insightpulse/pulsehub/events/stream"
 	"github.com/insightpulse/pulsehub/schemas"
 	"github.com/insightpulse/pulsehub/services/dispatcher/channel"
 	"github.com/insightpulse/pulsehub/services/dispatcher/jobs"
 	"github.com/insightpulse/pulsehub/services/dispatcher/jobstate"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 func TestJobThatFailsTwiceThenAnswersIsCalledThreeTimesAndDone(t *testing.T) {
@@ -266,5 +269,43 @@ func TestRequeuedJobIsAnsweredFromTheCache(t *testing.T) {
 	}
 	if hits := counterValue(t, d.reg, "pulsehub_dispatcher_cache_lookups_total", map[string]string{"service": "llm", "result": "hit"}); hits != 1 {
 		t.Fatalf("cache hits = %v", hits)
+	}
+}
+
+func TestReplayedJobsAreAnsweredFromTheCacheEvenAfterTheirLastAttempt(t *testing.T) {
+	old := consume.ReplayPoll
+	consume.ReplayPoll = 50 * time.Millisecond
+	t.Cleanup(func() { consume.ReplayPoll = old })
+	b := newBus(t)
+	published := b.watch(t, "results.ocr.extract")
+	svc := newFake(t, func(n int, w http.ResponseWriter, _ *http.Request) {
+		if n == 1 {
+			reply(w, 503, `{}`)
+			return
+		}
+		reply(w, 200, `{"pages":3}`)
+	})
+	b.start(t, testConfig(map[string]channel.Config{"ocr": svcConfig(svc.URL, 2)}))
+	e := b.enqueue(t, "ocr", "extract", jobs.Job{Payload: json.RawMessage(`{}`), MaxRetries: intp(1)})
+	first := b.waitState(t, e.ID, jobstate.Done)
+	if first.Attempts != 2 || first.MaxAttempts != 2 {
+		t.Fatalf("record %+v", first)
+	}
+	// `hub replay jobs-ocr`: a replay consumer next to the service's own.
+	_, err := b.js.CreateConsumer(context.Background(), events.StreamJobs, jetstream.ConsumerConfig{Durable: stream.ReplayName("jobs-ocr"),
+		AckPolicy: jetstream.AckExplicitPolicy, FilterSubject: "jobs.ocr.*"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := decodeResult(t, published.wait(t, 2)[1].Data)
+	if !r.Cached || r.JobID != e.ID || string(r.Response) != `{"pages":3}` || svc.count() != 2 {
+		t.Fatalf("calls %d, replayed result %+v", svc.count(), r)
+	}
+	natstest.WaitFor(t, wait, "the replayed job recorded done", func() bool {
+		rec := b.job(t, e.ID)
+		return rec.State == jobstate.Done && rec.Attempts == 2 && rec.UpdatedAt.After(first.UpdatedAt)
+	})
+	if n := b.count(t, events.StreamDLQ, "dlq.>"); n != 0 {
+		t.Fatalf("%d dead letters", n)
 	}
 }
