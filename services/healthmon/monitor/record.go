@@ -34,7 +34,9 @@ func (m *Monitor) record(ctx context.Context, r probe.Result) {
 	m.targets[r.Target] = &target{kind: r.Kind, record: rec, seen: seen, result: r}
 	m.mu.Unlock()
 	m.metrics.record(rec, r.Route)
-	if m.store == nil {
+	if m.store == nil || rec.Status == status.Unknown {
+		// A first bad result not confirmed yet: the bucket holds only
+		// decided statuses (health-status.schema.json).
 		return
 	}
 	if step.Changed {

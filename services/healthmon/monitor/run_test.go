@@ -102,6 +102,23 @@ func TestUnprobedTargetIsUnknownNotDown(t *testing.T) {
 	if err := m.healthCheck(context.Background()); err != nil {
 		t.Fatalf("an unprobed target fails /health: %v", err)
 	}
+	// A first refusal is not yet a verdict: shown, not stored, not failing.
+	ctx := context.Background()
+	m.RunOnce(ctx)
+	tg, _ = viewTarget(m.View(), "http-later")
+	if tg.Status != status.Unknown || tg.Seen != status.Down || !strings.Contains(tg.Message, "refused") {
+		t.Fatalf("after one refusal: %+v", tg)
+	}
+	if err := m.healthCheck(ctx); err != nil || len(history(t, e.js, "http-later")) != 0 {
+		t.Fatalf("one refusal failed /health (%v) or was stored", err)
+	}
+	m.RunOnce(ctx)
+	if err := m.healthCheck(ctx); err == nil || !strings.Contains(err.Error(), "http-later down") {
+		t.Fatalf("two refusals: /health check %v", err)
+	}
+	if msgs := transitions(t, e.js, "http-later"); len(msgs) != 1 || msgs[0].Subject != "health.http-later.down" {
+		t.Fatalf("transitions = %v", subjects(msgs))
+	}
 }
 
 func TestRunFailsWhenItCannotListen(t *testing.T) {

@@ -9,8 +9,11 @@ import (
 // status changes only after Consecutive results in a row disagree with it
 // in the same direction (all worse, or all better). The new status is the
 // one of those results closest to the old: after ok, a warning then a
-// critical make it warning, since both agree it is at least that bad. The
-// first result of a target with no history sets its status at once.
+// critical make it warning, since both agree it is at least that bad.
+//
+// A target with no history starts unknown. An ok result sets it at once;
+// a bad one needs confirming like any other change, so a service still
+// starting when the hub starts is not announced down.
 //
 // A Tracker is safe for concurrent use.
 type Tracker struct {
@@ -67,7 +70,11 @@ func (t *Tracker) Observe(target string, seen Status, at time.Time) Step {
 	defer t.mu.Unlock()
 	tr := t.targets[target]
 	if tr == nil {
-		t.targets[target] = &track{status: seen, since: at}
+		tr = &track{status: Unknown}
+		t.targets[target] = tr
+	}
+	if tr.status == Unknown && (seen == OK || t.need == 1) {
+		tr.status, tr.since, tr.streak = seen, at, tr.streak[:0]
 		return Step{Status: seen, Since: at, Changed: true, Previous: Unknown}
 	}
 	if seen == tr.status {

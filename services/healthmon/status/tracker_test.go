@@ -13,20 +13,27 @@ func TestTrackerHysteresis(t *testing.T) {
 		want []Status // the status after each result
 		flip []bool   // whether each result completed a transition
 	}{
-		{"first result sets the status at once", 2,
-			[]Status{Critical}, []Status{Critical}, []bool{true}},
+		{"a first ok result sets the status at once", 2,
+			[]Status{OK}, []Status{OK}, []bool{true}},
+		{"a first bad result needs confirming", 2,
+			[]Status{Down, Down}, []Status{Unknown, Down}, []bool{false, true}},
+		{"an ok result while a first bad one waits wins at once", 2,
+			[]Status{Down, OK}, []Status{Unknown, OK}, []bool{false, true}},
+		{"first bad results of mixed severity settle on the least bad", 2,
+			[]Status{Down, Warning}, []Status{Unknown, Warning}, []bool{false, true}},
 		{"one bad probe does not flip, two do", 2,
 			[]Status{OK, Critical, Critical}, []Status{OK, OK, Critical}, []bool{true, false, true}},
 		{"a good probe between bad ones starts over", 2,
 			[]Status{OK, Down, OK, Down, OK}, []Status{OK, OK, OK, OK, OK}, []bool{true, false, false, false, false}},
 		{"recovery needs agreement too", 2,
-			[]Status{Down, OK, OK}, []Status{Down, Down, OK}, []bool{true, false, true}},
+			[]Status{OK, Down, Down, OK, OK}, []Status{OK, OK, Down, Down, OK}, []bool{true, false, true, false, true}},
 		{"mixed bad results move to the least bad", 2,
 			[]Status{OK, Critical, Warning}, []Status{OK, OK, Warning}, []bool{true, false, true}},
 		{"mixed better results move to the least good", 2,
-			[]Status{Down, OK, Warning}, []Status{Down, Down, Warning}, []bool{true, false, true}},
+			[]Status{OK, Down, Down, OK, Warning}, []Status{OK, OK, Down, Down, Warning}, []bool{true, false, true, false, true}},
 		{"a change of direction starts over", 2,
-			[]Status{Warning, OK, Critical, Critical}, []Status{Warning, Warning, Warning, Critical}, []bool{true, false, false, true}},
+			[]Status{OK, Warning, Warning, OK, Critical, Critical}, []Status{OK, OK, Warning, Warning, Warning, Critical},
+			[]bool{true, false, true, false, false, true}},
 		{"three in a row when asked", 3,
 			[]Status{OK, Down, Down, Down}, []Status{OK, OK, OK, Down}, []bool{true, false, false, true}},
 		{"one means no hysteresis", 1,
@@ -80,11 +87,11 @@ func TestTrackerRestoreAndForget(t *testing.T) {
 	if step := tr.Observe("nats", Down, since.Add(2*time.Hour)); step.Changed {
 		t.Fatalf("one result after a restore flipped: %+v", step)
 	}
-	if step := tr.Observe("bad", Down, since); !step.Changed || step.Previous != Unknown {
+	if step := tr.Observe("bad", OK, since); !step.Changed || step.Previous != Unknown {
 		t.Fatalf("unknown restore kept: %+v", step)
 	}
 	tr.Forget("nats")
-	if step := tr.Observe("nats", Down, since.Add(3*time.Hour)); !step.Changed || step.Previous != Unknown {
+	if step := tr.Observe("nats", OK, since.Add(3*time.Hour)); !step.Changed || step.Previous != Unknown {
 		t.Fatalf("forgotten target remembered: %+v", step)
 	}
 }

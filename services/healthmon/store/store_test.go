@@ -69,6 +69,9 @@ func TestPutKeepsLatestAndHistory(t *testing.T) {
 	if got, _ := s.Load(ctx); len(got) != 0 {
 		t.Fatalf("deleted target loaded: %+v", got)
 	}
+	if h, err := s.History(ctx, "never-there"); err != nil || len(h) != 0 {
+		t.Fatalf("history of a target never stored: %v %v", h, err)
+	}
 	if err := s.Delete(ctx, "never-there"); err != nil {
 		t.Fatalf("deleting an unknown target: %v", err)
 	}
