@@ -48,7 +48,12 @@ func toRow(model string, fields map[string]fieldInfo, vals map[string]any) (row,
 // cell converts one value; ok is false for a value load cannot take.
 func cell(name string, f fieldInfo, v any) (col, text string, ok bool, err error) {
 	if v == nil || v == false {
-		return name, "", true, nil // an empty cell is false, whatever the type
+		// An empty cell is false, whatever the type; relational fields keep
+		// the column of their ids, so that rows stay in one load.
+		if f.Type == "many2one" || f.Type == "many2many" || f.Type == "one2many" {
+			name += "/.id"
+		}
+		return name, "", true, nil
 	}
 	switch f.Type {
 	case "many2one":

@@ -128,8 +128,10 @@ func (b *work) load(ctx context.Context, cols, xmlids []string, byXMLID map[stri
 	b.writeAfterLoad(ctx, res.ids, xmlids, byXMLID, rows)
 }
 
-// loadFailed gives each row Odoo named its error and marks the others
-// Again: load rolled all of them back.
+// loadFailed handles a load Odoo rolled back. The rows its messages name
+// are run again one by one (a message can blame a row wrongly: Odoo
+// repeats a failed batch's first error against its first row), the
+// others again together; with no row named, every row one by one.
 func (b *work) loadFailed(res loadResult, xmlids []string, byXMLID map[string][]int) {
 	rowErr := res.rowErrors(b.model)
 	var all []int
@@ -138,15 +140,15 @@ func (b *work) loadFailed(res loadResult, xmlids []string, byXMLID map[string][]
 		if rowErr == nil {
 			continue
 		}
-		err := rowErr[r]
-		if err == nil {
+		err := batch.Isolate(rowErr[r])
+		if rowErr[r] == nil {
 			err = batch.Again(fmt.Errorf("not imported: another row of the same load failed (%w)", res.first(b.model)))
 		}
 		for _, i := range byXMLID[x] {
 			b.errs[i] = err
 		}
 	}
-	if rowErr == nil { // Odoo did not say which row: find it one by one
+	if rowErr == nil {
 		b.fail(all, res.first(b.model))
 	}
 }

@@ -1,6 +1,7 @@
 package batch
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"slices"
@@ -37,7 +38,8 @@ func (b *Batcher) applyAll(ctx context.Context, plans []*plan.Plan) []error {
 			errs[i] = sub[j]
 		}
 	}
-	slices.Sort(alone) // in stream order: a later plan of one record wins
+	// In stream order: of two plans of one record, the later is applied last.
+	slices.SortFunc(alone, func(x, y int) int { return cmp.Compare(plans[x].Seq, plans[y].Seq) })
 	for _, i := range alone {
 		errs[i] = b.applyObserved(ctx, plans[i:i+1])[0]
 	}

@@ -47,3 +47,9 @@ func markOf(err error) (mark, error) {
 	}
 	return 0, err
 }
+
+// IsIsolate reports whether err is marked Isolate.
+func IsIsolate(err error) bool { m, _ := markOf(err); return m == markIsolate }
+
+// IsAgain reports whether err is marked Again.
+func IsAgain(err error) bool { m, _ := markOf(err); return m == markAgain }

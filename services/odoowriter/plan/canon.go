@@ -1,6 +1,7 @@
 package plan
 
 import (
+	"encoding/json"
 	"fmt"
 	"math"
 	"math/big"
@@ -116,11 +117,12 @@ func normalize(v any) (any, error) {
 	return v, nil
 }
 
-// show prints a value for an error message, shortened.
+// show prints a value for an error message as JSON, shortened.
 func show(v any) string {
-	s := fmt.Sprintf("%#v", v)
-	if str, ok := v.(string); ok {
-		s = strconv.Quote(str)
+	b, err := json.Marshal(v)
+	s := string(b)
+	if err != nil {
+		s = fmt.Sprintf("%v", v)
 	}
 	if len(s) > 80 {
 		s = s[:77] + "..."

@@ -1,0 +1,300 @@
+package batch
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/insightpulse/pulsehub/events"
+	"github.com/insightpulse/pulsehub/services/odoowriter/plan"
+)
+
+// recorder is an ApplyFunc that records its calls and answers with
+// outcome (nil: every plan applied).
+type recorder struct {
+	mu      sync.Mutex
+	calls   [][]int // the Seq of each call's plans
+	outcome func(plans []*plan.Plan) []error
+}
+
+func (r *recorder) apply(_ context.Context, plans []*plan.Plan) []error {
+	seqs := make([]int, len(plans))
+	for i, p := range plans {
+		seqs[i] = int(p.Seq)
+	}
+	r.mu.Lock()
+	r.calls = append(r.calls, seqs)
+	r.mu.Unlock()
+	if r.outcome != nil {
+		return r.outcome(plans)
+	}
+	return make([]error, len(plans))
+}
+
+func (r *recorder) snapshot() [][]int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.calls)
+}
+
+func upsert(key int, seq uint64) *plan.Plan {
+	return &plan.Plan{Route: "r", Instance: "default", Model: "project.task", Op: "upsert", Seq: seq,
+		Key: &plan.Key{Field: "x_github_issue_id", Value: key}}
+}
+
+// submitAll submits plans at once and returns their outcomes in order.
+func submitAll(t *testing.T, b *Batcher, plans ...*plan.Plan) []error {
+	t.Helper()
+	errs := make([]error, len(plans))
+	var wg sync.WaitGroup
+	for i, p := range plans {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = b.Submit(context.Background(), p)
+		}()
+	}
+	wg.Wait()
+	return errs
+}
+
+func TestFlushesWhenTheBatchIsFull(t *testing.T) {
+	r := &recorder{}
+	var mu sync.Mutex
+	var sizes []int
+	b := New(r.apply, 5, time.Hour, func(route, op string, n int) {
+		mu.Lock()
+		defer mu.Unlock()
+		sizes = append(sizes, n)
+	})
+	defer b.Close()
+	plans := make([]*plan.Plan, 10)
+	for i := range plans {
+		plans[i] = upsert(i, uint64(i))
+	}
+	for i, err := range submitAll(t, b, plans...) {
+		if err != nil {
+			t.Fatalf("plan %d: %v", i, err)
+		}
+	}
+	if calls := r.snapshot(); len(calls) != 2 || len(calls[0]) != 5 || len(calls[1]) != 5 {
+		t.Fatalf("calls = %v", calls)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if !slices.Equal(sizes, []int{5, 5}) {
+		t.Errorf("observed sizes %v", sizes)
+	}
+}
+
+func TestFlushesAPartialBatchAfterTheLinger(t *testing.T) {
+	r := &recorder{}
+	b := New(r.apply, 100, 5*time.Millisecond, nil)
+	defer b.Close()
+	submitAll(t, b, upsert(1, 1), upsert(2, 2), upsert(3, 3))
+	calls := r.snapshot()
+	total := 0
+	for _, c := range calls {
+		total += len(c)
+	}
+	if total != 3 || len(calls) > 3 {
+		t.Fatalf("calls = %v", calls)
+	}
+}
+
+func TestPlansOfDifferentBatchKeysAreNotMixed(t *testing.T) {
+	r := &recorder{}
+	b := New(r.apply, 2, time.Hour, nil)
+	defer b.Close()
+	other := upsert(2, 2)
+	other.Model = "res.partner"
+	other2 := upsert(3, 3)
+	other2.Model = "res.partner"
+	submitAll(t, b, upsert(1, 1), other, upsert(4, 4), other2)
+	for _, c := range r.snapshot() {
+		if !slices.Equal(c, []int{1, 4}) && !slices.Equal(c, []int{4, 1}) && !slices.Equal(c, []int{2, 3}) && !slices.Equal(c, []int{3, 2}) {
+			t.Fatalf("mixed call %v in %v", c, r.snapshot())
+		}
+	}
+}
+
+var errBad = &events.Error{Kind: events.KindPermanent, Err: errors.New("odoo: fault 2: ValidationError: bad record")}
+
+func TestIsolatedPermanentFaultFailsOnlyTheBadPlan(t *testing.T) {
+	r := &recorder{outcome: func(plans []*plan.Plan) []error {
+		errs := make([]error, len(plans))
+		for i, p := range plans {
+			if p.Seq == 3 {
+				return fillMarked(errs, errBad, Isolate)
+			}
+			_ = i
+		}
+		return errs
+	}}
+	b := New(r.apply, 5, time.Hour, nil)
+	defer b.Close()
+	errs := submitAll(t, b, upsert(1, 1), upsert(2, 2), upsert(3, 3), upsert(4, 4), upsert(5, 5))
+	for i, err := range errs {
+		if i == 2 {
+			if !errors.Is(err, errBad) || IsIsolate(err) {
+				t.Errorf("bad plan: %v", err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("plan %d: %v", i, err)
+		}
+	}
+	if calls := r.snapshot(); len(calls) != 6 || !slices.Equal(calls[1], []int{1}) || !slices.Equal(calls[5], []int{5}) {
+		t.Fatalf("calls = %v, want the batch then each plan alone in stream order", calls)
+	}
+}
+
+func fillMarked(errs []error, err error, mark func(error) error) []error {
+	for i := range errs {
+		errs[i] = mark(err)
+	}
+	return errs
+}
+
+func TestPlansMarkedAgainAreAppliedTogetherOnceMore(t *testing.T) {
+	r := &recorder{outcome: func(plans []*plan.Plan) []error {
+		errs := make([]error, len(plans))
+		bad := slices.IndexFunc(plans, func(p *plan.Plan) bool { return p.Seq == 2 })
+		if bad < 0 || len(plans) == 1 {
+			if bad >= 0 {
+				errs[bad] = Isolate(errBad) // marked even alone: the batcher unmarks it
+			}
+			return errs
+		}
+		for i := range errs {
+			errs[i] = Again(errors.New("rolled back"))
+		}
+		errs[bad] = Isolate(errBad)
+		return errs
+	}}
+	b := New(r.apply, 4, time.Hour, nil)
+	defer b.Close()
+	errs := submitAll(t, b, upsert(1, 1), upsert(2, 2), upsert(3, 3), upsert(4, 4))
+	if errs[0] != nil || errs[2] != nil || errs[3] != nil || !errors.Is(errs[1], errBad) || IsIsolate(errs[1]) {
+		t.Fatalf("outcomes %v", errs)
+	}
+	calls := r.snapshot()
+	if len(calls) != 3 || len(calls[1]) != 3 || !slices.Equal(calls[2], []int{2}) {
+		t.Fatalf("calls = %v, want the batch, the 3 others together, the bad one alone", calls)
+	}
+}
+
+func TestTransientFailureIsEveryPlansWithoutRetryingHere(t *testing.T) {
+	busy := events.Transient(errors.New("odoo: could not serialize access"))
+	r := &recorder{outcome: func(plans []*plan.Plan) []error {
+		return fillMarked(make([]error, len(plans)), busy, func(e error) error { return e })
+	}}
+	b := New(r.apply, 3, time.Hour, nil)
+	defer b.Close()
+	for i, err := range submitAll(t, b, upsert(1, 1), upsert(2, 2), upsert(3, 3)) {
+		if !errors.Is(err, busy) {
+			t.Errorf("plan %d: %v", i, err)
+		}
+	}
+	if n := len(r.snapshot()); n != 1 {
+		t.Errorf("%d calls: the consume loop retries, not the batcher", n)
+	}
+}
+
+// TestPlansOfOneRecordAreNeverInConcurrentCalls holds a call for key 1 in
+// Odoo, submits another plan for key 1 and one for key 2: key 2 is written
+// meanwhile, the second plan of key 1 only after the first call answered.
+func TestPlansOfOneRecordAreNeverInConcurrentCalls(t *testing.T) {
+	release := make(chan struct{})
+	started := make(chan struct{}, 10)
+	var mu sync.Mutex
+	inFlight := map[int]int{}
+	overlap := false
+	apply := func(ctx context.Context, plans []*plan.Plan) []error {
+		mu.Lock()
+		for _, p := range plans {
+			k := p.Key.Value.(int)
+			if inFlight[k]++; inFlight[k] > 1 {
+				overlap = true
+			}
+		}
+		mu.Unlock()
+		started <- struct{}{}
+		if plans[0].Seq == 1 {
+			<-release
+		}
+		mu.Lock()
+		for _, p := range plans {
+			inFlight[p.Key.Value.(int)]--
+		}
+		mu.Unlock()
+		return make([]error, len(plans))
+	}
+	b := New(apply, 1, 0, nil)
+	defer b.Close()
+	first := make(chan error, 1)
+	go func() { first <- b.Submit(context.Background(), upsert(1, 1)) }()
+	<-started
+	second := make(chan error, 1)
+	go func() { second <- b.Submit(context.Background(), upsert(1, 2)) }()
+	if err := b.Submit(context.Background(), upsert(2, 3)); err != nil {
+		t.Fatal(err)
+	}
+	<-started // key 2's call
+	close(release)
+	if err := <-first; err != nil {
+		t.Fatal(err)
+	}
+	if err := <-second; err != nil {
+		t.Fatal(err)
+	}
+	if overlap {
+		t.Fatal("two calls for key 1 were in flight at once")
+	}
+}
+
+func TestSubmitReturnsWhenItsContextEnds(t *testing.T) {
+	block := make(chan struct{})
+	b := New(func(ctx context.Context, plans []*plan.Plan) []error {
+		<-block
+		return make([]error, len(plans))
+	}, 1, 0, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- b.Submit(ctx, upsert(1, 1)) }()
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v", err)
+	}
+	close(block)
+	b.Close()
+}
+
+func TestCloseCancelsCallsInFlight(t *testing.T) {
+	started := make(chan struct{})
+	b := New(func(ctx context.Context, plans []*plan.Plan) []error {
+		close(started)
+		<-ctx.Done()
+		return fillMarked(make([]error, len(plans)), ctx.Err(), func(e error) error { return e })
+	}, 1, 0, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() { _ = b.Submit(ctx, upsert(1, 1)) }()
+	<-started
+	cancel()
+	b.Close() // returns only once the call ended: it was cancelled
+}
+
+func TestApplyAnsweringTheWrongNumberOfOutcomesIsABug(t *testing.T) {
+	b := New(func(context.Context, []*plan.Plan) []error { return nil }, 1, 0, nil)
+	defer func() {
+		if p := recover(); p == nil || fmt.Sprint(p) != "batch: apply returned 0 outcomes for 1 plans" {
+			t.Fatalf("recovered %v", p)
+		}
+	}()
+	b.applyAll(context.Background(), []*plan.Plan{upsert(1, 1)})
+}
