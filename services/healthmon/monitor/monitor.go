@@ -170,7 +170,8 @@ func (m *Monitor) Run(ctx context.Context) error {
 }
 
 // RunOnce probes every target once, all probes at the same time, and
-// records what they found; Run does the same at every interval.
+// records what they found; Run does the same at every interval. It is for
+// a one-off check (and tests): do not call it while Run runs.
 func (m *Monitor) RunOnce(ctx context.Context) {
 	var wg sync.WaitGroup
 	for _, j := range m.jobs {
