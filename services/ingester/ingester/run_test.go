@@ -68,7 +68,7 @@ func TestRunServesPollsReconcilesAndStops(t *testing.T) {
 	}
 	b, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	for _, m := range []string{"pulsehub_ingester_github_failed_deliveries 1", "pulsehub_ingester_odoo_poll_events_total"} {
+	for _, m := range []string{"pulsehub_github_reconciler_failed_deliveries 1", "pulsehub_ingester_odoo_poll_events_total"} {
 		if !strings.Contains(string(b), m) {
 			t.Errorf("/metrics lacks %s", m)
 		}

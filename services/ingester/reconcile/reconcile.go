@@ -117,12 +117,12 @@ func (r *Reconciler) Reconcile(ctx context.Context) (Report, error) {
 			continue
 		}
 		if err := r.redeliver(ctx, f); err != nil {
-			r.Metrics.report(rep)
+			r.Metrics.report(rep, false)
 			return rep, err // the checkpoint stays: the next pass asks again
 		}
 		rep.Redelivered = append(rep.Redelivered, f.guid)
 	}
-	r.Metrics.report(rep)
+	r.Metrics.report(rep, true)
 	next := Mark{Since: began.UTC(), Failed: len(rep.Failed), Redelivered: len(rep.Redelivered), At: r.now().UTC()}
 	if err := r.Checkpoints.Save(ctx, Key, next); err != nil {
 		return rep, err

@@ -81,7 +81,7 @@ func TestReconcilerRedeliversExactlyTheFailedDeliveries(t *testing.T) {
 	if e.gh.ListCalls() < 3 || rep.Scanned != 8 {
 		t.Fatalf("%d list calls, %d scanned: the pages were not followed or the window is wrong", e.gh.ListCalls(), rep.Scanned)
 	}
-	if got := gaugeValue(t, reg, "pulsehub_ingester_github_failed_deliveries"); got != 3 {
+	if got := gaugeValue(t, reg, "pulsehub_github_reconciler_failed_deliveries"); got != 3 {
 		t.Fatalf("failed deliveries gauge = %v", got)
 	}
 	var m reconcile.Mark
