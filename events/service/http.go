@@ -56,6 +56,8 @@ type Server struct {
 	mu     sync.Mutex
 	checks []Check
 	ln     net.Listener
+	// healthHandler, when set, answers GET /health instead of the checks.
+	healthHandler http.Handler
 }
 
 // NewServer returns a server with GET /health (the checks added with
@@ -77,6 +79,14 @@ func (s *Server) AddCheck(name string, fn func(context.Context) error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.checks = append(s.checks, Check{Name: name, Fn: fn})
+}
+
+// HandleHealth replaces the checks-based GET /health with h, for a
+// service whose health is its own aggregate (the health monitor's).
+func (s *Server) HandleHealth(h http.Handler) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.healthHandler = h
 }
 
 // Listen binds the listener; Addr is known afterwards (useful with port 0).
@@ -152,7 +162,12 @@ type checkResult struct {
 func (s *Server) health(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	checks := append([]Check(nil), s.checks...)
+	custom := s.healthHandler
 	s.mu.Unlock()
+	if custom != nil {
+		custom.ServeHTTP(w, r)
+		return
+	}
 	ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
 	defer cancel()
 	results := make(map[string]checkResult, len(checks))

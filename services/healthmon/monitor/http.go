@@ -1,12 +1,9 @@
 package monitor
 
 import (
-	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"sort"
-	"strings"
 
 	"github.com/insightpulse/pulsehub/events/service"
 	"github.com/insightpulse/pulsehub/services/healthmon/page"
@@ -60,17 +57,39 @@ func (m *Monitor) serveStatus(w http.ResponseWriter, _ *http.Request) {
 	service.WriteJSON(w, http.StatusOK, m.View())
 }
 
-// healthCheck fails while any target is critical or down, naming them; a
-// target not probed yet is unknown and does not fail it.
-func (m *Monitor) healthCheck(context.Context) error {
-	var failing []string
-	for _, t := range m.View().Targets {
+// Health is GET /health: the aggregate of every target. Its HTTP status
+// is 503 while any target is critical or down, 200 otherwise (a target not
+// probed yet is unknown and does not fail it).
+type Health struct {
+	Status  status.Status          `json:"status"`  // the worst known status
+	Failing []string               `json:"failing"` // "<target> <status>: <message>" of each critical or down target
+	Targets map[string]TargetBrief `json:"targets"`
+}
+
+// TargetBrief is one target in GET /health.
+type TargetBrief struct {
+	Status    status.Status `json:"status"`
+	LatencyMS float64       `json:"latency_ms"`
+	Message   string        `json:"message,omitempty"`
+}
+
+func (m *Monitor) health() Health {
+	v := m.View()
+	h := Health{Status: v.Overall, Failing: []string{}, Targets: make(map[string]TargetBrief, len(v.Targets))}
+	for _, t := range v.Targets {
+		h.Targets[t.Name] = TargetBrief{Status: t.Status, LatencyMS: t.LatencyMS, Message: t.Message}
 		if t.Status.Failing() {
-			failing = append(failing, fmt.Sprintf("%s %s: %s", t.Name, t.Status, t.Message))
+			h.Failing = append(h.Failing, fmt.Sprintf("%s %s: %s", t.Name, t.Status, t.Message))
 		}
 	}
-	if len(failing) == 0 {
-		return nil
+	return h
+}
+
+func (m *Monitor) serveHealth(w http.ResponseWriter, _ *http.Request) {
+	h := m.health()
+	code := http.StatusOK
+	if len(h.Failing) > 0 {
+		code = http.StatusServiceUnavailable
 	}
-	return errors.New(strings.Join(failing, "; "))
+	service.WriteJSON(w, code, h)
 }

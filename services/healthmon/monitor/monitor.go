@@ -105,7 +105,7 @@ func New(deps service.Deps, cfg Config, opts ...Option) (*Monitor, error) {
 		}
 	}
 	m.srv = service.NewServer(cfg.HTTP, m.log, deps.Registry)
-	m.srv.AddCheck("targets", m.healthCheck)
+	m.srv.HandleHealth(http.HandlerFunc(m.serveHealth))
 	m.srv.Handle("GET /{$}", http.HandlerFunc(m.servePage))
 	m.srv.Handle("GET /status.json", http.HandlerFunc(m.serveStatus))
 	return m, nil

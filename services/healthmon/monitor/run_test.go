@@ -64,11 +64,7 @@ func TestHealthIs503WhenOdooDatabaseIsDown(t *testing.T) {
 	m := newMonitor(t, e, c)
 	base, _ := start(t, m)
 
-	type health struct {
-		Status string
-		Checks map[string]struct{ Status, Error string }
-	}
-	var h health
+	var h Health
 	natstest.WaitFor(t, wait, "every target ok", func() bool {
 		return statusOf(m, "http-odoo-web") == status.OK && statusOf(m, "odoo-main") == status.OK && statusOf(m, "nats") == status.OK
 	})
@@ -80,7 +76,7 @@ func TestHealthIs503WhenOdooDatabaseIsDown(t *testing.T) {
 		return getJSON(t, base+"/health", nil) == http.StatusServiceUnavailable
 	})
 	getJSON(t, base+"/health", &h)
-	if msg := h.Checks["targets"].Error; !strings.Contains(msg, "http-odoo-web critical") || !strings.Contains(msg, "database server unreachable") {
+	if msg := strings.Join(h.Failing, "; "); !strings.Contains(msg, "http-odoo-web critical") || !strings.Contains(msg, "database server unreachable") || h.Targets["nats"].Status != status.OK {
 		t.Fatalf("/health does not name the failing target: %+v", h)
 	}
 	o.SetDatabaseDown(false)
@@ -99,8 +95,8 @@ func TestUnprobedTargetIsUnknownNotDown(t *testing.T) {
 	if !ok || tg.Status != status.Unknown || !tg.CheckedAt.IsZero() || v.Overall != status.Unknown {
 		t.Fatalf("before any probe: %+v (overall %s)", tg, v.Overall)
 	}
-	if err := m.healthCheck(context.Background()); err != nil {
-		t.Fatalf("an unprobed target fails /health: %v", err)
+	if h := m.health(); len(h.Failing) != 0 {
+		t.Fatalf("an unprobed target fails /health: %v", h.Failing)
 	}
 	// A first refusal is not yet a verdict: shown, not stored, not failing.
 	ctx := context.Background()
@@ -109,12 +105,12 @@ func TestUnprobedTargetIsUnknownNotDown(t *testing.T) {
 	if tg.Status != status.Unknown || tg.Seen != status.Down || !strings.Contains(tg.Message, "refused") {
 		t.Fatalf("after one refusal: %+v", tg)
 	}
-	if err := m.healthCheck(ctx); err != nil || len(history(t, e.js, "http-later")) != 0 {
-		t.Fatalf("one refusal failed /health (%v) or was stored", err)
+	if h := m.health(); len(h.Failing) != 0 || len(history(t, e.js, "http-later")) != 0 {
+		t.Fatalf("one refusal failed /health (%v) or was stored", h.Failing)
 	}
 	m.RunOnce(ctx)
-	if err := m.healthCheck(ctx); err == nil || !strings.Contains(err.Error(), "http-later down") {
-		t.Fatalf("two refusals: /health check %v", err)
+	if h := m.health(); len(h.Failing) != 1 || !strings.Contains(h.Failing[0], "http-later down") {
+		t.Fatalf("two refusals: /health failing %v", h.Failing)
 	}
 	if msgs := transitions(t, e.js, "http-later"); len(msgs) != 1 || msgs[0].Subject != "health.http-later.down" {
 		t.Fatalf("transitions = %v", subjects(msgs))
