@@ -58,6 +58,7 @@ type Server struct {
 	ln     net.Listener
 	// healthHandler, when set, answers GET /health instead of the checks.
 	healthHandler http.Handler
+	details       map[string]func(context.Context) any
 }
 
 // NewServer returns a server with GET /health (the checks added with
@@ -79,6 +80,18 @@ func (s *Server) AddCheck(name string, fn func(context.Context) error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.checks = append(s.checks, Check{Name: name, Fn: fn})
+}
+
+// AddDetail adds a value to the /health JSON under "details" that informs
+// without deciding the status (the dispatcher's breaker states: an open
+// breaker is a fact about a microservice, not a failure of the service).
+func (s *Server) AddDetail(name string, fn func(context.Context) any) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.details == nil {
+		s.details = map[string]func(context.Context) any{}
+	}
+	s.details[name] = fn
 }
 
 // HandleHealth replaces the checks-based GET /health with h, for a
@@ -163,6 +176,10 @@ func (s *Server) health(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	checks := append([]Check(nil), s.checks...)
 	custom := s.healthHandler
+	details := make(map[string]func(context.Context) any, len(s.details))
+	for k, v := range s.details {
+		details[k] = v
+	}
 	s.mu.Unlock()
 	if custom != nil {
 		custom.ServeHTTP(w, r)
@@ -193,7 +210,15 @@ func (s *Server) health(w http.ResponseWriter, r *http.Request) {
 			status, code = "fail", http.StatusServiceUnavailable
 		}
 	}
-	WriteJSON(w, code, map[string]any{"status": status, "checks": results})
+	body := map[string]any{"status": status, "checks": results}
+	if len(details) > 0 {
+		d := make(map[string]any, len(details))
+		for name, fn := range details {
+			d[name] = fn(ctx)
+		}
+		body["details"] = d
+	}
+	WriteJSON(w, code, body)
 }
 
 // WriteJSON writes v as a JSON response with status code.

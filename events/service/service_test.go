@@ -49,6 +49,7 @@ func TestHealthReportsEveryCheck(t *testing.T) {
 		}
 		return errors.New("connection refused")
 	})
+	s.AddDetail("breakers", func(context.Context) any { return map[string]string{"ocr": "open"} })
 	base, _ := startServer(t, s)
 	get := func() (int, map[string]any) {
 		resp, err := http.Get(base + "/health")
@@ -62,7 +63,7 @@ func TestHealthReportsEveryCheck(t *testing.T) {
 		}
 		return resp.StatusCode, body
 	}
-	if code, body := get(); code != 200 || body["status"] != "ok" {
+	if code, body := get(); code != 200 || body["status"] != "ok" || body["details"].(map[string]any)["breakers"].(map[string]any)["ocr"] != "open" {
 		t.Fatalf("healthy: %d %v", code, body)
 	}
 	healthy.Store(false)

@@ -1,6 +1,7 @@
 package dispatch
 
 import (
+	"context"
 	"net/http"
 
 	"github.com/insightpulse/pulsehub/events/service"
@@ -8,7 +9,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// server mounts GET /health (NATS; an open breaker does not fail it),
+// server mounts GET /health (NATS; breaker states shown under details, an
+// open breaker does not fail it),
 // GET /metrics and GET /breakers: an object keyed by service, each with
 // its breaker state (closed, half-open, open), counts, capacity and calls
 // in flight — the shape the health monitor's breaker probe reads:
@@ -17,6 +19,7 @@ import (
 func (d *Dispatcher) server(deps service.Deps, reg *prometheus.Registry) *service.Server {
 	srv := service.NewServer(d.cfg.HTTP, d.log, reg)
 	srv.AddCheck("nats", service.CheckJetStream(deps.Conn, deps.JS))
+	srv.AddDetail("breakers", func(context.Context) any { return d.Breakers() })
 	srv.Handle("GET /breakers", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		out := map[string]channel.Status{}
 		for _, s := range d.Breakers() {
