@@ -16,7 +16,9 @@
 package batch
 
 import (
+	"cmp"
 	"context"
+	"slices"
 	"sync"
 	"time"
 
@@ -45,6 +47,7 @@ type Batcher struct {
 	mu     sync.Mutex
 	groups map[string]*group
 	busy   map[string]int // conflict → plans in calls now
+	latest *latest
 }
 
 type group struct {
@@ -64,7 +67,7 @@ type item struct {
 func New(apply ApplyFunc, size int, linger time.Duration, observe Observer) *Batcher {
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Batcher{apply: apply, size: max(size, 1), linger: linger, observe: observe, ctx: ctx, cancel: cancel,
-		groups: map[string]*group{}, busy: map[string]int{}}
+		groups: map[string]*group{}, busy: map[string]int{}, latest: newLatest()}
 }
 
 // Submit adds p to its group and waits for its outcome, or for ctx. A
@@ -155,7 +158,12 @@ func (b *Batcher) free(p *plan.Plan) bool {
 func (b *Batcher) flush(g *group) {
 	var take, keep []*item
 	claimed := map[string]bool{} // conflicts taken by this batch: several plans of one record may share it
+	slices.SortStableFunc(g.pending, func(x, y *item) int { return cmp.Compare(x.plan.Seq, y.plan.Seq) })
 	for _, it := range g.pending {
+		if b.free(it.plan) && b.latest.stale(it.plan) {
+			it.done <- nil // a later event of the record is written already
+			continue
+		}
 		if len(take) < b.size && b.freeOrOurs(it.plan, claimed) {
 			take = append(take, it)
 			for _, c := range it.plan.Conflicts() {
@@ -211,6 +219,7 @@ func (b *Batcher) run(items []*item) {
 		plans[i] = it.plan
 	}
 	errs := b.applyAll(b.ctx, plans)
+	b.latest.done(plans, errs)
 	for i, it := range items {
 		it.done <- errs[i]
 	}
