@@ -26,6 +26,8 @@ Usage:
                            deliver past events again to one route only
   hub dlq ls [--route R] | show SEQ | requeue SEQ|--route R|--all [--dry-run] | purge --route R
                            inspect and act on dead letters
+  hub jobs ls [--state S] [--service X] | show ID | requeue ID | enqueue SERVICE TASK JOB_JSON
+                           the dispatcher's jobs (queue_job's job list)
   hub healthcheck URL      exit 0 when URL answers 200 (the containers' HEALTHCHECK)
   hub version              print the version
 
@@ -51,6 +53,8 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return replayCmd(ctx, args[1:], stdout, stderr)
 	case "dlq":
 		return dlqCmd(ctx, args[1:], stdout, stderr)
+	case "jobs":
+		return jobsCmd(ctx, args[1:], stdout, stderr)
 	case "healthcheck":
 		return healthcheckCmd(ctx, args[1:], stdout, stderr)
 	case "version":
