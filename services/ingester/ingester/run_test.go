@@ -15,14 +15,14 @@ import (
 	"github.com/insightpulse/pulsehub/odoo"
 	"github.com/insightpulse/pulsehub/odoo/odootest"
 	"github.com/insightpulse/pulsehub/services/ingester/ingester"
-	"github.com/insightpulse/pulsehub/services/ingester/internal/ghfake"
+	"github.com/insightpulse/pulsehub/services/ingester/githubtest"
 	"github.com/insightpulse/pulsehub/services/ingester/internal/ingesttest"
 )
 
 func TestRunServesPollsReconcilesAndStops(t *testing.T) {
 	n := ingesttest.StartNATS(t)
-	gh := ghfake.New(t, 7)
-	gh.Add(ghfake.Delivery{GUID: "lost-while-down", DeliveredAt: time.Now().UTC().Add(-time.Hour), StatusCode: 0, Event: "push"})
+	gh := githubtest.New(t, 7)
+	gh.Add(githubtest.Delivery{GUID: "lost-while-down", DeliveredAt: time.Now().UTC().Add(-time.Hour), StatusCode: 0, Event: "push"})
 	fake := odootest.New(t)
 	id, err := fake.Insert("res.partner", map[string]any{"name": "Changed while the hub was down"})
 	if err != nil {

@@ -10,7 +10,7 @@ import (
 
 	"github.com/insightpulse/pulsehub/events/natstest"
 	"github.com/insightpulse/pulsehub/services/ingester/checkpoint"
-	"github.com/insightpulse/pulsehub/services/ingester/internal/ghfake"
+	"github.com/insightpulse/pulsehub/services/ingester/githubtest"
 	"github.com/insightpulse/pulsehub/services/ingester/internal/ingesttest"
 	"github.com/insightpulse/pulsehub/services/ingester/reconcile"
 	"github.com/prometheus/client_golang/prometheus"
@@ -19,7 +19,7 @@ import (
 const appID = 424242
 
 type env struct {
-	gh    *ghfake.Server
+	gh    *githubtest.Server
 	store *checkpoint.Store
 	log   *ingesttest.Buffer
 	nats  *ingesttest.NATS
@@ -27,7 +27,7 @@ type env struct {
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	e := &env{gh: ghfake.New(t, appID), nats: ingesttest.StartNATS(t), log: &ingesttest.Buffer{}}
+	e := &env{gh: githubtest.New(t, appID), nats: ingesttest.StartNATS(t), log: &ingesttest.Buffer{}}
 	deps := e.nats.Deps(t, e.log)
 	store, err := checkpoint.Open(t.Context(), deps.JS, deps.Streams)
 	if err != nil {
@@ -55,15 +55,15 @@ func TestReconcilerRedeliversExactlyTheFailedDeliveries(t *testing.T) {
 	opened := "opened"
 	// Newest first as GitHub lists them; 3 per page, so the listing
 	// follows the cursor in the Link header across several pages.
-	e.gh.Add(ghfake.Delivery{GUID: "ok-1", DeliveredAt: ago(50 * time.Minute), StatusCode: 202, Event: "push"})
-	e.gh.Add(ghfake.Delivery{GUID: "timeout-then-ok", DeliveredAt: ago(40 * time.Minute), StatusCode: 0, Event: "issues", Action: &opened})
-	e.gh.Add(ghfake.Delivery{GUID: "timeout-then-ok", DeliveredAt: ago(35 * time.Minute), StatusCode: 202, Event: "issues", Redelivery: true})
-	e.gh.Add(ghfake.Delivery{GUID: "down-503", DeliveredAt: ago(30 * time.Minute), StatusCode: 503, Event: "issues", Action: &opened})
-	e.gh.Add(ghfake.Delivery{GUID: "twice-failed", DeliveredAt: ago(20 * time.Minute), StatusCode: 0, Event: "push"})
-	e.gh.Add(ghfake.Delivery{GUID: "twice-failed", DeliveredAt: ago(10 * time.Minute), StatusCode: 502, Event: "push", Redelivery: true})
-	e.gh.Add(ghfake.Delivery{GUID: "malformed-400", DeliveredAt: ago(9 * time.Minute), StatusCode: 400, Event: "push"})
-	e.gh.Add(ghfake.Delivery{GUID: "ok-2", DeliveredAt: ago(5 * time.Minute), StatusCode: 200, Event: "ping"})
-	e.gh.Add(ghfake.Delivery{GUID: "too-old", DeliveredAt: ago(80 * time.Hour), StatusCode: 0, Event: "push"})
+	e.gh.Add(githubtest.Delivery{GUID: "ok-1", DeliveredAt: ago(50 * time.Minute), StatusCode: 202, Event: "push"})
+	e.gh.Add(githubtest.Delivery{GUID: "timeout-then-ok", DeliveredAt: ago(40 * time.Minute), StatusCode: 0, Event: "issues", Action: &opened})
+	e.gh.Add(githubtest.Delivery{GUID: "timeout-then-ok", DeliveredAt: ago(35 * time.Minute), StatusCode: 202, Event: "issues", Redelivery: true})
+	e.gh.Add(githubtest.Delivery{GUID: "down-503", DeliveredAt: ago(30 * time.Minute), StatusCode: 503, Event: "issues", Action: &opened})
+	e.gh.Add(githubtest.Delivery{GUID: "twice-failed", DeliveredAt: ago(20 * time.Minute), StatusCode: 0, Event: "push"})
+	e.gh.Add(githubtest.Delivery{GUID: "twice-failed", DeliveredAt: ago(10 * time.Minute), StatusCode: 502, Event: "push", Redelivery: true})
+	e.gh.Add(githubtest.Delivery{GUID: "malformed-400", DeliveredAt: ago(9 * time.Minute), StatusCode: 400, Event: "push"})
+	e.gh.Add(githubtest.Delivery{GUID: "ok-2", DeliveredAt: ago(5 * time.Minute), StatusCode: 200, Event: "ping"})
+	e.gh.Add(githubtest.Delivery{GUID: "too-old", DeliveredAt: ago(80 * time.Hour), StatusCode: 0, Event: "push"})
 
 	reg := prometheus.NewRegistry()
 	r := e.reconciler(t, reg)
@@ -92,15 +92,15 @@ func TestReconcilerRedeliversExactlyTheFailedDeliveries(t *testing.T) {
 
 func TestReconcilerResumesFromItsCheckpointAfterARestart(t *testing.T) {
 	e := newEnv(t)
-	e.gh.Add(ghfake.Delivery{GUID: "first", DeliveredAt: ago(30 * time.Minute), StatusCode: 0, Event: "push"})
+	e.gh.Add(githubtest.Delivery{GUID: "first", DeliveredAt: ago(30 * time.Minute), StatusCode: 0, Event: "push"})
 	if _, err := e.reconciler(t, nil).Reconcile(t.Context()); err != nil {
 		t.Fatal(err)
 	}
 	// The redelivery of "first" succeeded (the fake lists it with 202).
 	// A failure listed before the checkpoint is outside the next window;
 	// one after it is in.
-	e.gh.Add(ghfake.Delivery{GUID: "before-checkpoint", DeliveredAt: ago(20 * time.Minute), StatusCode: 0, Event: "push"})
-	e.gh.Add(ghfake.Delivery{GUID: "after-checkpoint", DeliveredAt: time.Now().UTC().Add(time.Second), StatusCode: 504, Event: "push"})
+	e.gh.Add(githubtest.Delivery{GUID: "before-checkpoint", DeliveredAt: ago(20 * time.Minute), StatusCode: 0, Event: "push"})
+	e.gh.Add(githubtest.Delivery{GUID: "after-checkpoint", DeliveredAt: time.Now().UTC().Add(time.Second), StatusCode: 504, Event: "push"})
 	rep, err := e.reconciler(t, nil).Reconcile(t.Context())
 	if err != nil {
 		t.Fatal(err)
@@ -112,7 +112,7 @@ func TestReconcilerResumesFromItsCheckpointAfterARestart(t *testing.T) {
 
 func TestReconcilerFailuresKeepTheCheckpoint(t *testing.T) {
 	e := newEnv(t)
-	e.gh.Add(ghfake.Delivery{GUID: "lost", DeliveredAt: ago(time.Hour), StatusCode: 0, Event: "push"})
+	e.gh.Add(githubtest.Delivery{GUID: "lost", DeliveredAt: ago(time.Hour), StatusCode: 0, Event: "push"})
 	e.gh.FailList(1)
 	r := e.reconciler(t, nil)
 	if _, err := r.Reconcile(t.Context()); err == nil || !strings.Contains(err.Error(), "list app hook deliveries") {
@@ -128,7 +128,7 @@ func TestReconcilerFailuresKeepTheCheckpoint(t *testing.T) {
 
 func TestReconcilerIsRefusedWithAnotherAppsKey(t *testing.T) {
 	e := newEnv(t)
-	other := ghfake.New(t, appID)
+	other := githubtest.New(t, appID)
 	c, err := reconcile.NewClient(appID, other.KeyPEM, e.gh.URL, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -144,7 +144,7 @@ func TestReconcilerIsRefusedWithAnotherAppsKey(t *testing.T) {
 
 func TestReconcilerRunStopsWithItsContext(t *testing.T) {
 	e := newEnv(t)
-	e.gh.Add(ghfake.Delivery{GUID: "lost", DeliveredAt: ago(time.Hour), StatusCode: 0, Event: "push"})
+	e.gh.Add(githubtest.Delivery{GUID: "lost", DeliveredAt: ago(time.Hour), StatusCode: 0, Event: "push"})
 	e.gh.FailList(1)
 	r := e.reconciler(t, nil)
 	r.Interval = 10 * time.Millisecond

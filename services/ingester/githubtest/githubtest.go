@@ -1,4 +1,4 @@
-// Package ghfake is a fake of the GitHub REST endpoints the redelivery
+// Package githubtest is a fake of the GitHub REST endpoints the redelivery
 // reconciler calls, following GitHub's documented shapes:
 //
 //   - GET /app/hook/deliveries: a JSON array of deliveries, newest first
@@ -14,7 +14,7 @@
 // Both require the App's JWT (Authorization: Bearer <RS256 JWT whose iss
 // is the App id>), checked against the key the fake generated; anything
 // else is GitHub's 401.
-package ghfake
+package githubtest
 
 import (
 	"crypto/rand"
@@ -68,6 +68,18 @@ type Server struct {
 	// RedeliveryStatus is the status code a redelivery gets (default 202:
 	// the ingester stored it).
 	redeliveryStatus int
+	// resend, when set, plays GitHub's part of a redelivery: it POSTs the
+	// delivery to the webhook again and returns the status it got.
+	resend func(d Delivery) int
+}
+
+// SetResend makes a redelivery do what GitHub does: send the delivery to
+// the webhook again (fn POSTs it and returns the answer's status code, which
+// the new attempt records).
+func (s *Server) SetResend(fn func(d Delivery) int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.resend = fn
 }
 
 // New starts a fake for App appID with a fresh 2048-bit key; it closes with the test.
@@ -232,8 +244,11 @@ func (s *Server) redeliver(w http.ResponseWriter, r *http.Request) {
 	}
 	d := *orig
 	s.redelivered = append(s.redelivered, d.GUID)
-	code := s.redeliveryStatus
+	code, resend := s.redeliveryStatus, s.resend
 	s.mu.Unlock()
+	if resend != nil {
+		code = resend(d)
+	}
 	d.ID, d.Redelivery, d.StatusCode, d.Status, d.DeliveredAt = 0, true, code, "", time.Now().UTC().Truncate(time.Second)
 	s.Add(d)
 	writeJSON(w, http.StatusAccepted, map[string]any{})
