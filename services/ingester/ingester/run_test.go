@@ -14,8 +14,8 @@ import (
 	"github.com/insightpulse/pulsehub/events/natstest"
 	"github.com/insightpulse/pulsehub/odoo"
 	"github.com/insightpulse/pulsehub/odoo/odootest"
-	"github.com/insightpulse/pulsehub/services/ingester/ingester"
 	"github.com/insightpulse/pulsehub/services/ingester/githubtest"
+	"github.com/insightpulse/pulsehub/services/ingester/ingester"
 	"github.com/insightpulse/pulsehub/services/ingester/internal/ingesttest"
 )
 
