@@ -330,3 +330,22 @@ func TestCancelledCallsDoNotMarkOdooDown(t *testing.T) {
 		t.Errorf("status = %+v", s)
 	}
 }
+
+func TestUpsertByAPathSearchesEachKey(t *testing.T) {
+	f := setup(t, odoo.TransportXMLRPC)
+	alice := f.insert(t, "res.partner", map[string]any{"name": "Alice", "email": "alice@example.com"})
+	f.insert(t, "project.task", map[string]any{"name": "Alice's", "partner_id": alice})
+	mk := func(email, name string, seq uint64) *plan.Plan {
+		p := task("upsert", seq)
+		p.Key, p.Values["name"] = &plan.Key{Field: "partner_id.email", Value: email}, name
+		return p
+	}
+	f.applied(t, mk("alice@example.com", "Alice's, renamed", 1), mk("bob@example.com", "Bob's", 2))
+	names := f.byField("project.task", "name")
+	if names["Alice's, renamed"] == nil || names["Bob's"] == nil || f.fake.Count("project.task") != 2 {
+		t.Fatalf("tasks = %v", f.fake.Records("project.task"))
+	}
+	if n := f.fake.CallsFor("project.task", "search"); n != 2 {
+		t.Errorf("%d searches, want one per key", n)
+	}
+}

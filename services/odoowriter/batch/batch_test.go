@@ -298,3 +298,36 @@ func TestApplyAnsweringTheWrongNumberOfOutcomesIsABug(t *testing.T) {
 	}()
 	b.applyAll(context.Background(), []*plan.Plan{upsert(1, 1)})
 }
+
+func TestAnEarlierPlanOfARecordAlreadyWrittenByALaterOneIsSkipped(t *testing.T) {
+	r := &recorder{}
+	b := New(r.apply, 1, 0, nil)
+	defer b.Close()
+	with := func(p *plan.Plan, route string, fields ...string) *plan.Plan {
+		p.Route, p.Values = route, map[string]any{}
+		for _, f := range fields {
+			p.Values[f] = "x"
+		}
+		return p
+	}
+	steps := []struct {
+		p       *plan.Plan
+		applied bool
+	}{
+		{with(upsert(1, 20), "r", "name", "description"), true},
+		{with(upsert(1, 10), "r", "name"), false},         // stale: seq 20 wrote name
+		{with(upsert(1, 11), "r", "name", "stage"), true}, // writes a field seq 20 did not
+		{with(upsert(1, 12), "other", "name"), true},      // another route's events are not ordered with r's
+		{with(upsert(1, 20), "r", "name"), true},          // the same event again (a replay): written again
+		{with(upsert(2, 5), "r", "name"), true},           // another record
+	}
+	for i, s := range steps {
+		before := len(r.snapshot())
+		if err := b.Submit(context.Background(), s.p); err != nil {
+			t.Fatal(err)
+		}
+		if applied := len(r.snapshot()) > before; applied != s.applied {
+			t.Errorf("step %d (seq %d): applied %v, want %v", i, s.p.Seq, applied, s.applied)
+		}
+	}
+}

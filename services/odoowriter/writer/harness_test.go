@@ -214,3 +214,5 @@ func firstDiff(got, want []map[string]any) string {
 	}
 	return fmt.Sprintf("%d records, was %d", len(got), len(want))
 }
+
+func writeFile(path, content string) error { return os.WriteFile(path, []byte(content), 0o600) }

@@ -64,6 +64,7 @@ type writer struct {
 	deps    service.Deps
 	log     *slog.Logger
 	monitor *apply.Monitor
+	clients map[string]*odoo.Client
 	batcher *batch.Batcher
 	loops   []*loop
 }
@@ -83,7 +84,7 @@ func newWriter(deps service.Deps, cfg Config, log *slog.Logger) (*writer, error)
 		names = append(names, n)
 	}
 	sort.Strings(names)
-	w := &writer{cfg: cfg, deps: deps, log: log, monitor: apply.NewMonitor(deps.Registry, names)}
+	w := &writer{cfg: cfg, deps: deps, log: log, monitor: apply.NewMonitor(deps.Registry, names), clients: map[string]*odoo.Client{}}
 	mappers, err := compileRoutes(cfg)
 	if err != nil {
 		return nil, err
@@ -91,15 +92,14 @@ func newWriter(deps service.Deps, cfg Config, log *slog.Logger) (*writer, error)
 	if len(cfg.Odoo) == 0 {
 		return w, nil
 	}
-	clients := make(map[string]*odoo.Client, len(cfg.Odoo))
 	for _, n := range names {
 		c, err := odoo.New(cfg.Odoo[n], odoo.WithLogger(log.With("odoo_instance", n)))
 		if err != nil {
 			return nil, fmt.Errorf("odoo instance %s: %w", n, err)
 		}
-		clients[n] = c
+		w.clients[n] = c
 	}
-	applier := apply.New(clients, w.monitor, log)
+	applier := apply.New(w.clients, w.monitor, log)
 	w.batcher = batch.New(applier.Apply, cfg.BatchSize, cfg.Linger, newBatchMetrics(deps.Registry).observe)
 	cm := consume.NewMetrics(deps.Registry)
 	for _, m := range mappers {
@@ -156,6 +156,9 @@ func (w *writer) run(ctx context.Context, srv *service.Server) error {
 	w.log.Info("odoo writer running", "routes", len(w.loops), "batch_size", w.cfg.BatchSize, "linger", w.cfg.Linger.String())
 	wg.Wait()
 	w.batcher.Close() // every handler returned: cut what is left in flight
+	for _, c := range w.clients {
+		c.CloseIdleConnections()
+	}
 	<-srvDone
 	return errors.Join(errs...)
 }
