@@ -324,4 +324,3 @@ func (h *Hub) WaitIdle(streamName, route string) {
 		return err == nil && ri.Pending == 0 && ri.AckPending == 0
 	})
 }
-
