@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"slices"
 	"sort"
 
 	"github.com/insightpulse/pulsehub/events"
@@ -51,7 +52,7 @@ func (b *work) resolveLookups(ctx context.Context) []map[string]any {
 	}
 	byErr := map[error][]int{}
 	for i, p := range b.plans {
-		for _, f := range sortedKeys(p.Lookups) {
+		for _, f := range slices.Sorted(maps.Keys(p.Lookups)) {
 			l := p.Lookups[f]
 			k := lookupKey{l.Model, l.Field}
 			if err := failed[k]; err != nil {
@@ -76,7 +77,7 @@ func (b *work) resolveLookups(ctx context.Context) []map[string]any {
 // the lowest matching id.
 func (b *work) search(ctx context.Context, k lookupKey, values map[string]any) (map[string]int64, error) {
 	list := make([]any, 0, len(values))
-	for _, c := range sortedKeys(values) {
+	for _, c := range slices.Sorted(maps.Keys(values)) {
 		list = append(list, values[c])
 	}
 	v, err := b.call(ctx, k.model, "search_read", []any{[]any{[]any{k.field, "in", list}}},
@@ -127,14 +128,5 @@ func sortedLookups(m map[lookupKey]map[string]any) []lookupKey {
 		}
 		return out[i].field < out[j].field
 	})
-	return out
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
 	return out
 }

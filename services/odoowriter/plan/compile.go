@@ -3,7 +3,8 @@ package plan
 import (
 	"context"
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 
 	"github.com/insightpulse/pulsehub/events"
 	"github.com/insightpulse/pulsehub/events/route"
@@ -61,10 +62,10 @@ func Compile(spec route.Spec) (*Mapper, error) {
 	if t.ID != "" {
 		m.id = compile(t.ID)
 	}
-	for _, f := range sortedFields(t.Values) {
+	for _, f := range slices.Sorted(maps.Keys(t.Values)) {
 		m.values = append(m.values, fieldExpr{field: f, expr: compile(t.Values[f])})
 	}
-	for _, f := range sortedFields(t.Lookups) {
+	for _, f := range slices.Sorted(maps.Keys(t.Lookups)) {
 		m.lookups = append(m.lookups, lookupExpr{field: f, spec: t.Lookups[f], expr: compile(t.Lookups[f].Value)})
 	}
 	return m, err
@@ -146,13 +147,4 @@ func (m *Mapper) eval(ctx context.Context, in route.Input, what string, e *route
 		return nil, fmt.Errorf("%s %s: %w", what, e, err)
 	}
 	return v, nil
-}
-
-func sortedFields[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }

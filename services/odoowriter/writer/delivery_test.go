@@ -38,6 +38,20 @@ const replayRoutes = `
     values: {name: '"Reporter of " + .issue.title', ref: $event.id, is_company: false}
 `
 
+// writtenOnce waits until both replayRoutes settled and checks that each
+// of n events made one task and one partner, and no dead letter.
+func (h *harness) writtenOnce(t *testing.T, n int) {
+	t.Helper()
+	h.settled(t, events.StreamGitHub, "issues-upsert")
+	h.settled(t, events.StreamGitHub, "issues-create")
+	if tasks, partners := h.fake.Count("project.task"), h.fake.Count("res.partner"); tasks != n || partners != n+3 {
+		t.Fatalf("%d tasks, %d partners (3 seeded) for %d events", tasks, partners, n)
+	}
+	if dl := h.dlq(t); len(dl) != 0 {
+		t.Fatalf("dead letter: %v", dl[0].Header)
+	}
+}
+
 // replay asks for a replay of route from the stream's start, as `hub
 // replay` does, and waits until the writer has drained and deleted it.
 func (h *harness) replay(t *testing.T, route, streamName string) {
@@ -170,14 +184,7 @@ func TestOdooDownIsRetriedAndNothingIsLostOrWrittenTwice(t *testing.T) {
 	if err := h.fake.SetDown(false); err != nil {
 		t.Fatal(err)
 	}
-	h.settled(t, events.StreamGitHub, "issues-upsert")
-	h.settled(t, events.StreamGitHub, "issues-create")
-	if tasks, partners := h.fake.Count("project.task"), h.fake.Count("res.partner"); tasks != 50 || partners != 53 {
-		t.Fatalf("%d tasks, %d partners after Odoo came back", tasks, partners)
-	}
-	if dl := h.dlq(t); len(dl) != 0 {
-		t.Fatalf("dead letter: %v", dl[0].Header)
-	}
+	h.writtenOnce(t, 50)
 	if body := h.get(t, "/health/odoo"); !strings.Contains(body, `"state": "up"`) {
 		t.Errorf("/health/odoo after recovery: %s", body)
 	}
@@ -222,12 +229,5 @@ func TestWriterKilledMidBatchLosesAndDuplicatesNothing(t *testing.T) {
 		}
 	}
 	h.start(t)
-	h.settled(t, events.StreamGitHub, "issues-upsert")
-	h.settled(t, events.StreamGitHub, "issues-create")
-	if tasks, partners := h.fake.Count("project.task"), h.fake.Count("res.partner"); tasks != 100 || partners != 103 {
-		t.Fatalf("%d tasks, %d partners after the restart", tasks, partners)
-	}
-	if dl := h.dlq(t); len(dl) != 0 {
-		t.Fatalf("dead letter: %v", dl[0].Header)
-	}
+	h.writtenOnce(t, 100)
 }
