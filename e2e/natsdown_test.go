@@ -64,7 +64,10 @@ func TestNATSDownThenBackAndTheReconcilerBringsBackMissedDeliveries(t *testing.T
 		return code
 	})
 	issue := 0
-	next := func() Delivery { issue++; return IssueDelivery(t, "opened", 70000+issue, fmt.Sprintf("Outage %d", issue)) }
+	next := func() Delivery {
+		issue++
+		return IssueDelivery(t, "opened", 70000+issue, fmt.Sprintf("Outage %d", issue))
+	}
 	for range 5 {
 		if code := gh.deliver(next()); code != http.StatusAccepted {
 			t.Fatalf("before the outage: %d", code)
