@@ -20,19 +20,21 @@ func TestScenarioWritesEveryEventOnce(t *testing.T) {
 }
 
 // BenchmarkWriter writes 5,000 events into the fake Odoo at 5ms per call
-// and 0.1ms per record, batched and one call per event:
+// and 0.1ms per record: batched with the defaults (batch_size 100,
+// concurrency 100), batched with two batches in flight (concurrency 200),
+// and one call per event (batch_size 1, 16 messages in flight):
 //
-//	go test -run ^$ -bench Writer -benchtime 1x ./writer/writerbench/
+//	go test -run '^$' -bench Writer -benchtime 1x ./writer/writerbench/
 func BenchmarkWriter(b *testing.B) {
 	for _, op := range []string{"upsert", "create"} {
 		for _, c := range []struct {
-			name      string
-			batchSize int
-		}{{"batched", 100}, {"one-call-per-event", 1}} {
+			name                   string
+			batchSize, concurrency int
+		}{{"batched", 100, 0}, {"batched-concurrency-200", 100, 200}, {"one-call-per-event", 1, 0}} {
 			b.Run(op+"/"+c.name, func(b *testing.B) {
 				var last Result
 				for b.Loop() {
-					r, err := Run(context.Background(), Options{Op: op, BatchSize: c.batchSize})
+					r, err := Run(context.Background(), Options{Op: op, BatchSize: c.batchSize, Concurrency: c.concurrency})
 					if err != nil {
 						b.Fatal(err)
 					}
