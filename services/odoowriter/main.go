@@ -5,7 +5,9 @@ package main
 
 import (
 	"context"
+	"maps"
 	"os"
+	"slices"
 
 	"github.com/insightpulse/pulsehub/events/config"
 	"github.com/insightpulse/pulsehub/events/route"
@@ -32,8 +34,8 @@ func (f *file) writerConfig() writer.Config {
 
 func (f *file) Validate() config.Problems {
 	ps := f.Base.Validate()
-	for name, c := range f.Odoo {
-		ps = append(ps, c.Validate("odoo."+name)...)
+	for _, name := range slices.Sorted(maps.Keys(f.Odoo)) {
+		ps = append(ps, f.Odoo[name].Validate("odoo."+name)...)
 	}
 	ps = append(ps, route.ValidateAll(f.Routes, "routes")...)
 	return append(ps, f.writerConfig().Validate("odoowriter")...)

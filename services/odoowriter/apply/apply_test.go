@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/insightpulse/pulsehub/events"
 	"github.com/insightpulse/pulsehub/odoo"
@@ -347,5 +348,24 @@ func TestUpsertByAPathSearchesEachKey(t *testing.T) {
 	}
 	if n := f.fake.CallsFor("project.task", "search"); n != 2 {
 		t.Errorf("%d searches, want one per key", n)
+	}
+}
+
+func TestCreateAsksForTheFieldsAgainWhenAFieldIsNew(t *testing.T) {
+	f := setup(t, odoo.TransportXMLRPC)
+	f.applied(t, createTask("a", "A", 1))
+	f.fake.AddModel(odootest.Model{Name: "project.task", Fields: map[string]odootest.Field{"x_new": {Type: odootest.Char}}})
+	p := createTask("b", "B", 2)
+	p.Values["x_new"] = "installed since"
+	if errs := f.apply(t, p); !events.IsPermanent(errs[0]) {
+		t.Fatalf("a field unknown to fields_get a moment ago: %v", errs[0])
+	}
+	for k, e := range f.applier.fields.entries {
+		e.at = e.at.Add(-time.Minute)
+		f.applier.fields.entries[k] = e
+	}
+	f.applied(t, p)
+	if n := f.fake.CallsFor("project.task", "fields_get"); n != 2 {
+		t.Errorf("%d fields_get calls, want 2", n)
 	}
 }

@@ -27,7 +27,7 @@ func toRow(model string, fields map[string]fieldInfo, vals map[string]any) (row,
 	for name, v := range vals {
 		f, ok := fields[name]
 		if !ok {
-			return row{}, events.Permanentf("%s has no field %q", model, name)
+			return row{}, events.Permanent(&unknownField{model: model, field: name})
 		}
 		col, text, ok, err := cell(name, f, v)
 		if err != nil {
@@ -44,6 +44,12 @@ func toRow(model string, fields map[string]fieldInfo, vals map[string]any) (row,
 	}
 	return r, nil
 }
+
+// unknownField is a value for a field the model does not have (as far as
+// fields_get said).
+type unknownField struct{ model, field string }
+
+func (e *unknownField) Error() string { return fmt.Sprintf("%s has no field %q", e.model, e.field) }
 
 // cell converts one value; ok is false for a value load cannot take.
 func cell(name string, f fieldInfo, v any) (col, text string, ok bool, err error) {

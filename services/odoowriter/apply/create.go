@@ -2,6 +2,7 @@ package apply
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -66,7 +67,8 @@ func (b *work) rows(ctx context.Context, live []int, fields map[string]fieldInfo
 	refreshed := false
 	for _, i := range live {
 		r, err := toRow(b.model, fields, b.vals[i])
-		if err != nil && !refreshed && strings.Contains(err.Error(), "has no field") {
+		var unknown *unknownField
+		if errors.As(err, &unknown) && !refreshed {
 			refreshed = true
 			if f, ferr := b.modelFields(ctx, true); ferr == nil {
 				fields = f

@@ -32,9 +32,14 @@ type fieldEntry struct {
 
 func newFieldCache() *fieldCache { return &fieldCache{entries: map[string]fieldEntry{}} }
 
+// fieldsRefresh is how old a model's fields must be before a value for a
+// field they lack makes the writer ask fields_get again: a wrong route
+// does not cost a fields_get per batch.
+const fieldsRefresh = 10 * time.Second
+
 // modelFields returns the fields of the batch's model, asking fields_get
 // when they are unknown or older than fieldsTTL, or when refresh is set
-// and they are older than a minute.
+// and they are older than fieldsRefresh.
 func (b *work) modelFields(ctx context.Context, refresh bool) (map[string]fieldInfo, error) {
 	c := b.a.fields
 	key := b.inst + "\x00" + b.model
@@ -42,7 +47,7 @@ func (b *work) modelFields(ctx context.Context, refresh bool) (map[string]fieldI
 	e, ok := c.entries[key]
 	c.mu.Unlock()
 	age := time.Since(e.at)
-	if ok && age < fieldsTTL && (!refresh || age < time.Minute) {
+	if ok && age < fieldsTTL && (!refresh || age < fieldsRefresh) {
 		return e.fields, nil
 	}
 	v, err := b.call(ctx, b.model, "fields_get", []any{}, map[string]any{"attributes": []any{"type", "relation"}})

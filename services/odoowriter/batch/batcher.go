@@ -120,7 +120,13 @@ func (b *Batcher) schedule(g *group) {
 	if g.timer != nil || b.freeCount(g, 1) == 0 {
 		return
 	}
-	wait := b.linger - time.Since(g.pending[0].since)
+	oldest := g.pending[0].since
+	for _, it := range g.pending {
+		if it.since.Before(oldest) {
+			oldest = it.since
+		}
+	}
+	wait := b.linger - time.Since(oldest)
 	g.timer = time.AfterFunc(max(wait, 0), func() {
 		b.mu.Lock()
 		defer b.mu.Unlock()
