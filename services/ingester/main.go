@@ -7,31 +7,13 @@ import (
 	"context"
 	"os"
 
-	"github.com/insightpulse/pulsehub/events/config"
 	"github.com/insightpulse/pulsehub/events/service"
-	"github.com/insightpulse/pulsehub/odoo"
 	"github.com/insightpulse/pulsehub/services/ingester/ingester"
 )
 
-type file struct {
-	service.Base `yaml:",inline"`
-	Odoo         map[string]odoo.Config `yaml:"odoo"` // the hub's Odoo instances, for the sources' polls and ce-source
-	Ingester     ingester.Config        `yaml:"ingester"`
-}
-
-func (f *file) Validate() config.Problems {
-	f.Ingester.Odoo = f.Odoo
-	ps := append(f.Base.Validate(), f.Ingester.Validate("ingester")...)
-	for name, inst := range f.Odoo {
-		ps = append(ps, inst.Validate("odoo."+name)...)
-	}
-	return ps
-}
-
 func main() {
-	f := &file{Base: service.DefaultBase(), Ingester: ingester.DefaultConfig()}
+	f := ingester.DefaultFile()
 	os.Exit(service.Main("ingester", f, func(ctx context.Context, deps service.Deps) error {
-		f.Ingester.Odoo = f.Odoo
-		return ingester.Run(ctx, deps, f.Ingester)
+		return ingester.Run(ctx, deps, f.Config())
 	}))
 }

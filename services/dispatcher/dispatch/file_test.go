@@ -1,15 +1,14 @@
-package main
+package dispatch_test
 
 import (
 	"strings"
 	"testing"
 
 	"github.com/insightpulse/pulsehub/events/config"
-	"github.com/insightpulse/pulsehub/events/service"
 	"github.com/insightpulse/pulsehub/services/dispatcher/dispatch"
 )
 
-func TestStandaloneConfigCarriesTheRoutes(t *testing.T) {
+func TestFileCarriesTheRoutes(t *testing.T) {
 	yml := `
 nats: {url: "nats://127.0.0.1:4222"}
 routes:
@@ -20,12 +19,12 @@ dispatcher:
   services:
     llm: {url: "http://127.0.0.1:9001"}
 `
-	f := &file{Base: service.DefaultBase(), Dispatcher: dispatch.DefaultConfig()}
+	f := dispatch.DefaultFile()
 	err := config.LoadBytes([]byte(yml), f, config.Options{LookupEnv: func(string) (string, bool) { return "", false }})
 	if err == nil || !strings.Contains(err.Error(), "routes[0].dispatch.service") {
 		t.Fatalf("err = %v", err)
 	}
-	if len(f.Dispatcher.Routes) != 1 || f.Dispatcher.Routes[0].Dispatch.Service != "ocr" {
-		t.Fatalf("routes not handed to the dispatcher: %+v", f.Dispatcher.Routes)
+	if c := f.Config(); len(c.Routes) != 1 || c.Routes[0].Dispatch.Service != "ocr" {
+		t.Fatalf("routes not handed to the dispatcher: %+v", c.Routes)
 	}
 }

@@ -1,21 +1,20 @@
-package main
+package monitor_test
 
 import (
 	"testing"
 
 	"github.com/insightpulse/pulsehub/events/config"
-	"github.com/insightpulse/pulsehub/events/service"
 	"github.com/insightpulse/pulsehub/services/healthmon/monitor"
 )
 
-func load(t *testing.T, yaml string) (*file, error) {
+func loadFile(t *testing.T, yaml string) (*monitor.File, error) {
 	t.Helper()
-	f := &file{Base: service.DefaultBase(), Monitor: monitor.DefaultConfig()}
+	f := monitor.DefaultFile()
 	return f, config.LoadBytes([]byte(yaml), f, config.Options{})
 }
 
-func TestStandaloneReadsTheSharedSections(t *testing.T) {
-	f, err := load(t, `
+func TestFileReadsTheSharedSections(t *testing.T) {
+	f, err := loadFile(t, `
 nats: {url: "nats://127.0.0.1:4222"}
 odoo:
   main: {url: "http://127.0.0.1:8069", database: prod, login: hub, password: secret}
@@ -25,18 +24,33 @@ dispatcher: {http: {listen: "127.0.0.1:8082", tls_cert_file: c.pem, tls_key_file
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.fill()
-	s := f.Monitor.Services
+	c := f.Config()
+	s := c.Services
 	if len(s) != 2 || s["ingester"] != "http://127.0.0.1:8080" || s["dispatcher"] != "https://127.0.0.1:8082" {
 		t.Fatalf("services = %v (odoowriter's section is absent: not probed)", s)
 	}
-	if f.Monitor.Odoo["main"].Database != "prod" {
-		t.Fatalf("odoo = %+v", f.Monitor.Odoo)
+	if c.Odoo["main"].Database != "prod" {
+		t.Fatalf("odoo = %+v", c.Odoo)
 	}
 }
 
-func TestStandaloneValidatesOdooInstances(t *testing.T) {
-	_, err := load(t, `
+// Services running apart are probed at the name they are reached by:
+// compose and Kubernetes set the other services' listen to it.
+func TestFileProbesAServiceByItsName(t *testing.T) {
+	f, err := loadFile(t, `
+nats: {url: "nats://nats-1:4222"}
+ingester: {http: {listen: "ingester:8080"}}
+`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := f.Config().Services; s["ingester"] != "http://ingester:8080" {
+		t.Fatalf("services = %v", s)
+	}
+}
+
+func TestFileValidatesOdooInstances(t *testing.T) {
+	_, err := loadFile(t, `
 nats: {url: "nats://127.0.0.1:4222"}
 odoo:
   main: {url: "ftp://x"}

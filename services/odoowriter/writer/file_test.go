@@ -1,4 +1,4 @@
-package main
+package writer_test
 
 import (
 	"os"
@@ -7,11 +7,10 @@ import (
 	"testing"
 
 	"github.com/insightpulse/pulsehub/events/config"
-	"github.com/insightpulse/pulsehub/events/service"
 	"github.com/insightpulse/pulsehub/services/odoowriter/writer"
 )
 
-const hubYAML = `
+const fileYAML = `
 nats: {url: "nats://127.0.0.1:4222"}
 odoo:
   default: {url: "http://odoo:8069", database: prod, login: hub, password: {env: ODOO_TEST_PASSWORD}}
@@ -27,30 +26,30 @@ odoowriter:
 dispatcher: {services: {}}
 `
 
-func load(t *testing.T, src string) (*file, error) {
+func loadFile(t *testing.T, src string) (*writer.File, error) {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "hub.yaml")
 	if err := os.WriteFile(path, []byte(src), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	f := &file{Base: service.DefaultBase(), Writer: writer.DefaultConfig()}
+	f := writer.DefaultFile()
 	return f, config.Load(path, f, config.Options{})
 }
 
-func TestStandaloneReadsTheSharedSections(t *testing.T) {
+func TestFileReadsTheSharedSections(t *testing.T) {
 	t.Setenv("ODOO_TEST_PASSWORD", "s3cret")
-	f, err := load(t, hubYAML)
+	f, err := loadFile(t, fileYAML)
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := f.writerConfig()
+	c := f.Config()
 	if c.BatchSize != 50 || len(c.Routes) != 2 || c.Odoo["default"].Password.Value() != "s3cret" {
 		t.Fatalf("writer config %+v", c)
 	}
 }
 
-func TestStandaloneRefusesARouteToAMissingInstance(t *testing.T) {
-	_, err := load(t, strings.Replace(hubYAML, "  default: {url", "  other: {url", 1))
+func TestFileRefusesARouteToAMissingInstance(t *testing.T) {
+	_, err := loadFile(t, strings.Replace(fileYAML, "  default: {url", "  other: {url", 1))
 	if err == nil || !strings.Contains(err.Error(), "routes[0].odoo.instance") {
 		t.Fatalf("err = %v", err)
 	}
