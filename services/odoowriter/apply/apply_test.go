@@ -369,3 +369,48 @@ func TestCreateAsksForTheFieldsAgainWhenAFieldIsNew(t *testing.T) {
 		t.Errorf("%d fields_get calls, want 2", n)
 	}
 }
+
+func TestFailedLookupSearchFailsThePlansThatNeedIt(t *testing.T) {
+	f := setup(t, odoo.TransportXMLRPC)
+	f.fake.FailNext(1, odootest.SerializationFailure().For("search_read"))
+	a, b := upsertTask(1, "a", 1), upsertTask(2, "b", 2)
+	a.Lookups = map[string]plan.LookupValue{"partner_id": {Model: "res.partner", Field: "email", Value: "x@example.com"}}
+	errs := f.apply(t, a, b)
+	if errs[0] == nil || events.IsPermanent(errs[0]) || !strings.Contains(errs[0].Error(), "lookup res.partner by email") {
+		t.Errorf("plan with the lookup: %v", errs[0])
+	}
+	if errs[1] != nil || f.fake.Count("project.task") != 1 {
+		t.Errorf("plan without: %v, %d tasks", errs[1], f.fake.Count("project.task"))
+	}
+}
+
+func TestUnlinkFailures(t *testing.T) {
+	f := setup(t, odoo.TransportXMLRPC)
+	id := f.insert(t, "project.task", map[string]any{"name": "a"})
+	p := task("unlink", 1)
+	p.IDs = []int64{id, 999999}
+	f.fake.FailNext(1, odootest.HTTPStatus(503, 0).For("search"))
+	if errs := f.apply(t, p); errs[0] == nil || events.IsPermanent(errs[0]) {
+		t.Errorf("search failed: %v", errs[0])
+	}
+	f.fake.FailNext(1, odootest.Fault(4, "You are not allowed to delete 'Task' (project.task) records.").For("unlink"))
+	if errs := f.apply(t, p); !odoo.IsAccessError(errs[0]) {
+		t.Errorf("unlink refused: %v", errs[0])
+	}
+	if n := f.fake.Count("project.task"); n != 1 {
+		t.Errorf("%d tasks", n)
+	}
+}
+
+func TestCommandsLoadCannotTakeAreWrittenAfterItAndTheirFaultIsThePlans(t *testing.T) {
+	f := setup(t, odoo.TransportXMLRPC)
+	p := createTask("a", "A", 1)
+	p.Values["tag_ids"] = []any{[]any{9, 1}}
+	errs := f.apply(t, p)
+	if !events.IsPermanent(errs[0]) || !strings.Contains(errs[0].Error(), "write project.task") {
+		t.Fatalf("err = %v", errs[0])
+	}
+	if n := f.fake.Count("project.task"); n != 1 {
+		t.Errorf("%d tasks: the load itself succeeded", n)
+	}
+}

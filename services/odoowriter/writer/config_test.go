@@ -2,6 +2,7 @@ package writer
 
 import (
 	"context"
+	"net"
 	"strings"
 	"testing"
 	"time"
@@ -9,7 +10,9 @@ import (
 	"github.com/insightpulse/pulsehub/events/config"
 	"github.com/insightpulse/pulsehub/events/natstest"
 	"github.com/insightpulse/pulsehub/events/route"
+	"github.com/insightpulse/pulsehub/events/service"
 	"github.com/insightpulse/pulsehub/odoo"
+	"github.com/prometheus/client_golang/prometheus"
 	"gopkg.in/yaml.v3"
 )
 
@@ -131,5 +134,56 @@ func TestIdleWriterServesHealthWithoutOdoo(t *testing.T) {
 	_, err := h.js.Consumer(context.Background(), "ODOO_CMD", "odoo-cmd")
 	if err == nil {
 		t.Error("an idle writer created the odoo-cmd consumer")
+	}
+}
+
+func TestStartupFailures(t *testing.T) {
+	cases := []struct {
+		name string
+		tune func(t *testing.T, h *harness)
+		want string
+	}{
+		{"stream missing", func(t *testing.T, h *harness) {
+			if err := h.js.DeleteStream(context.Background(), "JOBS"); err != nil {
+				t.Fatal(err)
+			}
+		}, "route task-rename"},
+		{"port taken", func(t *testing.T, h *harness) {
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { ln.Close() })
+			h.cfg.HTTP.Listen = ln.Addr().String()
+		}, "listen"},
+		{"bad Odoo config", func(t *testing.T, h *harness) {
+			c := h.cfg.Odoo["default"]
+			c.URL = "ftp://odoo"
+			h.cfg.Odoo = map[string]odoo.Config{"default": c}
+		}, "odoo instance default"},
+		{"invalid config", func(t *testing.T, h *harness) { h.cfg.BatchSize = 0 }, "odoowriter.batch_size"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			h := setup(t, opRoutes)
+			c.tune(t, h)
+			err := Run(context.Background(), service.Deps{Conn: h.nc, JS: h.js, Registry: prometheus.NewRegistry()}, h.cfg)
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("Run = %v, want %q", err, c.want)
+			}
+		})
+	}
+}
+
+func TestCmdRouteCanBeDisabled(t *testing.T) {
+	h := setup(t, opRoutes)
+	h.cfg.CmdRoute.Enabled = false
+	h.start(t)
+	natstest.WaitFor(t, 10*time.Second, "route consumers", func() bool {
+		_, err := h.js.Consumer(context.Background(), "GITHUB", "gh-issues")
+		return err == nil
+	})
+	if _, err := h.js.Consumer(context.Background(), "ODOO_CMD", "odoo-cmd"); err == nil {
+		t.Error("odoo-cmd consumer created while disabled")
 	}
 }

@@ -42,18 +42,18 @@ func Run(ctx context.Context, deps service.Deps, cfg Config) error {
 	if err != nil {
 		return err
 	}
+	if err := w.ensureConsumers(ctx); err != nil {
+		if ctx.Err() != nil {
+			return nil // stopped while starting
+		}
+		return err
+	}
 	srv := service.NewServer(cfg.HTTP, log, deps.Registry)
 	srv.AddCheck("nats", service.CheckJetStream(deps.Conn, deps.JS))
 	srv.Handle("GET /health/odoo", w.odooHealth())
-	if err := srv.Listen(); err != nil {
-		return err
-	}
 	if len(w.loops) == 0 {
 		log.Info("odoo writer idle: no Odoo instance or no route to run", "odoo_instances", len(cfg.Odoo), "routes", len(cfg.odooRoutes()))
 		return srv.Run(ctx)
-	}
-	if err := w.ensureConsumers(ctx); err != nil {
-		return err
 	}
 	return w.run(ctx, srv)
 }
@@ -131,6 +131,9 @@ func (w *writer) ensureConsumers(ctx context.Context) error {
 
 // run runs the server and every loop; the first loop to fail stops all.
 func (w *writer) run(ctx context.Context, srv *service.Server) error {
+	if err := srv.Listen(); err != nil {
+		return err
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
