@@ -1,6 +1,9 @@
 package writer
 
 import (
+	"maps"
+	"slices"
+
 	"github.com/insightpulse/pulsehub/events/config"
 	"github.com/insightpulse/pulsehub/events/route"
 	"github.com/insightpulse/pulsehub/events/service"
@@ -36,8 +39,8 @@ func (f *File) Config() Config {
 // Validate reports every problem in the sections the writer reads.
 func (f *File) Validate() config.Problems {
 	ps := f.Base.Validate()
-	for name, c := range f.Odoo {
-		ps = append(ps, c.Validate("odoo."+name)...)
+	for _, name := range slices.Sorted(maps.Keys(f.Odoo)) {
+		ps = append(ps, f.Odoo[name].Validate("odoo."+name)...)
 	}
 	ps = append(ps, route.ValidateAll(f.Routes, "routes")...)
 	return append(ps, f.Config().Validate("odoowriter")...)
