@@ -75,6 +75,7 @@ const secret = "ingestbench webhook secret"
 type Bench struct {
 	js     jetstream.JetStream
 	url    string
+	secret string
 	client *http.Client
 	stop   context.CancelFunc
 	done   chan error
@@ -106,16 +107,27 @@ func Start(ctx context.Context, nc *nats.Conn, js jetstream.JetStream) (*Bench, 
 		return nil, err
 	}
 	sctx, stop := context.WithCancel(context.WithoutCancel(ctx))
-	b := &Bench{js: js, url: "http://" + srv.Addr() + "/github", stop: stop, done: make(chan error, 1),
+	b := &Bench{js: js, url: "http://" + srv.Addr() + "/github", secret: secret, stop: stop, done: make(chan error, 1),
 		client: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256, MaxIdleConns: 256}}}
 	go func() { b.done <- srv.Run(sctx) }()
 	return b, nil
 }
 
-// Close stops the ingester.
+// Attach measures an ingester that runs elsewhere (a `hub run` process):
+// HTTP scenarios POST to url (its /github) signed with secret; js (may be
+// nil when only HTTP scenarios run) serves the Direct ones.
+func Attach(js jetstream.JetStream, url, secret string) *Bench {
+	return &Bench{js: js, url: url, secret: secret,
+		client: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256, MaxIdleConns: 256}}}
+}
+
+// Close stops the ingester Start started.
 func (b *Bench) Close() error {
-	b.stop()
 	b.client.CloseIdleConnections()
+	if b.stop == nil {
+		return nil
+	}
+	b.stop()
 	return <-b.done
 }
 
@@ -174,7 +186,7 @@ func (b *Bench) sender(s Scenario) func(ctx context.Context, guid string) error 
 			return err
 		}
 	}
-	sig := githubhook.SignatureValue(secret, s.Payload)
+	sig := githubhook.SignatureValue(b.secret, s.Payload)
 	return func(ctx context.Context, guid string) error {
 		req, err := http.NewRequestWithContext(ctx, http.MethodPost, b.url, bytes.NewReader(s.Payload))
 		if err != nil {

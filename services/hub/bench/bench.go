@@ -1,0 +1,269 @@
+// Package bench is `hub bench`: every performance claim measured side by
+// side in one run on one machine, as ratios against the physical limit
+// (raw JetStream, a plain HTTP client loop) and against what users would
+// pick instead (one Odoo call per event, queue_job's published 155
+// jobs/s). Absolute numbers on shared machines mean little; the ratios
+// within one run are the point.
+//
+// Scenarios: (1) signed GitHub deliveries into the ingester vs raw
+// JetStream publishes; (2) the Odoo writer batched vs one call per event;
+// (3) the dispatcher vs a plain HTTP client loop, and with a failing
+// second service; (4) end-to-end latency webhook → Odoo; (5) RSS of `hub
+// run` idle and after scenario 1; (6) the scale curve of (1) and (3).
+// Each scenario is also a Go benchmark in its service's module.
+package bench
+
+import (
+	"context"
+	_ "embed"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/insightpulse/pulsehub/events/service"
+	"github.com/insightpulse/pulsehub/events/stream"
+	"github.com/insightpulse/pulsehub/services/dispatcher/dispatch/dispatchbench"
+	"github.com/insightpulse/pulsehub/services/hub/embedded"
+	"github.com/insightpulse/pulsehub/services/ingester/ingestbench"
+	"github.com/insightpulse/pulsehub/services/odoowriter/writer/writerbench"
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// pushPayload is GitHub's `push` example delivery (7 KB), from the
+// octokit/webhooks fixtures (MIT, see testdata/LICENSE).
+//
+//go:embed testdata/push.payload.json
+var pushPayload []byte
+
+// Options choose the sizes.
+type Options struct {
+	Deliveries int    // per ingest measurement; default 5000
+	Events     int    // writer scenario; default 5000
+	Jobs       int    // dispatcher scenario; default 5000
+	Latency    int    // end-to-end samples; default 300
+	Scale      []int  // scale-curve sizes; default 10k and 100k
+	HubBinary  string // `hub` executable for the memory scenario; "" skips it
+	Log        io.Writer
+}
+
+// Quick is a small run that finishes in well under a minute (a smoke test).
+func Quick() Options {
+	return Options{Deliveries: 300, Events: 300, Jobs: 300, Latency: 30, Scale: []int{1000}}
+}
+
+func (o *Options) defaults() {
+	if o.Deliveries <= 0 {
+		o.Deliveries = 5000
+	}
+	if o.Events <= 0 {
+		o.Events = 5000
+	}
+	if o.Jobs <= 0 {
+		o.Jobs = 5000
+	}
+	if o.Latency <= 0 {
+		o.Latency = 300
+	}
+	if len(o.Scale) == 0 {
+		o.Scale = []int{10_000, 100_000}
+	}
+	if o.Log == nil {
+		o.Log = io.Discard
+	}
+}
+
+// Report is one run's numbers.
+type Report struct {
+	Machine  Machine             `json:"machine"`
+	Ingest   []IngestRow         `json:"ingest"`
+	Writer   WriterRow           `json:"writer"`
+	Dispatch dispatchbench.Report `json:"dispatch"`
+	EndToEnd Latency             `json:"end_to_end"`
+	Memory   *Memory             `json:"memory,omitempty"`
+	Scale    []ScaleRow          `json:"scale"`
+}
+
+// Machine says where the numbers come from.
+type Machine struct {
+	Cores int       `json:"cores"`
+	Go    string    `json:"go"`
+	OS    string    `json:"os"`
+	When  time.Time `json:"when"`
+}
+
+// IngestRow is scenario 1 at one concurrency.
+type IngestRow struct {
+	Concurrency int                `json:"concurrency"`
+	HTTP        ingestbench.Result `json:"http"`
+	Direct      ingestbench.Result `json:"direct"`
+	Ratio       float64            `json:"ratio"`
+}
+
+// WriterRow is scenario 2.
+type WriterRow struct {
+	Batched writerbench.Result `json:"batched"`
+	Single  writerbench.Result `json:"single"`
+	Ratio   float64            `json:"ratio"`
+}
+
+// Latency is scenario 4.
+type Latency struct {
+	Samples int           `json:"samples"`
+	P50     time.Duration `json:"p50_ns"`
+	P99     time.Duration `json:"p99_ns"`
+	Max     time.Duration `json:"max_ns"`
+}
+
+// Memory is scenario 5 (resident set sizes in bytes).
+type Memory struct {
+	Idle        uint64 `json:"idle_rss"`
+	AfterIngest uint64 `json:"after_ingest_rss"`
+	Deliveries  int    `json:"deliveries"`
+}
+
+// ScaleRow is scenario 6 at one size.
+type ScaleRow struct {
+	N              int     `json:"n"`
+	IngestPerSec   float64 `json:"ingest_per_sec"`
+	IngestRSS      uint64  `json:"ingest_rss"`
+	DispatchPerSec float64 `json:"dispatch_per_sec"`
+	DispatchRSS    uint64  `json:"dispatch_rss"`
+}
+
+// Run runs every scenario and reports progress lines to o.Log.
+func Run(ctx context.Context, o Options) (Report, error) {
+	o.defaults()
+	r := Report{Machine: Machine{Cores: runtime.NumCPU(), Go: runtime.Version(), OS: runtime.GOOS + "/" + runtime.GOARCH, When: time.Now().UTC()}}
+	steps := []struct {
+		name string
+		fn   func(context.Context, Options, *Report) error
+	}{
+		{"1 ingest vs raw JetStream", runIngest},
+		{"2 writer batching", runWriter},
+		{"3 dispatcher", runDispatch},
+		{"4 end to end", runEndToEnd},
+		{"5 memory of hub run", runMemory},
+		{"6 scale curve", runScale},
+	}
+	for _, s := range steps {
+		fmt.Fprintf(o.Log, "scenario %s ...\n", s.name)
+		start := time.Now()
+		if err := s.fn(ctx, o, &r); err != nil {
+			return r, fmt.Errorf("scenario %s: %w", s.name, err)
+		}
+		fmt.Fprintf(o.Log, "scenario %s done in %s\n", s.name, time.Since(start).Round(time.Millisecond))
+	}
+	return r, nil
+}
+
+// natsEnv is an embedded JetStream in a temporary directory.
+type natsEnv struct {
+	srv  *server.Server
+	nc   *nats.Conn
+	js   jetstream.JetStream
+	dir  string
+	deps service.Deps
+}
+
+func startNATS() (*natsEnv, error) {
+	dir, err := os.MkdirTemp("", "hubbench")
+	if err != nil {
+		return nil, err
+	}
+	c := embedded.DefaultConfig()
+	c.Listen, c.Monitor, c.DataDir, c.ServerName = "127.0.0.1:-1", "off", dir, "hubbench"
+	srv, err := embedded.Start(c, nil)
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	nc, err := nats.Connect(srv.ClientURL(), nats.MaxReconnects(-1))
+	if err != nil {
+		embedded.Shutdown(srv)
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	js, _ := jetstream.New(nc)
+	e := &natsEnv{srv: srv, nc: nc, js: js, dir: dir}
+	e.deps = service.Deps{Conn: nc, JS: js, Logger: slog.New(slog.DiscardHandler), Registry: service.NewRegistry(), Streams: stream.DefaultConfig()}
+	if _, err := stream.Ensure(context.Background(), js, stream.Specs(stream.DefaultConfig())...); err != nil {
+		e.close()
+		return nil, err
+	}
+	return e, nil
+}
+
+func (e *natsEnv) close() {
+	e.nc.Close()
+	embedded.Shutdown(e.srv)
+	os.RemoveAll(e.dir)
+}
+
+func runIngest(ctx context.Context, o Options, r *Report) error {
+	env, err := startNATS()
+	if err != nil {
+		return err
+	}
+	defer env.close()
+	b, err := ingestbench.Start(ctx, env.nc, env.js)
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+	for _, c := range []int{1, 16, 64} {
+		row := IngestRow{Concurrency: c}
+		if row.HTTP, err = b.Run(ctx, ingestbench.Scenario{Mode: ingestbench.HTTP, Concurrency: c, Deliveries: o.Deliveries, Payload: pushPayload}); err != nil {
+			return err
+		}
+		if row.Direct, err = b.Run(ctx, ingestbench.Scenario{Mode: ingestbench.Direct, Concurrency: c, Deliveries: o.Deliveries, Payload: pushPayload}); err != nil {
+			return err
+		}
+		row.Ratio = row.HTTP.PerSecond / row.Direct.PerSecond
+		fmt.Fprintf(o.Log, "  %s\n  %s\n", row.HTTP, row.Direct)
+		r.Ingest = append(r.Ingest, row)
+	}
+	return nil
+}
+
+func runWriter(ctx context.Context, o Options, r *Report) error {
+	batched, single, ratio, err := writerbench.Compare(ctx, writerbench.Options{Events: o.Events})
+	r.Writer = WriterRow{Batched: batched, Single: single, Ratio: ratio}
+	fmt.Fprintf(o.Log, "  batched: %s\n  single:  %s\n", batched, single)
+	return err
+}
+
+func runDispatch(ctx context.Context, o Options, r *Report) error {
+	env, err := startNATS()
+	if err != nil {
+		return err
+	}
+	defer env.close()
+	r.Dispatch, err = dispatchbench.Run(ctx, env.deps, dispatchbench.Options{Jobs: o.Jobs, Capacity: 64})
+	fmt.Fprintf(o.Log, "  %s\n", r.Dispatch)
+	return err
+}
+
+// rss reads a process's resident set size from /proc (0 where there is none).
+func rss(pid int) uint64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			f := strings.Fields(rest)
+			if len(f) >= 1 {
+				kb, _ := strconv.ParseUint(f[0], 10, 64)
+				return kb * 1024
+			}
+		}
+	}
+	return 0
+}

@@ -1,0 +1,33 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+)
+
+// TestQuickRunProducesEveryTable runs every scenario with tiny sizes: it
+// proves the bench program works, and asserts nothing about speed (the
+// machines are shared; numbers go to docs/performance.md, not to tests).
+func TestQuickRunProducesEveryTable(t *testing.T) {
+	if testing.Short() {
+		t.Skip("short")
+	}
+	o := Quick()
+	var log bytes.Buffer
+	o.Log = &log
+	r, err := Run(context.Background(), o)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, log.String())
+	}
+	if len(r.Ingest) != 3 || r.Writer.Batched.RecordsPerSec == 0 || r.Dispatch.Dispatcher.PerSecond == 0 || r.EndToEnd.Samples != o.Latency || len(r.Scale) != 1 {
+		t.Fatalf("report incomplete: %+v", r)
+	}
+	md := r.Markdown()
+	for _, want := range []string{"### 1.", "### 2.", "### 3.", "### 4.", "### 5.", "### 6.", "155 jobs/s"} {
+		if !strings.Contains(md, want) {
+			t.Errorf("markdown lacks %q", want)
+		}
+	}
+}
