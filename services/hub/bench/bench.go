@@ -81,13 +81,13 @@ func (o *Options) defaults() {
 
 // Report is one run's numbers.
 type Report struct {
-	Machine  Machine             `json:"machine"`
-	Ingest   []IngestRow         `json:"ingest"`
-	Writer   WriterRow           `json:"writer"`
+	Machine  Machine              `json:"machine"`
+	Ingest   []IngestRow          `json:"ingest"`
+	Writer   WriterRow            `json:"writer"`
 	Dispatch dispatchbench.Report `json:"dispatch"`
-	EndToEnd Latency             `json:"end_to_end"`
-	Memory   *Memory             `json:"memory,omitempty"`
-	Scale    []ScaleRow          `json:"scale"`
+	EndToEnd Latency              `json:"end_to_end"`
+	Memory   *Memory              `json:"memory,omitempty"`
+	Scale    []ScaleRow           `json:"scale"`
 }
 
 // Machine says where the numbers come from.
