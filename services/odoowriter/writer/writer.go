@@ -51,6 +51,9 @@ func Run(ctx context.Context, deps service.Deps, cfg Config) error {
 	srv := service.NewServer(cfg.HTTP, log, deps.Registry)
 	srv.AddCheck("nats", service.CheckJetStream(deps.Conn, deps.JS))
 	srv.Handle("GET /health/odoo", w.odooHealth())
+	// Odoo's state shows in /health without failing it: a down Odoo is a
+	// fact about Odoo (its messages wait in JetStream), not a failed writer.
+	srv.AddDetail("odoo", func(context.Context) any { return w.monitor.Status() })
 	if len(w.loops) == 0 {
 		log.Info("odoo writer idle: no Odoo instance or no route to run", "odoo_instances", len(cfg.Odoo), "routes", len(cfg.odooRoutes()))
 		return srv.Run(ctx)
