@@ -1,0 +1,48 @@
+package deploy
+
+import (
+	"testing"
+
+	"github.com/insightpulse/pulsehub/events/config"
+	"github.com/insightpulse/pulsehub/services/hub/hubconfig"
+)
+
+// hubYAMLs are the hub configs the deployment files ship.
+var hubYAMLs = []string{"deploy/compose/hub.yaml", "deploy/k8s/hub.yaml", "deploy/hub.example.yaml"}
+
+// Every shipped hub.yaml is valid for `hub run` / `hub config check`:
+// strict (no key the hub does not know, in any section), every route
+// compiled, every section validated, with the secrets of .env.example set
+// and an external NATS. Each service then loads it with its own File (the
+// compose and Kubernetes checks).
+func TestShippedHubYAMLsAreStrictlyValid(t *testing.T) {
+	env := fakeSecrets(t, sortedKeys(envExample(t)))
+	env["PULSEHUB_NATS_URL"] = "nats://nats-1:4222,nats://nats-2:4222,nats://nats-3:4222"
+	for _, path := range hubYAMLs {
+		t.Run(path, func(t *testing.T) {
+			c := hubconfig.Default()
+			if err := config.LoadBytes(repoFile(t, path), &c, config.Options{Strict: true, LookupEnv: lookup(env)}); err != nil {
+				t.Fatalf("%s:\n%v", path, err)
+			}
+			if path != "deploy/hub.example.yaml" && len(c.Routes) == 0 {
+				t.Fatalf("%s has no routes", path)
+			}
+		})
+	}
+}
+
+func TestHubYAMLCheckCatchesMistakes(t *testing.T) {
+	env := fakeSecrets(t, sortedKeys(envExample(t)))
+	for _, tc := range []struct{ name, yml string }{
+		{"unknown key", "ingester: {listen: 0.0.0.0:8080}"},
+		{"bad route", "routes: [{name: x, from: {stream: NOPE}}]"},
+		{"missing secret", "ingester: {odoo_sources: {other: {model: res.partner}}}"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := hubconfig.Default()
+			if err := config.LoadBytes([]byte(tc.yml), &c, config.Options{Strict: true, LookupEnv: lookup(env)}); err == nil {
+				t.Fatalf("%s accepted", tc.yml)
+			}
+		})
+	}
+}
