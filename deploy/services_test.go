@@ -28,7 +28,7 @@ import (
 // its binary; its standalone File says what it reads.
 type hubService struct {
 	name string
-	file func() config.Validator        // the standalone File with its defaults
+	file func() config.Validator      // the standalone File with its defaults
 	http func(any) service.HTTPConfig // its own listener in a loaded File
 }
 
