@@ -112,9 +112,12 @@ func TestReplayingTheSameEventsThreeTimesLeavesOdooAsAfterOnePass(t *testing.T) 
 	if dl := h.dlq(t); len(dl) != 0 {
 		t.Fatalf("dead letters: %v", dl[0].Header)
 	}
-	// One pass of 500 events took a handful of batched calls, not 500.
-	if c := h.fake.CallsFor("project.task", "create"); c > 3*n/10 {
-		t.Errorf("%d creates of tasks for 3 passes: not batched", c)
+	// The 250 tasks were created by batched calls, fewer than one per
+	// record. How few depends on timing (a loaded machine forms smaller
+	// batches within the linger), so the bound is loose; the writer
+	// benchmark measures the batching itself.
+	if c := h.fake.CallsFor("project.task", "create"); c >= n/2 {
+		t.Errorf("%d creates of tasks for %d new tasks: not batched", c, n/2)
 	}
 }
 
