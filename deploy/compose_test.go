@@ -330,3 +330,24 @@ func listenVarOf(k string) (hubService, bool) {
 	}
 	return serviceNamed(strings.ToLower(name))
 }
+
+func TestInterpolateAsCompose(t *testing.T) {
+	env := map[string]string{"SET": "v", "EMPTY": ""}
+	for _, tc := range []struct{ in, want, err string }{
+		{"${SET}", "v", ""},
+		{"${UNSET}", "", ""},
+		{"${EMPTY:-d}", "d", ""},
+		{"${EMPTY-d}", "", ""},
+		{"${UNSET-d}", "d", ""},
+		{"a ${SET:?need it} b", "a v b", ""},
+		{"${EMPTY:?need it}", "", "EMPTY: need it"},
+		{"${UNSET?need it}", "", "UNSET: need it"},
+		{"${EMPTY?need it}", "", ""},
+		{"$SET", "", "a $ compose would read"},
+	} {
+		got, err := interpolate(tc.in, env)
+		if (err == nil) != (tc.err == "") || (err != nil && !strings.Contains(err.Error(), tc.err)) || (err == nil && got != tc.want) {
+			t.Errorf("%q: %q, %v; want %q, %q", tc.in, got, err, tc.want, tc.err)
+		}
+	}
+}

@@ -6,7 +6,6 @@ import (
 	"net/url"
 	"path/filepath"
 	"regexp"
-	"sort"
 	"strconv"
 	"strings"
 	"testing"
@@ -134,22 +133,6 @@ func TestNATSConfigsFormAJetStreamCluster(t *testing.T) {
 	}
 }
 
-// natsNodes are the compose services running the official nats image,
-// each from its file under deploy/nats.
-func natsNodes(t *testing.T, c composeFile) []string {
-	t.Helper()
-	var nodes []string
-	for _, name := range sortedKeys(c.Services) {
-		if strings.HasPrefix(c.Services[name].Image, "nats:") {
-			nodes = append(nodes, name)
-		}
-	}
-	if len(nodes) != 3 {
-		t.Fatalf("docker-compose.yml runs NATS nodes %v, want 3", nodes)
-	}
-	return nodes
-}
-
 // natsImageTag checks a nats image tag: 2.x at the minor of the
 // nats-server the hub is built and tested with (JOBS needs 2.12+).
 func natsImageTag(t *testing.T, where, tag string) {
@@ -161,84 +144,5 @@ func natsImageTag(t *testing.T, where, tag string) {
 	minor, _ := strconv.Atoi(string(m[1]))
 	if minor < 12 || !regexp.MustCompile(`^2\.`+string(m[1])+`(\.\d+)?(-[a-z]+)?$`).MatchString(tag) {
 		t.Errorf("%s: nats image tag %q, want 2.%d[.patch][-variant] as in events/go.mod (2.12 at least)", where, tag, minor)
-	}
-}
-
-func TestComposeRunsTheClusterFromDeployNats(t *testing.T) {
-	c := loadCompose(t)
-	nodes := natsNodes(t, c)
-	for _, name := range nodes {
-		s := c.Services[name]
-		_, tag, _ := strings.Cut(s.Image, ":")
-		natsImageTag(t, "service "+name, tag)
-		conf := "/etc/nats/" + name + ".conf"
-		if strings.Join(s.Command, " ") != "-c "+conf {
-			t.Errorf("service %s: command %q, want -c %s", name, s.Command, conf)
-		}
-		o, err := server.ProcessConfigFile(filepath.Join("nats", name+".conf"))
-		if err != nil {
-			t.Fatalf("service %s: %v", name, err)
-		}
-		if o.ServerName != name {
-			t.Errorf("service %s runs server_name %q: the routes name the nodes by their compose names", name, o.ServerName)
-		}
-		var routed []string
-		for _, r := range o.Routes {
-			routed = append(routed, r.Hostname())
-		}
-		sort.Strings(routed)
-		if strings.Join(routed, ",") != strings.Join(nodes, ",") {
-			t.Errorf("%s.conf routes to %v, compose runs %v", name, routed, nodes)
-		}
-		want := map[string]bool{"./deploy/nats/" + name + ".conf:" + conf + ":ro": false}
-		for _, v := range s.Volumes {
-			if _, ok := want[v]; ok {
-				want[v] = true
-			} else if vol, dir, _ := strings.Cut(v, ":"); dir == "/data" && c.Volumes[vol] != nil && strings.HasPrefix(o.StoreDir, "/data/") {
-				want["data"] = true
-			}
-		}
-		if len(want) != 2 || !want["data"] || !want["./deploy/nats/"+name+".conf:"+conf+":ro"] {
-			t.Errorf("service %s: volumes %v, want its conf read-only and a named volume at /data (store_dir %s)", name, s.Volumes, o.StoreDir)
-		}
-		if s.Healthcheck == nil || !strings.Contains(strings.Join(s.Healthcheck.Test, " "), fmt.Sprintf("http://127.0.0.1:%d/healthz", o.HTTPPort)) {
-			t.Errorf("service %s: healthcheck %v, want /healthz of its monitoring port", name, s.Healthcheck)
-		}
-		for _, p := range s.Ports {
-			if hostIP, container := splitPublished(t, p); hostIP != "127.0.0.1" || container != o.HTTPPort {
-				t.Errorf("service %s publishes %q: only monitoring (%d), on loopback", name, p, o.HTTPPort)
-			}
-		}
-	}
-}
-
-// checkNATSURL asserts a comma-separated URL list names every node once,
-// at the client port.
-func checkNATSURL(t *testing.T, where, list string, nodes []string, port int) {
-	t.Helper()
-	var got []string
-	for _, u := range strings.Split(list, ",") {
-		pu, err := url.Parse(strings.TrimSpace(u))
-		if err != nil || pu.Scheme != "nats" || pu.Port() != strconv.Itoa(port) {
-			t.Errorf("%s: %q is not nats://<node>:%d", where, u, port)
-			continue
-		}
-		got = append(got, pu.Hostname())
-	}
-	sort.Strings(got)
-	if strings.Join(got, ",") != strings.Join(nodes, ",") {
-		t.Errorf("%s: PULSEHUB_NATS_URL names %v, want every node %v", where, got, nodes)
-	}
-}
-
-func TestComposeNATSURLsNameEveryNode(t *testing.T) {
-	c := loadCompose(t)
-	nodes := natsNodes(t, c)
-	o, err := server.ProcessConfigFile(filepath.Join("nats", nodes[0]+".conf"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, hs := range hubServices {
-		checkNATSURL(t, "service "+hs.name, c.Services[hs.name].Environment["PULSEHUB_NATS_URL"], nodes, o.Port)
 	}
 }
