@@ -2,8 +2,10 @@ package deploy
 
 import (
 	"fmt"
+	"maps"
 	"os/exec"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -145,7 +147,7 @@ func TestDotEnvIsNotCommitted(t *testing.T) {
 func TestComposeServicesReadEveryVariableTheyAreGiven(t *testing.T) {
 	c := loadCompose(t)
 	hubYAML := repoFile(t, "deploy/compose/hub.yaml")
-	all := fakeSecrets(t, sortedKeys(envExample(t)))
+	all := fakeSecrets(t, slices.Sorted(maps.Keys(envExample(t))))
 	required := map[string]string{}
 	for k := range requiredVars(t) {
 		required[k] = all[k]
@@ -181,7 +183,7 @@ func checkContainerEnv(t *testing.T, name string, s composeService, dotenv map[s
 	if err != nil {
 		t.Errorf("service %s: deploy/compose/hub.yaml with its environment does not validate:\n%v", name, err)
 	}
-	for _, k := range sortedKeys(env) {
+	for _, k := range slices.Sorted(maps.Keys(env)) {
 		if !l.vars[k] {
 			t.Errorf("service %s is given %s, which its config never reads", name, k)
 		}
@@ -205,7 +207,7 @@ func TestComposeRunsEveryServiceFromItsDockerfileTarget(t *testing.T) {
 			t.Errorf("service %s: build %+v, want context . and deploy/Dockerfile", name, s.Build)
 		}
 		if !targets[s.Build.Target] {
-			t.Errorf("service %s: target %q is not a stage of deploy/Dockerfile (%v)", name, s.Build.Target, sortedKeys(targets))
+			t.Errorf("service %s: target %q is not a stage of deploy/Dockerfile (%v)", name, s.Build.Target, slices.Sorted(maps.Keys(targets)))
 		}
 	}
 }
@@ -244,7 +246,7 @@ func TestComposeRunsTheServicesAlike(t *testing.T) {
 func TestComposePortsAndHealthChecks(t *testing.T) {
 	c := loadCompose(t)
 	hubYAML := repoFile(t, "deploy/compose/hub.yaml")
-	dotenv := fakeSecrets(t, sortedKeys(envExample(t)))
+	dotenv := fakeSecrets(t, slices.Sorted(maps.Keys(envExample(t))))
 	for _, hs := range hubServices {
 		s := c.Services[hs.name]
 		env, err := containerEnv(t, hs.name, s, dotenv)

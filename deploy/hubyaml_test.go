@@ -1,6 +1,8 @@
 package deploy
 
 import (
+	"maps"
+	"slices"
 	"testing"
 
 	"github.com/insightpulse/pulsehub/events/config"
@@ -16,7 +18,7 @@ var hubYAMLs = []string{"deploy/compose/hub.yaml", "deploy/k8s/hub.yaml", "deplo
 // and an external NATS. Each service then loads it with its own File (the
 // compose and Kubernetes checks).
 func TestShippedHubYAMLsAreStrictlyValid(t *testing.T) {
-	env := fakeSecrets(t, sortedKeys(envExample(t)))
+	env := fakeSecrets(t, slices.Sorted(maps.Keys(envExample(t))))
 	env["PULSEHUB_NATS_URL"] = "nats://nats-1:4222,nats://nats-2:4222,nats://nats-3:4222"
 	for _, path := range hubYAMLs {
 		t.Run(path, func(t *testing.T) {
@@ -32,7 +34,7 @@ func TestShippedHubYAMLsAreStrictlyValid(t *testing.T) {
 }
 
 func TestHubYAMLCheckCatchesMistakes(t *testing.T) {
-	env := fakeSecrets(t, sortedKeys(envExample(t)))
+	env := fakeSecrets(t, slices.Sorted(maps.Keys(envExample(t))))
 	for _, tc := range []struct{ name, yml string }{
 		{"unknown key", "ingester: {listen: 0.0.0.0:8080}"},
 		{"bad route", "routes: [{name: x, from: {stream: NOPE}}]"},

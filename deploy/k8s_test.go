@@ -3,6 +3,7 @@ package deploy
 import (
 	"bytes"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -124,7 +125,7 @@ func checkConfigMount(t *testing.T, k k8s, where string, pod podSpec, c containe
 func k8sEnv(t *testing.T, where string, c container, withOptional bool) map[string]string {
 	t.Helper()
 	example := envExample(t)
-	secrets := fakeSecrets(t, sortedKeys(example))
+	secrets := fakeSecrets(t, slices.Sorted(maps.Keys(example)))
 	env := map[string]string{}
 	for _, e := range c.Env {
 		switch {
@@ -161,7 +162,7 @@ func TestK8sServicesReadEveryVariableTheyAreGiven(t *testing.T) {
 				if err != nil {
 					t.Errorf("%s: deploy/k8s/hub.yaml with its env does not validate:\n%v", where, err)
 				}
-				for _, name := range sortedKeys(env) {
+				for _, name := range slices.Sorted(maps.Keys(env)) {
 					if !l.vars[name] {
 						t.Errorf("%s is given %s, which its config never reads", where, name)
 					}

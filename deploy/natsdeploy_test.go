@@ -2,9 +2,11 @@ package deploy
 
 import (
 	"fmt"
+	"maps"
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -19,7 +21,7 @@ import (
 func natsNodes(t *testing.T, c composeFile) []string {
 	t.Helper()
 	var nodes []string
-	for _, name := range sortedKeys(c.Services) {
+	for _, name := range slices.Sorted(maps.Keys(c.Services)) {
 		if strings.HasPrefix(c.Services[name].Image, "nats:") {
 			nodes = append(nodes, name)
 		}
