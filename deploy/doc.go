@@ -3,6 +3,11 @@
 // manifests — and the tests that check them without a container engine:
 // every file is parsed, every reference is resolved against the code
 // (build targets, ports, environment variables derived from the services'
-// config structs), and the NATS configuration is loaded by nats-server's
-// own parser and run as a real three-node cluster.
+// config structs), the NATS configuration is loaded by nats-server's own
+// parser and run as a real three-node cluster, and the build script's
+// binaries are checked to be static.
+//
+// Sub-packages: playground installs the compose playground's example Odoo
+// automation rule (command cmd/playground), playground/playgroundtest is
+// the fake Odoo its tests run against. See README.md.
 package deploy
