@@ -62,7 +62,7 @@ func TestRunExitCodes(t *testing.T) {
 		{"missing config", []string{"--config", filepath.Join(t.TempDir(), "none.yaml")}, 2, "read config"},
 		{"unknown source", []string{"--config", cfg, "--source", "expenses"}, 2, "no such source"},
 		{"a field Odoo lacks", []string{"--config", cfg}, 1, "has no field email, write_date"},
-		{"odoo never ready", []string{"--config", cfg, "--wait", "1ms"}, 1, "odoo not ready"},
+		{"odoo never ready", []string{"--config", hubYAML(t, "http://127.0.0.1:1"), "--wait", "300ms"}, 1, "odoo not ready"},
 		{"an invalid odoo instance", []string{"--config", hubYAML(t, "ftp://odoo")}, 2, "odoo.url: must be an http or https URL"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
