@@ -200,6 +200,11 @@ func TestOdooDownIsRetriedAndNothingIsLostOrWrittenTwice(t *testing.T) {
 func TestWriterKilledMidBatchLosesAndDuplicatesNothing(t *testing.T) {
 	h := setup(t, replayRoutes)
 	h.cfg.ShutdownGrace = 50 * time.Millisecond
+	// Enough call slots that the stalled creates of one route (a loaded
+	// machine forms more, smaller batches) cannot starve the other's load.
+	inst := h.cfg.Odoo["default"]
+	inst.MaxConcurrency = 32
+	h.cfg.Odoo["default"] = inst
 	for i := range 100 {
 		h.publish(t, "github.issues.opened", fmt.Sprintf("d-%d", i), issue(t, 9000+i, fmt.Sprintf("Issue %d", i), nil))
 	}
