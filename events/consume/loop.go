@@ -26,6 +26,13 @@ type Loop struct {
 	PollWait      time.Duration // how long one pull waits for messages; default 1s (bounds shutdown latency)
 	Logger        *slog.Logger  // default slog.Default()
 
+	// Pause, when set, is asked before each pull. While it returns more
+	// than zero, the loop pulls nothing for that long, then asks again;
+	// handlers already running go on. The dispatcher pauses a service's
+	// loops while its circuit breaker is open, instead of pulling each
+	// message only to hand it back with a delay. Default: never paused.
+	Pause func() time.Duration
+
 	deferrals deferrals
 	log       *slog.Logger // Logger with the route's attributes
 }
@@ -107,6 +114,10 @@ func (l *Loop) Run(ctx context.Context) error {
 		if n == 0 {
 			break
 		}
+		if l.paused(ctx) {
+			release(slots, n)
+			continue
+		}
 		batch, err := cons.Fetch(n, jetstream.FetchMaxWait(l.PollWait))
 		if err != nil {
 			release(slots, n)
@@ -138,6 +149,25 @@ func (l *Loop) Run(ctx context.Context) error {
 	}
 	l.drain(&wg, hardStop)
 	return nil
+}
+
+// paused reports whether Pause asked for a pause, after waiting it out
+// (or until ctx is done).
+func (l *Loop) paused(ctx context.Context) bool {
+	if l.Pause == nil {
+		return false
+	}
+	d := l.Pause()
+	if d <= 0 {
+		return false
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
+	return true
 }
 
 // reserve blocks for at least one free slot, then takes every free one.

@@ -285,6 +285,51 @@ func TestDeferIsNotAnAttempt(t *testing.T) {
 	}
 }
 
+func TestPausedLoopPullsNothingUntilThePauseEnds(t *testing.T) {
+	f := setup(t, 5*time.Second)
+	f.publish(t, 3)
+	var paused atomic.Bool
+	paused.Store(true)
+	var asked, calls atomic.Int32
+	f.run(t, func(ctx context.Context, m *Msg) error {
+		calls.Add(1)
+		return nil
+	}, fast(), func(l *Loop) {
+		l.Pause = func() time.Duration {
+			asked.Add(1)
+			if paused.Load() {
+				return 10 * time.Millisecond
+			}
+			return 0
+		}
+	})
+	natstest.WaitFor(t, 10*time.Second, "the loop to ask for its pause a few times", func() bool { return asked.Load() >= 3 })
+	if p, a := f.pending(t); calls.Load() != 0 || p != 3 || a != 0 {
+		t.Fatalf("while paused: %d handled, %d pending, %d delivered", calls.Load(), p, a)
+	}
+	paused.Store(false)
+	f.waitSettled(t)
+	if calls.Load() != 3 {
+		t.Fatalf("%d handled after the pause", calls.Load())
+	}
+}
+
+func TestLongPauseEndsWithShutdown(t *testing.T) {
+	f := setup(t, 5*time.Second)
+	asked := make(chan struct{}, 1)
+	stop := f.run(t, func(ctx context.Context, m *Msg) error { return nil }, fast(), func(l *Loop) {
+		l.Pause = func() time.Duration {
+			select {
+			case asked <- struct{}{}:
+			default:
+			}
+			return time.Hour
+		}
+	})
+	<-asked
+	stop() // returns: the pause waits on the loop's context, not out its hour
+}
+
 func TestMessageThatNeverCompletedIsDeadLetteredWithoutRunningAgain(t *testing.T) {
 	f := setup(t, 100*time.Millisecond)
 	f.publish(t, 1)

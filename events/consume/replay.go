@@ -100,7 +100,8 @@ func (w *replayWatcher) start(ctx context.Context, name string, end uint64) {
 		}
 	}
 	replay := &Loop{JS: w.main.JS, Stream: w.main.Stream, Consumer: name, Route: w.main.Route, Handler: handler,
-		Concurrency: w.main.Concurrency, ShutdownGrace: w.main.ShutdownGrace, PollWait: w.main.PollWait, Logger: w.main.Logger}
+		Concurrency: w.main.Concurrency, ShutdownGrace: w.main.ShutdownGrace, PollWait: w.main.PollWait, Logger: w.main.Logger,
+		Pause: w.main.Pause}
 	w.main.log.Info("replay started", "consumer", name, "end_seq", end)
 	go func() {
 		defer close(w.done)

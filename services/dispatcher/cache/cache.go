@@ -13,6 +13,7 @@ import (
 
 	"github.com/insightpulse/pulsehub/events"
 	"github.com/insightpulse/pulsehub/events/stream"
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -21,7 +22,9 @@ const DefaultTTL = 24 * time.Hour
 
 // Cache is the result cache.
 type Cache struct {
-	kv jetstream.KeyValue
+	kv     jetstream.KeyValue
+	js     jetstream.JetStream
+	prefix string // $KV.<bucket>.
 }
 
 // Open ensures the bucket with entries kept for ttl (replicas from
@@ -35,7 +38,7 @@ func Open(ctx context.Context, js jetstream.JetStream, streams stream.Config, tt
 	if err != nil {
 		return nil, err
 	}
-	return &Cache{kv: kv}, nil
+	return &Cache{kv: kv, js: js, prefix: "$KV." + events.BucketResults + "."}, nil
 }
 
 // Get returns the answer stored under key, if any.
@@ -48,6 +51,21 @@ func (c *Cache) Get(ctx context.Context, key string) ([]byte, bool, error) {
 		return nil, false, fmt.Errorf("result cache: get %s: %w", key, err)
 	}
 	return e.Value(), true, nil
+}
+
+// PutAsync publishes value under key without waiting for JetStream's
+// acknowledgement; the future says whether it was stored.
+func (c *Cache) PutAsync(key string, value []byte) (jetstream.PubAckFuture, error) {
+	if err := events.ValidateSubject(c.prefix + key); err != nil {
+		return nil, fmt.Errorf("result cache: put %s: %w", key, err)
+	}
+	m := nats.NewMsg(c.prefix + key)
+	m.Data = value
+	f, err := c.js.PublishMsgAsync(m)
+	if err != nil {
+		return nil, fmt.Errorf("result cache: put %s: %w", key, err)
+	}
+	return f, nil
 }
 
 // Put stores value under key.

@@ -32,6 +32,23 @@ func TestGetPutAndMiss(t *testing.T) {
 	if err := c.Put(ctx, "bad key", nil); err == nil {
 		t.Fatal("put with an invalid key")
 	}
+	f, err := c.PutAsync("k2", []byte(`{"b":2}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-f.Ok():
+	case err := <-f.Err():
+		t.Fatal(err)
+	}
+	if v, hit, err := c.Get(ctx, "k2"); !hit || err != nil || string(v) != `{"b":2}` {
+		t.Fatalf("hit after an async put: %s %v %v", v, hit, err)
+	}
+	for _, key := range []string{"bad key", "a.*", ""} {
+		if _, err := c.PutAsync(key, nil); err == nil {
+			t.Fatalf("async put with the invalid key %q", key)
+		}
+	}
 	st, _ := js.Stream(ctx, "KV_results")
 	if st.CachedInfo().Config.MaxAge != DefaultTTL {
 		t.Fatalf("ttl %s", st.CachedInfo().Config.MaxAge)

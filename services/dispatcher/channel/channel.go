@@ -206,6 +206,26 @@ func jitter(d time.Duration) time.Duration {
 	return d + time.Duration(rand.Int64N(int64(d)/5+1))
 }
 
+// probePause is how long Paused asks a half-open breaker's loops to wait
+// while its one probe call is under way.
+const probePause = 50 * time.Millisecond
+
+// Paused is how long the service's consume loops should pull nothing
+// (consume.Loop.Pause): the rest of the cool-down while the breaker is
+// open, a short while when it is half-open and its one probe call is
+// under way, else 0. A message pulled then could only be handed back.
+func (c *Channel) Paused() time.Duration {
+	switch c.breaker.State() {
+	case gobreaker.StateOpen:
+		return max(c.cfg.Breaker.CoolDown-time.Since(time.Unix(0, c.openedAt.Load())), time.Millisecond)
+	case gobreaker.StateHalfOpen:
+		if c.breaker.Counts().Requests > 0 {
+			return probePause
+		}
+	}
+	return 0
+}
+
 // InFlight is how many calls hold a slot now.
 func (c *Channel) InFlight() int { return len(c.slots) }
 

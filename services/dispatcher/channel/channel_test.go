@@ -71,12 +71,15 @@ func TestBreakerOpensHalfOpensAndCloses(t *testing.T) {
 	fail(events.Permanentf("422")) // the service is up: no failure
 	fail(context.Canceled)         // our shutdown: not counted
 	fail(events.Transient(errors.New("502")))
-	if c.State() != Closed {
-		t.Fatal("opened after one failure")
+	if c.State() != Closed || c.Paused() != 0 {
+		t.Fatalf("opened after one failure, or paused (%s) while closed", c.Paused())
 	}
 	fail(events.Transient(errors.New("502")))
 	if c.State() != Open {
 		t.Fatalf("state %s after 2 consecutive failures", c.State())
+	}
+	if p := c.Paused(); p <= 0 || p > 30*time.Millisecond {
+		t.Fatalf("paused %s while open, want the rest of the 30ms cool-down", p)
 	}
 	b := busy(t, func() error { _, err := c.Admit(context.Background()); return err }())
 	if b.Reason != "breaker open" || b.Delay > 40*time.Millisecond {
@@ -95,9 +98,12 @@ func TestBreakerOpensHalfOpensAndCloses(t *testing.T) {
 	if b.Reason != "breaker half-open" || c.State() != HalfOpen {
 		t.Fatalf("second call while half-open: %+v", b)
 	}
+	if p := c.Paused(); p != probePause {
+		t.Fatalf("paused %s while the half-open probe is under way, want %s", p, probePause)
+	}
 	probe.finish(nil)
-	if c.State() != Closed {
-		t.Fatalf("state %s after a good probe", c.State())
+	if c.State() != Closed || c.Paused() != 0 {
+		t.Fatalf("state %s, paused %s after a good probe", c.State(), c.Paused())
 	}
 	mu.Lock()
 	defer mu.Unlock()

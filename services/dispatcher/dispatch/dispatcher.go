@@ -111,7 +111,21 @@ func (d *Dispatcher) routeLoop(ctx context.Context, spec route.Spec, rm *consume
 	}
 	return &consume.Loop{JS: d.js, Stream: spec.From.Stream, Consumer: spec.Name, Concurrency: concurrency,
 		Handler:       consume.Chain(h, consume.Standard(d.log, rm, consume.DeadLetter{JS: d.js}, policy)...),
-		ShutdownGrace: d.cfg.ShutdownGrace, PollWait: d.cfg.pollWait, Logger: d.log}, nil
+		ShutdownGrace: d.cfg.ShutdownGrace, PollWait: d.cfg.pollWait, Logger: d.log, Pause: d.pause(ch)}, nil
+}
+
+// pause is consume.Loop.Pause for the loops calling ch: they pull nothing
+// while its breaker is open, rather than pull messages only to hand them
+// back with a delay.
+func (d *Dispatcher) pause(ch *channel.Channel) func() time.Duration {
+	paused := d.metrics.paused.WithLabelValues(ch.Name())
+	return func() time.Duration {
+		p := ch.Paused()
+		if p > 0 {
+			paused.Add(p.Seconds())
+		}
+		return p
+	}
 }
 
 func (d *Dispatcher) jobLoop(ctx context.Context, ch *channel.Channel, rm *consume.Metrics) (*consume.Loop, error) {
@@ -130,7 +144,7 @@ func (d *Dispatcher) jobLoop(ctx context.Context, ch *channel.Channel, rm *consu
 		d.jobRetry(policy),
 		consume.Recover)
 	return &consume.Loop{JS: d.js, Stream: events.StreamJobs, Consumer: name, Concurrency: ch.Capacity(),
-		Handler: h, ShutdownGrace: d.cfg.ShutdownGrace, PollWait: d.cfg.pollWait, Logger: d.log}, nil
+		Handler: h, ShutdownGrace: d.cfg.ShutdownGrace, PollWait: d.cfg.pollWait, Logger: d.log, Pause: d.pause(ch)}, nil
 }
 
 // Run serves HTTP and runs every consume loop (with its replay loop, see

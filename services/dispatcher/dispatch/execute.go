@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"time"
 
 	"github.com/insightpulse/pulsehub/events"
 	"github.com/insightpulse/pulsehub/events/consume"
@@ -38,6 +39,7 @@ type target struct {
 	req           call.Request // Path, Method, Body, ContentType, Response, IdempotencyKey
 	resultSubject string
 	jobID         string
+	fresh         bool // no answer can be cached yet: the job's record proves no attempt was made
 }
 
 // published is where a result went.
@@ -56,20 +58,26 @@ func requestID(m *consume.Msg) string {
 }
 
 // execute makes t's call, or answers it from the result cache, and
-// publishes the result. onStart, when given, runs once the call is
-// admitted and before it is made (jobs record their attempt there).
-func (d *Dispatcher) execute(ctx context.Context, m *consume.Msg, t target, onStart func(context.Context) error) (published, error) {
+// publishes the result. start, when given, runs once the call is admitted
+// and before it is made (jobs record their attempt there); it may leave
+// its write in flight and return a wait, which execute calls once the
+// call is over, before the answer is cached or published.
+func (d *Dispatcher) execute(ctx context.Context, m *consume.Msg, t target, start func() (func(context.Context) error, error)) (published, error) {
 	svc := t.ch.Name()
 	t.req.CorrelationID, t.req.TraceParent = m.Event.Correlation(), m.Event.TraceParent
-	cached, hit, err := d.cache.Get(ctx, t.req.IdempotencyKey)
-	if err != nil {
-		return published{}, events.Transient(err)
+	if t.fresh {
+		d.metrics.cache.WithLabelValues(svc, "skipped").Inc()
+	} else {
+		cached, hit, err := d.cache.Get(ctx, t.req.IdempotencyKey)
+		if err != nil {
+			return published{}, events.Transient(err)
+		}
+		if hit {
+			d.metrics.cache.WithLabelValues(svc, "hit").Inc()
+			return d.publishCached(ctx, m, t, cached)
+		}
+		d.metrics.cache.WithLabelValues(svc, "miss").Inc()
 	}
-	if hit {
-		d.metrics.cache.WithLabelValues(svc, "hit").Inc()
-		return d.publishCached(ctx, m, t, cached)
-	}
-	d.metrics.cache.WithLabelValues(svc, "miss").Inc()
 	ticket, err := t.ch.Admit(ctx)
 	if err != nil {
 		var busy *channel.Busy
@@ -79,8 +87,9 @@ func (d *Dispatcher) execute(ctx context.Context, m *consume.Msg, t target, onSt
 		}
 		return published{}, err
 	}
-	if onStart != nil {
-		if err := onStart(ctx); err != nil {
+	var started func(context.Context) error
+	if start != nil {
+		if started, err = start(); err != nil {
 			ticket.Cancel()
 			return published{}, err
 		}
@@ -90,19 +99,58 @@ func (d *Dispatcher) execute(ctx context.Context, m *consume.Msg, t target, onSt
 	ans, err := ticket.Do(ctx, t.req)
 	inFlight.Dec()
 	d.metrics.observeCall(svc, ans, err)
+	if started != nil {
+		if serr := started(ctx); serr != nil {
+			// The state is informational; the attempt is counted again
+			// when the delivery's final state is written.
+			m.Logger().Warn("attempt not recorded", "job_id", t.jobID, "error", serr.Error())
+		}
+	}
 	if err != nil {
 		return published{}, fmt.Errorf("%s %s seq %d: %w", m.Route, m.Subject(), m.Seq(), err)
 	}
-	res := Result{Service: svc, Task: t.task, RequestID: requestID(m), JobID: t.jobID, IdempotencyKey: t.req.IdempotencyKey,
+	return d.answer(ctx, m, t, ans)
+}
+
+// answer caches a successful answer under its Idempotency-Key and
+// publishes it. The cache write goes out first and travels while the
+// result is published; a redelivery that finds no cache entry (its write
+// failed) calls the service again.
+func (d *Dispatcher) answer(ctx context.Context, m *consume.Msg, t target, ans call.Answer) (published, error) {
+	res := Result{Service: t.ch.Name(), Task: t.task, RequestID: requestID(m), JobID: t.jobID, IdempotencyKey: t.req.IdempotencyKey,
 		Status: ans.Status, Request: asJSON(t.req.Body), Response: ans.Response, DurationMS: float64(ans.Duration.Microseconds()) / 1000}
 	body, err := json.Marshal(res)
 	if err != nil {
 		return published{}, events.Permanentf("encode result: %w", err)
 	}
-	if err := d.cache.Put(ctx, t.req.IdempotencyKey, body); err != nil {
-		m.Logger().Warn("answer not cached: a redelivery would call the service again", "error", err.Error())
+	cached, cerr := d.cache.PutAsync(t.req.IdempotencyKey, body)
+	pub, err := d.publish(ctx, m, t, body)
+	if cerr == nil {
+		_, cerr = awaitAck(ctx, cached)
 	}
-	return d.publish(ctx, m, t, body)
+	if cerr != nil {
+		m.Logger().Warn("answer not cached: a redelivery would call the service again", "error", cerr.Error())
+	}
+	return pub, err
+}
+
+// ackTimeout bounds the wait for an asynchronous publish's acknowledgement.
+const ackTimeout = 5 * time.Second
+
+// awaitAck waits for f's acknowledgement, at most ackTimeout.
+func awaitAck(ctx context.Context, f jetstream.PubAckFuture) (*jetstream.PubAck, error) {
+	t := time.NewTimer(ackTimeout)
+	defer t.Stop()
+	select {
+	case ack := <-f.Ok():
+		return ack, nil
+	case err := <-f.Err():
+		return nil, err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-t.C:
+		return nil, fmt.Errorf("publish to %s: no acknowledgement within %s", f.Msg().Subject, ackTimeout)
+	}
 }
 
 // publishCached publishes a cached answer as this request's result.

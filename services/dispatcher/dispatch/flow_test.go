@@ -109,8 +109,9 @@ func TestBreakerOpensOnADeadServiceStopsCallingItAndClosesAfterRecovery(t *testi
 	if n := calledWhileOpen.Load(); n != 0 {
 		t.Fatalf("the service was called %d times while the breaker was open", n)
 	}
-	if n := counterValue(t, d.reg, "pulsehub_dispatcher_deferred_total", map[string]string{"service": "ocr", "reason": "breaker open"}); n == 0 {
-		t.Fatal("no message waited for the open breaker")
+	// While open, its loop pulled nothing rather than pull messages to hand them back.
+	if n := counterValue(t, d.reg, "pulsehub_dispatcher_paused_seconds_total", map[string]string{"service": "ocr"}); n == 0 {
+		t.Fatal("the job loop never paused for the open breaker")
 	}
 	// Breaker waits are no attempts: 5 jobs, at most 3 failures before it opened plus the failed probes.
 	for _, id := range ids {

@@ -70,6 +70,13 @@ func testConfig(services map[string]channel.Config, routes ...route.Spec) Config
 
 func (b *bus) start(t *testing.T, cfg Config) *running {
 	t.Helper()
+	return b.startWith(t, cfg, nil)
+}
+
+// startWith is start with beforeRun called between New, which ensures
+// the buckets and consumers, and Run.
+func (b *bus) startWith(t *testing.T, cfg Config, beforeRun func()) *running {
+	t.Helper()
 	reg := prometheus.NewRegistry()
 	deps := service.Deps{Conn: b.nc, JS: b.js, Logger: slog.New(slog.DiscardHandler), Registry: reg, Streams: stream.DefaultConfig()}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -77,6 +84,9 @@ func (b *bus) start(t *testing.T, cfg Config) *running {
 	if err != nil {
 		cancel()
 		t.Fatalf("new dispatcher: %v", err)
+	}
+	if beforeRun != nil {
+		beforeRun()
 	}
 	done := make(chan error, 1)
 	go func() { done <- d.Run(ctx) }()

@@ -22,6 +22,7 @@ type jobRun struct {
 	parseErr error
 	rec      jobstate.Record
 	known    bool      // the bucket held a record for this job
+	fresh    bool      // the record proves no attempt was made: no answer can be cached
 	started  bool      // an attempt was recorded (the call was admitted)
 	result   published // where the answer went
 	err      error     // the error the retry policy returned, before dead-lettering swallowed it
@@ -53,24 +54,31 @@ func (d *Dispatcher) trackJobs(service string) consume.Middleware {
 	}
 }
 
-// loadRun parses the job and reads its record.
+// loadRun reads the job's record and parses the job.
 func (d *Dispatcher) loadRun(ctx context.Context, service string, m *consume.Msg) (*jobRun, error) {
 	run := &jobRun{}
-	run.job, run.parseErr = jobs.Parse(m.Data())
 	id := requestID(m)
 	rec, err := d.store.Get(ctx, id)
 	switch {
 	case errors.Is(err, jobstate.ErrNotFound):
+	case err != nil:
+		return nil, err
+	default:
+		run.known = true
+	}
+	if validatedBefore(rec, run.known, m.Seq()) {
+		run.job, run.parseErr = jobs.Decode(m.Data())
+	} else {
+		run.job, run.parseErr = jobs.Parse(m.Data())
+	}
+	run.fresh = m.Meta != nil && noAnswerYet(rec, run.known, m.Seq(), m.Meta.NumDelivered)
+	if !run.known {
 		task, _ := jobs.Task(m.Subject())
 		rec = jobstate.Record{ID: id, Service: service, Task: or(task, "_"), State: jobstate.Pending,
 			Description: run.job.Description, IdentityKey: run.job.IdentityKey}
 		if !m.Event.Time.IsZero() {
 			rec.CreatedAt = m.Event.Time.UTC()
 		}
-	case err != nil:
-		return nil, err
-	default:
-		run.known = true
 	}
 	if run.known && !rec.State.Finished() && (rec.RequestSeq == m.Seq() || rec.RequestSeq == 0) {
 		m.Attempt = rec.Attempts + 1
@@ -84,6 +92,24 @@ func (d *Dispatcher) loadRun(ctx context.Context, service string, m *consume.Msg
 	rec.RequestSubject, rec.RequestSeq = m.Subject(), m.Seq()
 	run.rec = rec
 	return run, nil
+}
+
+// validatedBefore reports whether the job message at seq was validated
+// already, as its record rec proves: Enqueue recorded it pending after
+// validating it, or an earlier delivery of it recorded an attempt, which
+// only follows a successful parse.
+func validatedBefore(rec jobstate.Record, known bool, seq uint64) bool {
+	return known && rec.RequestSeq == seq && (rec.Attempts > 0 || rec.State == jobstate.Pending)
+}
+
+// noAnswerYet reports whether the job message at seq, delivered for the
+// delivered-th time, can have no answer in the result cache: Enqueue
+// recorded it pending and no attempt followed (an attempt is recorded
+// before its call, and a requeue resets the request sequence). A
+// redelivery looks in the cache anyway, in case its attempt's record was
+// lost.
+func noAnswerYet(rec jobstate.Record, known bool, seq, delivered uint64) bool {
+	return known && rec.RequestSeq == seq && rec.State == jobstate.Pending && rec.Attempts == 0 && delivered == 1
 }
 
 // jobHandler calls the service with the job's payload.
@@ -110,23 +136,37 @@ func (d *Dispatcher) jobHandler(ch *channel.Channel) consume.Handler {
 		if t.resultSubject == "" {
 			t.resultSubject = events.ResultSubject(ch.Name(), task)
 		}
+		t.fresh = run.fresh
 		var err error
-		run.result, err = d.execute(ctx, m, t, func(ctx context.Context) error { return d.markStarted(ctx, m, run) })
+		run.result, err = d.execute(ctx, m, t, func() (func(context.Context) error, error) { return d.startAttempt(m, run) })
 		return err
 	}
 }
 
-// markStarted records the attempt about to be made.
-func (d *Dispatcher) markStarted(ctx context.Context, m *consume.Msg, run *jobRun) error {
+// startAttempt records the attempt about to be made without waiting for
+// JetStream: the write travels while the service is called, and execute
+// waits for it before the answer is cached or published. The first
+// attempt replaces the record's earlier revisions (the pending one
+// Enqueue wrote), which keeps the final roll-up cheap; see
+// jobstate.Store.PutAsync.
+func (d *Dispatcher) startAttempt(m *consume.Msg, run *jobRun) (func(context.Context) error, error) {
 	r := &run.rec
+	first := r.Attempts == 0
 	r.State, r.Attempts, r.StartedAt, r.ETA = jobstate.Started, m.Attempt, time.Now().UTC(), time.Time{}
 	r.MaxAttempts = run.job.MaxAttempts(d.channels[r.Service].Config().Retry.Policy().MaxAttempts)
-	if err := d.store.Put(ctx, *r); err != nil {
-		return events.Transient(err)
+	f, err := d.store.PutAsync(*r, first)
+	if err != nil {
+		return nil, events.Transient(err)
 	}
 	run.started = true
 	d.metrics.jobs.WithLabelValues(r.Service, string(jobstate.Started)).Inc()
-	return nil
+	id := r.ID
+	return func(ctx context.Context) error {
+		if _, err := awaitAck(ctx, f); err != nil {
+			return fmt.Errorf("job %s: write state %s: %w", id, jobstate.Started, err)
+		}
+		return nil
+	}, nil
 }
 
 // jobRetry is consume.Retry with the job's own policy: its max_retries,

@@ -21,6 +21,7 @@ type metrics struct {
 	cache    *prometheus.CounterVec   // service, result
 	jobs     *prometheus.CounterVec   // service, state
 	deferred *prometheus.CounterVec   // service, reason
+	paused   *prometheus.CounterVec   // service
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -38,15 +39,19 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		breaker: prometheus.NewGaugeVec(prometheus.GaugeOpts(opts("breaker_state",
 			"Circuit breaker state per service: 0 closed, 1 half-open, 2 open.")), []string{"service"}),
 		cache: prometheus.NewCounterVec(prometheus.CounterOpts(opts("cache_lookups_total",
-			"Result cache lookups by service and result (hit, miss).")), []string{"service", "result"}),
+			"Result cache lookups by service and result (hit, miss, or skipped when the job's record proves no answer can exist yet).")),
+			[]string{"service", "result"}),
 		jobs: prometheus.NewCounterVec(prometheus.CounterOpts(opts("jobs_total",
 			"Job state changes recorded, by service and the state entered.")), []string{"service", "state"}),
 		deferred: prometheus.NewCounterVec(prometheus.CounterOpts(opts("deferred_total",
 			"Messages put back without a call or an attempt, by service and reason (breaker open, breaker half-open, saturated, eta).")),
 			[]string{"service", "reason"}),
+		paused: prometheus.NewCounterVec(prometheus.CounterOpts(opts("paused_seconds_total",
+			"Time the service's consume loops spent pulling nothing because its breaker was open (or half-open with its probe under way).")),
+			[]string{"service"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.calls, m.latency, m.inFlight, m.breaker, m.cache, m.jobs, m.deferred)
+		reg.MustRegister(m.calls, m.latency, m.inFlight, m.breaker, m.cache, m.jobs, m.deferred, m.paused)
 	}
 	return m
 }
@@ -58,6 +63,7 @@ func (m *metrics) service(name string) {
 	m.breaker.WithLabelValues(name).Set(0)
 	m.cache.WithLabelValues(name, "hit")
 	m.cache.WithLabelValues(name, "miss")
+	m.paused.WithLabelValues(name)
 }
 
 func (m *metrics) breakerState(service, state string) {

@@ -36,6 +36,12 @@ func Parse(data []byte) (Job, error) {
 	if err := schemas.Validate("job", data); err != nil {
 		return Job{}, events.Permanentf("job body: %w", err)
 	}
+	return Decode(data)
+}
+
+// Decode reads a job body that was validated before: by Enqueue, or by
+// an earlier delivery of the same message. Parse validates it first.
+func Decode(data []byte) (Job, error) {
 	var j Job
 	if err := json.Unmarshal(data, &j); err != nil {
 		return Job{}, events.Permanentf("job body: %w", err)

@@ -155,23 +155,52 @@ func (s *Store) Create(ctx context.Context, r Record) (bool, error) {
 // Put writes r as the job's latest state. A finished record replaces the
 // job's history and expires after the store's retention.
 func (s *Store) Put(ctx context.Context, r Record) error {
-	b, err := s.encode(&r)
+	m, opts, err := s.msg(r, false)
 	if err != nil {
 		return err
-	}
-	m := nats.NewMsg(s.prefix + r.ID)
-	m.Data = b
-	var opts []jetstream.PublishOpt
-	if r.State.Finished() {
-		m.Header.Set(jetstream.MsgRollup, jetstream.MsgRollupSubject)
-		if s.retention > 0 {
-			opts = append(opts, jetstream.WithMsgTTL(s.retention))
-		}
 	}
 	if _, err := s.js.PublishMsg(ctx, m, opts...); err != nil {
 		return fmt.Errorf("job %s: write state %s: %w", r.ID, r.State, err)
 	}
 	return nil
+}
+
+// PutAsync is Put without waiting for JetStream's acknowledgement: the
+// write is on its way when it returns, and the future says whether it was
+// stored. With replace, the write drops the key's earlier revisions as a
+// finished record does: the dispatcher replaces the pending record
+// Enqueue wrote with the first attempt's, so that the roll-up of the
+// final write only has the revisions of the job's own attempts to drop,
+// which lie close together in the bucket's stream.
+func (s *Store) PutAsync(r Record, replace bool) (jetstream.PubAckFuture, error) {
+	m, opts, err := s.msg(r, replace)
+	if err != nil {
+		return nil, err
+	}
+	f, err := s.js.PublishMsgAsync(m, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("job %s: write state %s: %w", r.ID, r.State, err)
+	}
+	return f, nil
+}
+
+// msg is the write of r: a roll-up of the key when r is finished (with
+// the retention as its TTL) or when replace is set.
+func (s *Store) msg(r Record, replace bool) (*nats.Msg, []jetstream.PublishOpt, error) {
+	b, err := s.encode(&r)
+	if err != nil {
+		return nil, nil, err
+	}
+	m := nats.NewMsg(s.prefix + r.ID)
+	m.Data = b
+	var opts []jetstream.PublishOpt
+	if replace || r.State.Finished() {
+		m.Header.Set(jetstream.MsgRollup, jetstream.MsgRollupSubject)
+	}
+	if r.State.Finished() && s.retention > 0 {
+		opts = append(opts, jetstream.WithMsgTTL(s.retention))
+	}
+	return m, opts, nil
 }
 
 func (s *Store) encode(r *Record) ([]byte, error) {

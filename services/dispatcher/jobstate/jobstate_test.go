@@ -91,6 +91,46 @@ func TestFinishedRecordsRollUpAndExpire(t *testing.T) {
 	}
 }
 
+func TestPutAsyncReplacesTheHistoryOnlyWhenAsked(t *testing.T) {
+	s, js := open(t, time.Hour)
+	ctx := context.Background()
+	kv, _ := js.KeyValue(ctx, events.BucketJobs)
+	put := func(st State, replace bool) {
+		t.Helper()
+		f, err := s.PutAsync(Record{ID: "j1", Service: "ocr", Task: "t", State: st}, replace)
+		if err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case <-f.Ok():
+		case err := <-f.Err():
+			t.Fatal(err)
+		}
+	}
+	for _, tc := range []struct {
+		state    State
+		replace  bool
+		revision int
+	}{
+		{Pending, false, 1},
+		{Started, true, 1}, // the first attempt replaces the pending record
+		{Failed, false, 2},
+		{Started, false, 3},
+		{Done, false, 1}, // finished: rolled up whatever replace says
+	} {
+		put(tc.state, tc.replace)
+		if h, _ := kv.History(ctx, "j1"); len(h) != tc.revision {
+			t.Fatalf("after %s (replace %v): %d revisions, want %d", tc.state, tc.replace, len(h), tc.revision)
+		}
+	}
+	if got, _ := s.Get(ctx, "j1"); got.State != Done {
+		t.Fatalf("got %+v", got)
+	}
+	if _, err := s.PutAsync(Record{ID: "bad key", State: Started}, true); err == nil {
+		t.Fatal("async put with an invalid id")
+	}
+}
+
 func TestListFiltersAndOrders(t *testing.T) {
 	s, js := open(t, 0)
 	ctx := context.Background()

@@ -30,6 +30,7 @@ import (
 	"github.com/insightpulse/pulsehub/services/dispatcher/channel"
 	"github.com/insightpulse/pulsehub/services/dispatcher/dispatch"
 	"github.com/insightpulse/pulsehub/services/dispatcher/jobs"
+	"github.com/insightpulse/pulsehub/services/dispatcher/jobstate"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
@@ -68,10 +69,14 @@ type Throughput struct {
 	N         int           `json:"n"`
 	Elapsed   time.Duration `json:"elapsed_ns"`
 	PerSecond float64       `json:"per_second"`
+	// CPUPerOp is the CPU time the whole process (the in-process
+	// nats-server and HTTP services included) spent per job or call
+	// during the run; 0 where the platform does not say.
+	CPUPerOp time.Duration `json:"cpu_per_op_ns,omitempty"`
 }
 
-func throughput(n int, d time.Duration) Throughput {
-	return Throughput{N: n, Elapsed: d, PerSecond: float64(n) / d.Seconds()}
+func throughput(n int, d, cpu time.Duration) Throughput {
+	return Throughput{N: n, Elapsed: d, PerSecond: float64(n) / d.Seconds(), CPUPerOp: cpu / time.Duration(max(n, 1))}
 }
 
 // Report is what Run measured.
@@ -87,11 +92,16 @@ type Report struct {
 
 // String is the report in one paragraph, next to queue_job's 155 jobs/s.
 func (r Report) String() string {
-	return fmt.Sprintf("dispatcher: %d jobs at capacity %d: %.0f jobs/s (queue_job: 155 jobs/s, %.0fx); "+
+	s := fmt.Sprintf("dispatcher: %d jobs at capacity %d: %.0f jobs/s (queue_job: 155 jobs/s, %.0fx); "+
 		"plain HTTP client loop: %.0f calls/s (dispatcher at %.0f%% of it); "+
 		"with an always-failing second service: %.0f jobs/s (%.0f%% drop)",
 		r.Jobs, r.Capacity, r.Dispatcher.PerSecond, r.Dispatcher.PerSecond/155, r.PlainHTTP.PerSecond, 100*r.Ratio,
 		r.WithFailing.PerSecond, 100*r.Drop)
+	if r.Dispatcher.CPUPerOp > 0 && r.PlainHTTP.CPUPerOp > 0 {
+		s += fmt.Sprintf("; CPU per job %s, per plain call %s", r.Dispatcher.CPUPerOp.Round(time.Microsecond),
+			r.PlainHTTP.CPUPerOp.Round(time.Microsecond))
+	}
+	return s
 }
 
 // Run runs the three scenarios on deps' NATS connection. deps.Streams
@@ -157,6 +167,11 @@ func (s scenario) run(ctx context.Context, measured string) (Throughput, error) 
 		return Throughput{}, err
 	}
 	defer results.stop()
+	// Jobs are enqueued the way they are into a running hub: with the
+	// jobs bucket there, so each is recorded pending.
+	if _, err := jobstate.Open(ctx, s.deps.JS, s.deps.Streams, cfg.JobRetention); err != nil {
+		return Throughput{}, err
+	}
 	if err := enqueueMany(ctx, s.deps, names[measured], s.o.Jobs); err != nil {
 		return Throughput{}, err
 	}
@@ -174,14 +189,15 @@ func (s scenario) run(ctx context.Context, measured string) (Throughput, error) 
 	rctx, stop := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	start := time.Now()
+	cpu0 := cpuTime()
 	go func() { done <- d.Run(rctx) }()
 	werr := results.wait(ctx, s.o.Jobs)
-	elapsed := time.Since(start)
+	elapsed, cpu := time.Since(start), cpuTime()-cpu0
 	stop()
 	if err := errors.Join(werr, <-done); err != nil {
 		return Throughput{}, err
 	}
-	return throughput(s.o.Jobs, elapsed), nil
+	return throughput(s.o.Jobs, elapsed, cpu), nil
 }
 
 // cleanup removes the scenario's consumers and messages.
@@ -275,7 +291,7 @@ func plainLoop(ctx context.Context, url string, n, concurrency int) (Throughput,
 	var next atomic.Int64
 	var firstErr atomic.Value
 	var wg sync.WaitGroup
-	start := time.Now()
+	start, cpu0 := time.Now(), cpuTime()
 	for range concurrency {
 		wg.Add(1)
 		go func() {
@@ -292,7 +308,7 @@ func plainLoop(ctx context.Context, url string, n, concurrency int) (Throughput,
 	if err, _ := firstErr.Load().(error); err != nil {
 		return Throughput{}, err
 	}
-	return throughput(n, time.Since(start)), nil
+	return throughput(n, time.Since(start), cpuTime()-cpu0), nil
 }
 
 func plainCall(ctx context.Context, client *http.Client, url string) error {

@@ -51,6 +51,10 @@ func BenchmarkDispatcher(b *testing.B) {
 		b.ReportMetric(r.PlainHTTP.PerSecond, "plain-calls/s")
 		b.ReportMetric(r.Ratio, "ratio")
 		b.ReportMetric(r.WithFailing.PerSecond, "jobs/s-with-failing")
+		if r.Dispatcher.CPUPerOp > 0 {
+			b.ReportMetric(float64(r.Dispatcher.CPUPerOp.Nanoseconds())/1000, "cpu-us/job")
+			b.ReportMetric(float64(r.PlainHTTP.CPUPerOp.Nanoseconds())/1000, "cpu-us/plain-call")
+		}
 		b.Log(r)
 	}
 }
