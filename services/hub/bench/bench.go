@@ -103,7 +103,13 @@ type IngestRow struct {
 	Concurrency int                `json:"concurrency"`
 	HTTP        ingestbench.Result `json:"http"`
 	Direct      ingestbench.Result `json:"direct"`
-	Ratio       float64            `json:"ratio"`
+	Noop        ingestbench.Result `json:"noop_http"` // the same requests to a handler that does nothing
+	Ratio       float64            `json:"ratio"`     // HTTP / Direct: the issue's ratio
+	// Floor is what an ingester that only received the request and
+	// published it could reach on this machine, 1/(1/noop + 1/direct),
+	// and FloorRatio is HTTP / Floor.
+	Floor      float64 `json:"floor"`
+	FloorRatio float64 `json:"floor_ratio"`
 }
 
 // WriterRow is scenario 2.
@@ -225,8 +231,13 @@ func runIngest(ctx context.Context, o Options, r *Report) error {
 		if row.Direct, err = b.Run(ctx, ingestbench.Scenario{Mode: ingestbench.Direct, Concurrency: c, Deliveries: o.Deliveries, Payload: pushPayload}); err != nil {
 			return err
 		}
+		if row.Noop, err = b.Run(ctx, ingestbench.Scenario{Mode: ingestbench.NoopHTTP, Concurrency: c, Deliveries: o.Deliveries, Payload: pushPayload}); err != nil {
+			return err
+		}
 		row.Ratio = row.HTTP.PerSecond / row.Direct.PerSecond
-		fmt.Fprintf(o.Log, "  %s\n  %s\n", row.HTTP, row.Direct)
+		row.Floor = 1 / (1/row.Noop.PerSecond + 1/row.Direct.PerSecond)
+		row.FloorRatio = row.HTTP.PerSecond / row.Floor
+		fmt.Fprintf(o.Log, "  %s\n  %s\n  %s\n", row.HTTP, row.Direct, row.Noop)
 		r.Ingest = append(r.Ingest, row)
 	}
 	return nil

@@ -15,11 +15,12 @@ func (r Report) Markdown() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "Measured %s on %d cores (%s, %s).\n\n", r.Machine.When.Format("2006-01-02 15:04 UTC"), r.Machine.Cores, r.Machine.OS, r.Machine.Go)
 	b.WriteString("### 1. Ingest: signed 7 KB GitHub `push` deliveries over HTTP vs raw JetStream publishes\n\n")
-	b.WriteString("| concurrency | ingester deliveries/s | p50 | p99 | raw JetStream publishes/s | p50 | p99 | ratio ingester/raw (target ≥ 0.5 at 64) |\n|---|---|---|---|---|---|---|---|\n")
+	b.WriteString("| concurrency | ingester deliveries/s | p50 | p99 | raw JetStream publishes/s | p50 | p99 | ratio ingester/raw (target ≥ 0.5 at 64) | no-op HTTP requests/s | floor (HTTP + publish) | ingester/floor |\n|---|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, row := range r.Ingest {
-		fmt.Fprintf(&b, "| %d | %.0f | %s | %s | %.0f | %s | %s | %.2f |\n", row.Concurrency, row.HTTP.PerSecond, ms(row.HTTP.P50), ms(row.HTTP.P99),
-			row.Direct.PerSecond, ms(row.Direct.P50), ms(row.Direct.P99), row.Ratio)
+		fmt.Fprintf(&b, "| %d | %.0f | %s | %s | %.0f | %s | %s | %.2f | %.0f | %.0f | %.2f |\n", row.Concurrency, row.HTTP.PerSecond, ms(row.HTTP.P50), ms(row.HTTP.P99),
+			row.Direct.PerSecond, ms(row.Direct.P50), ms(row.Direct.P99), row.Ratio, row.Noop.PerSecond, row.Floor, row.FloorRatio)
 	}
+	b.WriteString("\nThe floor is what an ingester doing nothing but receive the request (no-op HTTP handler, same client, same requests) and publish it (raw JetStream) could reach here: 1/(1/no-op + 1/raw). Client, server and NATS share the same cores.\n")
 	w := r.Writer
 	b.WriteString("\n### 2. Writer batching: events into the Odoo fake at 5 ms per call + 0.1 ms per record\n\n")
 	b.WriteString("| writer | events | records/s | Odoo calls | ratio (target ≥ 10×) |\n|---|---|---|---|---|\n")

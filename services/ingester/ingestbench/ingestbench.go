@@ -41,6 +41,10 @@ type Mode string
 const (
 	HTTP   Mode = "http"   // signed deliveries POSTed to the ingester
 	Direct Mode = "direct" // the same bodies published straight to JetStream
+	// NoopHTTP POSTs the same requests to a handler that reads the body
+	// and answers 202 without doing anything: the floor the HTTP client
+	// and server themselves cost on this machine.
+	NoopHTTP Mode = "noop-http"
 )
 
 // Scenario is one measurement.
@@ -75,6 +79,7 @@ const secret = "ingestbench webhook secret"
 type Bench struct {
 	js     jetstream.JetStream
 	url    string
+	noop   string // URL of the no-op handler (NoopHTTP)
 	secret string
 	client *http.Client
 	stop   context.CancelFunc
@@ -107,7 +112,13 @@ func Start(ctx context.Context, nc *nats.Conn, js jetstream.JetStream) (*Bench, 
 		return nil, err
 	}
 	sctx, stop := context.WithCancel(context.WithoutCancel(ctx))
-	b := &Bench{js: js, url: "http://" + srv.Addr() + "/github", secret: secret, stop: stop, done: make(chan error, 1),
+	srv.Handle("POST /noop", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusAccepted)
+		_, _ = io.WriteString(w, `{}`)
+	}))
+	b := &Bench{js: js, url: "http://" + srv.Addr() + "/github", noop: "http://" + srv.Addr() + "/noop", secret: secret, stop: stop, done: make(chan error, 1),
 		client: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256, MaxIdleConns: 256}}}
 	go func() { b.done <- srv.Run(sctx) }()
 	return b, nil
@@ -187,8 +198,12 @@ func (b *Bench) sender(s Scenario) func(ctx context.Context, guid string) error 
 		}
 	}
 	sig := githubhook.SignatureValue(b.secret, s.Payload)
+	url := b.url
+	if s.Mode == NoopHTTP {
+		url = b.noop
+	}
 	return func(ctx context.Context, guid string) error {
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, b.url, bytes.NewReader(s.Payload))
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(s.Payload))
 		if err != nil {
 			return err
 		}

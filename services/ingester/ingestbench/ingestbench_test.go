@@ -28,7 +28,7 @@ func BenchmarkIngest(b *testing.B) {
 	}
 	defer bench.Close()
 	for _, c := range []int{1, 16, 64} {
-		for _, mode := range []ingestbench.Mode{ingestbench.HTTP, ingestbench.Direct} {
+		for _, mode := range []ingestbench.Mode{ingestbench.HTTP, ingestbench.Direct, ingestbench.NoopHTTP} {
 			b.Run(fmt.Sprintf("%s/c=%d", mode, c), func(b *testing.B) {
 				b.SetBytes(int64(len(payload)))
 				b.ResetTimer()
@@ -52,7 +52,7 @@ func TestRunStoresEveryDelivery(t *testing.T) {
 		t.Fatal(err)
 	}
 	payload := []byte(`{"ref":"refs/heads/main"}`)
-	for _, mode := range []ingestbench.Mode{ingestbench.HTTP, ingestbench.Direct} {
+	for _, mode := range []ingestbench.Mode{ingestbench.HTTP, ingestbench.Direct, ingestbench.NoopHTTP} {
 		res, err := bench.Run(t.Context(), ingestbench.Scenario{Mode: mode, Concurrency: 4, Deliveries: 50, Payload: payload})
 		if err != nil || res.PerSecond <= 0 || res.P99 < res.P50 {
 			t.Fatalf("%s: %+v %v", mode, res, err)
