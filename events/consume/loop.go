@@ -259,25 +259,32 @@ func (l *Loop) returnMsg(raw jetstream.Msg) {
 }
 
 // keepAlive sends InProgress every interval until stop is called, so a
-// handler that outlives the ack wait is not redelivered meanwhile.
+// handler that outlives the ack wait is not redelivered meanwhile. It runs
+// on a timer rather than a goroutine of its own: most handlers end long
+// before the first beat.
 func keepAlive(raw jetstream.Msg, every time.Duration) (stop func()) {
-	done := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		t := time.NewTicker(every)
-		defer t.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case <-t.C:
-				_ = raw.InProgress() // a lost heartbeat means at worst a redelivery
-			}
+	var (
+		mu      sync.Mutex
+		stopped bool
+		t       *time.Timer
+	)
+	mu.Lock()
+	defer mu.Unlock()
+	t = time.AfterFunc(every, func() {
+		mu.Lock()
+		defer mu.Unlock()
+		if stopped {
+			return
 		}
-	}()
-	return func() { close(done); wg.Wait() }
+		_ = raw.InProgress() // a lost heartbeat means at worst a redelivery
+		t.Reset(every)
+	})
+	return func() {
+		mu.Lock()
+		defer mu.Unlock()
+		stopped = true
+		t.Stop()
+	}
 }
 
 func isIdle(err error) bool {

@@ -3,7 +3,6 @@ package dispatch
 import (
 	"context"
 	"encoding/json"
-	"net/http"
 	"testing"
 
 	"github.com/insightpulse/pulsehub/events"
@@ -17,14 +16,7 @@ import (
 
 func TestEnqueuedJobSkipsTheCacheAndItsFirstAttemptReplacesThePendingRecord(t *testing.T) {
 	b := newBus(t)
-	release := make(chan struct{})
-	svc := newFake(t, func(_ int, w http.ResponseWriter, r *http.Request) {
-		select {
-		case <-release:
-		case <-r.Context().Done():
-		}
-		reply(w, 200, `{"ok":1}`)
-	})
+	svc, release := newHeldFake(t, `{"ok":1}`)
 	cfg := testConfig(map[string]channel.Config{"ocr": svcConfig(svc.URL, 2)})
 	e := stoppedWithAJob(t, b, cfg) // recorded pending before any dispatcher reads it
 	d := b.start(t, cfg)

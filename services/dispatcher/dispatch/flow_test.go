@@ -24,14 +24,7 @@ import (
 
 func TestCapacityIsNeverExceededWhileAnotherServiceKeepsFlowing(t *testing.T) {
 	b := newBus(t)
-	release := make(chan struct{})
-	slow := newFake(t, func(_ int, w http.ResponseWriter, r *http.Request) {
-		select {
-		case <-release:
-		case <-r.Context().Done():
-		}
-		reply(w, 200, `{}`)
-	})
+	slow, release := newHeldFake(t, `{}`)
 	fast := newFake(t, ok)
 	b.start(t, testConfig(map[string]channel.Config{"slow": svcConfig(slow.URL, 2), "fast": svcConfig(fast.URL, 8)}))
 	var slowIDs, fastIDs []string

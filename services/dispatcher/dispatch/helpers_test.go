@@ -133,6 +133,20 @@ func newFake(t *testing.T, answer func(n int, w http.ResponseWriter, r *http.Req
 	return f
 }
 
+// newHeldFake is a fake that holds every call until release is closed
+// (or the caller gives up on it), then answers 200 with body.
+func newHeldFake(t *testing.T, body string) (f *fake, release chan struct{}) {
+	t.Helper()
+	release = make(chan struct{})
+	return newFake(t, func(_ int, w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+		reply(w, 200, body)
+	}), release
+}
+
 func (f *fake) serve(w http.ResponseWriter, r *http.Request) {
 	cur := f.inFlight.Add(1)
 	defer f.inFlight.Add(-1)

@@ -29,6 +29,9 @@ func TestScenarioRuns(t *testing.T) {
 	if r.Dispatcher.N != 100 || r.Dispatcher.PerSecond <= 0 || r.PlainHTTP.PerSecond <= 0 || r.WithFailing.PerSecond <= 0 || r.Ratio <= 0 {
 		t.Fatalf("report %+v", r)
 	}
+	if r.WithFailing.OtherDeliveries == 0 || r.Dispatcher.OtherDeliveries != 0 {
+		t.Fatalf("deliveries of the failing service's jobs: %d with it, %d without", r.WithFailing.OtherDeliveries, r.Dispatcher.OtherDeliveries)
+	}
 	if r.String() == "" {
 		t.Fatal("empty summary")
 	}
@@ -51,9 +54,11 @@ func BenchmarkDispatcher(b *testing.B) {
 		b.ReportMetric(r.PlainHTTP.PerSecond, "plain-calls/s")
 		b.ReportMetric(r.Ratio, "ratio")
 		b.ReportMetric(r.WithFailing.PerSecond, "jobs/s-with-failing")
+		b.ReportMetric(float64(r.WithFailing.OtherDeliveries), "failing-deliveries")
 		if r.Dispatcher.CPUPerOp > 0 {
 			b.ReportMetric(float64(r.Dispatcher.CPUPerOp.Nanoseconds())/1000, "cpu-us/job")
 			b.ReportMetric(float64(r.PlainHTTP.CPUPerOp.Nanoseconds())/1000, "cpu-us/plain-call")
+			b.ReportMetric(float64(r.WithFailing.CPUPerOp.Nanoseconds())/1000, "cpu-us/job-with-failing")
 		}
 		b.Log(r)
 	}

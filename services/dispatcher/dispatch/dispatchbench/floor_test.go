@@ -20,8 +20,10 @@ const floorConcurrency = 64
 // BenchmarkJetStreamFloor measures, on the same in-process server as
 // BenchmarkDispatcher, what one JetStream operation costs on its own at
 // the dispatcher's concurrency: a synchronous KV write (a job-state
-// write), the same write published asynchronously, and a KV read (a
-// record look-up). Each job costs a few of these besides its HTTP call:
+// write), the same write published asynchronously, one that rolls up the
+// key's earlier revisions (a done write), a KV read (a record look-up),
+// and one message of a pull of 8 with its ack. Each job costs a few of
+// these besides its HTTP call:
 //
 //	go test -run '^$' -bench JetStreamFloor ./dispatch/dispatchbench/
 func BenchmarkJetStreamFloor(b *testing.B) {
@@ -52,10 +54,64 @@ func BenchmarkJetStreamFloor(b *testing.B) {
 			}
 		})
 	})
+	b.Run("kv-put-rollup", func(b *testing.B) { // a done write: it drops the key's earlier revisions
+		parallel(b, func(i int64) error {
+			m := nats.NewMsg("$KV.floor." + key(i))
+			m.Data = value
+			m.Header.Set(jetstream.MsgRollup, jetstream.MsgRollupSubject)
+			_, err := d.JS.PublishMsg(ctx, m)
+			return err
+		})
+	})
 	b.Run("kv-get", func(b *testing.B) {
 		parallel(b, func(i int64) error { _, err := kv.Get(ctx, key(i)); return err })
 	})
-	_ = jetstream.ErrKeyNotFound
+	b.Run("fetch-8-and-ack", func(b *testing.B) { fetchAndAck(b, d.JS, 8) })
+}
+
+// fetchAndAck measures a message pulled in a batch of batch from a
+// durable consumer and acknowledged, the way consume.Loop does it; the
+// messages are stored before the clock starts.
+func fetchAndAck(b *testing.B, js jetstream.JetStream, batch int) {
+	ctx := context.Background()
+	name := "FLOOR" + strconv.Itoa(b.N)
+	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: name, Subjects: []string{name + ".>"}}); err != nil {
+		b.Fatal(err)
+	}
+	defer func() { _ = js.DeleteStream(ctx, name) }()
+	body := make([]byte, 200) // about a job
+	for i := 0; i < b.N; i++ {
+		if _, err := js.PublishAsync(name+".job", body); err != nil {
+			b.Fatal(err)
+		}
+	}
+	select {
+	case <-js.PublishAsyncComplete():
+	case <-time.After(time.Minute):
+		b.Fatal("messages not stored")
+	}
+	cons, err := js.CreateConsumer(ctx, name, jetstream.ConsumerConfig{Durable: "floor", AckPolicy: jetstream.AckExplicitPolicy, MaxAckPending: 1000})
+	if err != nil {
+		b.Fatal(err)
+	}
+	var left atomic.Int64
+	left.Store(int64(b.N))
+	parallel(b, func(int64) error {
+		if left.Load() <= 0 {
+			return nil
+		}
+		msgs, err := cons.Fetch(batch, jetstream.FetchMaxWait(100*time.Millisecond))
+		if err != nil {
+			return err
+		}
+		for m := range msgs.Messages() {
+			left.Add(-1)
+			if err := m.Ack(); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }
 
 // parallel runs op b.N times from floorConcurrency goroutines and reports
