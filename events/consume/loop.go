@@ -108,6 +108,7 @@ func (l *Loop) Run(ctx context.Context) error {
 	defer hardStop()
 	var wg sync.WaitGroup
 	slots := make(chan struct{}, l.Concurrency)
+	work := l.workers(handlerCtx, heartbeat, slots, &wg)
 	pause := newPause()
 	for ctx.Err() == nil {
 		n := reserve(ctx, slots)
@@ -132,12 +133,7 @@ func (l *Loop) Run(ctx context.Context) error {
 				continue
 			}
 			used++
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				defer func() { <-slots }()
-				l.handle(handlerCtx, raw, heartbeat)
-			}()
+			work <- raw
 		}
 		release(slots, n-used)
 		if err := batch.Error(); err != nil && !isIdle(err) {
@@ -147,8 +143,28 @@ func (l *Loop) Run(ctx context.Context) error {
 		}
 		pause.reset()
 	}
+	close(work)
 	l.drain(&wg, hardStop)
 	return nil
+}
+
+// workers starts Concurrency workers that handle the messages sent on
+// the returned channel until it is closed; each keeps its goroutine (and
+// the stack it has grown) from one message to the next. A message holds
+// its slot from its pull to the end of its handler.
+func (l *Loop) workers(ctx context.Context, heartbeat time.Duration, slots chan struct{}, wg *sync.WaitGroup) chan<- jetstream.Msg {
+	work := make(chan jetstream.Msg)
+	for range l.Concurrency {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for raw := range work {
+				l.handle(ctx, raw, heartbeat)
+				<-slots
+			}
+		}()
+	}
+	return work
 }
 
 // paused reports whether Pause asked for a pause, after waiting it out
