@@ -100,7 +100,9 @@ func (d *Dispatcher) execute(ctx context.Context, m *consume.Msg, t target, star
 	inFlight.Dec()
 	d.metrics.observeCall(svc, ans, err)
 	if started != nil {
-		if serr := started(ctx); serr != nil {
+		// Waited for even when shutdown cut the call short: the write was
+		// sent, and the state written next must follow it.
+		if serr := started(context.WithoutCancel(ctx)); serr != nil {
 			// The state is informational; the attempt is counted again
 			// when the delivery's final state is written.
 			m.Logger().Warn("attempt not recorded", "job_id", t.jobID, "error", serr.Error())
@@ -135,7 +137,7 @@ func (d *Dispatcher) answer(ctx context.Context, m *consume.Msg, t target, ans c
 }
 
 // ackTimeout bounds the wait for an asynchronous publish's acknowledgement.
-const ackTimeout = 5 * time.Second
+var ackTimeout = 5 * time.Second // a variable for tests
 
 // awaitAck waits for f's acknowledgement, at most ackTimeout.
 func awaitAck(ctx context.Context, f jetstream.PubAckFuture) (*jetstream.PubAck, error) {

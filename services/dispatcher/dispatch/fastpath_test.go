@@ -3,7 +3,10 @@ package dispatch
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/insightpulse/pulsehub/events"
 	"github.com/insightpulse/pulsehub/events/natstest"
@@ -12,6 +15,8 @@ import (
 	"github.com/insightpulse/pulsehub/services/dispatcher/channel"
 	"github.com/insightpulse/pulsehub/services/dispatcher/jobs"
 	"github.com/insightpulse/pulsehub/services/dispatcher/jobstate"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 func TestEnqueuedJobSkipsTheCacheAndItsFirstAttemptReplacesThePendingRecord(t *testing.T) {
@@ -58,10 +63,7 @@ func TestRedeliveredJobLooksInTheCacheEvenIfItsRecordShowsNoAttempt(t *testing.T
 	ctx := context.Background()
 	// An earlier attempt cached its answer but its record was lost.
 	key := events.StableID(jobs.ConsumerName("ocr"), e.ID)
-	c, err := cache.Open(ctx, b.js, stream.DefaultConfig(), 0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := cacheOf(t, b)
 	answer, _ := json.Marshal(Result{Service: "ocr", Task: "extract", IdempotencyKey: key, Status: 200, Response: json.RawMessage(`{"from":"cache"}`)})
 	if err := c.Put(ctx, key, answer); err != nil {
 		t.Fatal(err)
@@ -90,12 +92,12 @@ func TestRedeliveredJobLooksInTheCacheEvenIfItsRecordShowsNoAttempt(t *testing.T
 	}
 }
 
-// limitJobRecords sets the most bytes a job record may have: a small
-// limit makes every job-state write fail while reads still work.
-func limitJobRecords(t *testing.T, b *bus, size int32) {
+// limitBucket sets the most bytes a value of bucket may have: a small
+// limit makes every write fail while reads still work.
+func limitBucket(t *testing.T, b *bus, bucket string, size int32) {
 	t.Helper()
 	ctx := context.Background()
-	s, err := b.js.Stream(ctx, "KV_"+events.BucketJobs)
+	s, err := b.js.Stream(ctx, "KV_"+bucket)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -113,14 +115,14 @@ func TestLostJobStateWritesNeverCostASecondCall(t *testing.T) {
 	e := stoppedWithAJob(t, b, cfg)
 	// Neither started nor done can be recorded (New ensures the bucket's
 	// own settings, so the limit comes after it).
-	d := b.startWith(t, cfg, func() { limitJobRecords(t, b, 16) })
+	d := b.startWith(t, cfg, func() { limitBucket(t, b, events.BucketJobs, 16) })
 	natstest.WaitFor(t, wait, "the redelivery answered from the cache", func() bool {
 		return counterValue(t, d.reg, "pulsehub_dispatcher_cache_lookups_total", map[string]string{"service": "ocr", "result": "hit"}) > 0
 	})
 	if r := b.job(t, e.ID); r.State != jobstate.Pending || r.Attempts != 0 {
 		t.Fatalf("record while writes fail: %+v", r)
 	}
-	limitJobRecords(t, b, -1)
+	limitBucket(t, b, events.BucketJobs, -1)
 	rec := b.waitState(t, e.ID, jobstate.Done)
 	// The attempt itself was never recorded, and the delivery that got
 	// done was answered from the cache: it counts no attempt.
@@ -130,6 +132,31 @@ func TestLostJobStateWritesNeverCostASecondCall(t *testing.T) {
 	if n := b.count(t, events.StreamResults, "results.ocr.>"); n != 1 {
 		t.Fatalf("RESULTS holds %d results", n)
 	}
+}
+
+func TestAnswerThatCannotBeCachedIsStillPublishedAndTheJobDone(t *testing.T) {
+	b := newBus(t)
+	svc := newFake(t, ok)
+	cfg := testConfig(map[string]channel.Config{"ocr": svcConfig(svc.URL, 2)})
+	e := stoppedWithAJob(t, b, cfg)
+	b.startWith(t, cfg, func() { limitBucket(t, b, events.BucketResults, 16) })
+	rec := b.waitState(t, e.ID, jobstate.Done)
+	if svc.count() != 1 || rec.ResultSeq == 0 || b.count(t, events.StreamResults, "results.ocr.>") != 1 {
+		t.Fatalf("calls %d, record %+v", svc.count(), rec)
+	}
+	if _, hit, err := cacheOf(t, b).Get(context.Background(), events.StableID(jobs.ConsumerName("ocr"), e.ID)); hit || err != nil {
+		t.Fatalf("cached: %v %v", hit, err)
+	}
+}
+
+// cacheOf opens the result cache as the dispatcher does.
+func cacheOf(t *testing.T, b *bus) *cache.Cache {
+	t.Helper()
+	c, err := cache.Open(context.Background(), b.js, stream.DefaultConfig(), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }
 
 func TestJobRecordsProveWhatWasDoneBefore(t *testing.T) {
@@ -162,5 +189,32 @@ func TestJobRecordsProveWhatWasDoneBefore(t *testing.T) {
 				t.Errorf("noAnswerYet = %v", got)
 			}
 		})
+	}
+}
+
+func TestAwaitAckGivesUpWhenNoAnswerComes(t *testing.T) {
+	old := ackTimeout
+	ackTimeout = 100 * time.Millisecond
+	t.Cleanup(func() { ackTimeout = old })
+	srv := natstest.RunServer(t)
+	nc, js := natstest.Connect(t, srv.ClientURL())
+	natstest.Shutdown(srv)
+	// Once the client knows, it buffers what it publishes until it reconnects.
+	natstest.WaitFor(t, wait, "the client to see the server gone", func() bool { return nc.Status() == nats.RECONNECTING })
+	publish := func() jetstream.PubAckFuture {
+		t.Helper()
+		f, err := js.PublishMsgAsync(nats.NewMsg("$KV." + events.BucketJobs + ".j1"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return f
+	}
+	if _, err := awaitAck(context.Background(), publish()); err == nil || !strings.Contains(err.Error(), "no acknowledgement") {
+		t.Fatalf("err = %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := awaitAck(ctx, publish()); !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v with a cancelled context", err)
 	}
 }
