@@ -9,8 +9,9 @@
 // service's channel (package channel): a capacity, a timeout, an auth
 // header and a circuit breaker. A message that finds its service
 // saturated or its breaker open goes back to JetStream with a delay that
-// costs no attempt, so a slow or dead service never holds a worker or
-// another service's messages. Calls carry an Idempotency-Key derived from
+// costs no attempt, and while a breaker is open its service's loops pull
+// nothing, so a slow or dead service never holds a worker or another
+// service's messages. Calls carry an Idempotency-Key derived from
 // the route (or jobs-<service>) and the event's id; successful answers
 // are kept in the result cache under it, so a redelivery or a replay is
 // answered without calling again. Jobs have their state in the jobs
