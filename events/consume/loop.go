@@ -98,6 +98,9 @@ func (l *Loop) Run(ctx context.Context) error {
 	l.defaults()
 	cons, err := l.JS.Consumer(ctx, l.Stream, l.Consumer)
 	if err != nil {
+		if ctx.Err() != nil {
+			return nil // stopped before it started: nothing was pulled, nothing to hand back
+		}
 		return fmt.Errorf("route %s: consumer %s on %s: %w", l.Route, l.Consumer, l.Stream, err)
 	}
 	ackWait := cons.CachedInfo().Config.AckWait

@@ -496,3 +496,17 @@ func TestRoutesReportsLagAndDLQDepth(t *testing.T) {
 		t.Fatalf("depth = %d %v", d, err)
 	}
 }
+
+func TestRunStoppedBeforeItStartsIsNotAnError(t *testing.T) {
+	f := setup(t, 5*time.Second)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	l := &Loop{JS: f.js, Stream: events.StreamGitHub, Consumer: route, Handler: func(context.Context, *Msg) error { return nil }}
+	if err := l.Run(ctx); err != nil {
+		t.Fatalf("Run with a cancelled context: %v", err)
+	}
+	l = &Loop{JS: f.js, Stream: events.StreamGitHub, Consumer: "no-such-route", Handler: func(context.Context, *Msg) error { return nil }}
+	if err := l.Run(context.Background()); err == nil {
+		t.Fatal("Run on a missing consumer succeeded")
+	}
+}
