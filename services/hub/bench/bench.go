@@ -86,8 +86,10 @@ type Report struct {
 	Writer   WriterRow            `json:"writer"`
 	Dispatch dispatchbench.Report `json:"dispatch"`
 	EndToEnd Latency              `json:"end_to_end"`
-	Memory   *Memory              `json:"memory,omitempty"`
-	Scale    []ScaleRow           `json:"scale"`
+	// EndToEndNoLinger is scenario 4 with the writer's linger at 0.
+	EndToEndNoLinger Latency    `json:"end_to_end_no_linger"`
+	Memory           *Memory    `json:"memory,omitempty"`
+	Scale            []ScaleRow `json:"scale"`
 }
 
 // Machine says where the numbers come from.
@@ -122,6 +124,7 @@ type WriterRow struct {
 // Latency is scenario 4.
 type Latency struct {
 	Samples int           `json:"samples"`
+	Linger  time.Duration `json:"linger_ns"` // the writer's linger
 	P50     time.Duration `json:"p50_ns"`
 	P99     time.Duration `json:"p99_ns"`
 	Max     time.Duration `json:"max_ns"`

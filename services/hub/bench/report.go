@@ -33,9 +33,11 @@ func (r Report) Markdown() string {
 	fmt.Fprintf(&b, "| plain Go HTTP client loop, 64 goroutines | %.0f calls/s | 1 |\n", d.PlainHTTP.PerSecond)
 	fmt.Fprintf(&b, "| queue_job (published: 15,000 jobs in 96.9 s) | %d jobs/s | — |\n", queueJobJobsPerSecond)
 	fmt.Fprintf(&b, "| dispatcher while a second, always-failing service's jobs run | %.0f jobs/s | %.0f%% drop (target < 10%%) |\n", d.WithFailing.PerSecond, 100*d.Drop)
-	e := r.EndToEnd
 	b.WriteString("\n### 4. End to end: webhook in → Odoo fake written (no fake latency), one delivery at a time\n\n")
-	fmt.Fprintf(&b, "| samples | p50 | p99 | max |\n|---|---|---|---|\n| %d | %s | %s | %s |\n", e.Samples, ms(e.P50), ms(e.P99), ms(e.Max))
+	b.WriteString("| writer linger | samples | p50 | p99 | max |\n|---|---|---|---|---|\n")
+	for _, e := range []Latency{r.EndToEnd, r.EndToEndNoLinger} {
+		fmt.Fprintf(&b, "| %s | %d | %s | %s | %s |\n", e.Linger, e.Samples, ms(e.P50), ms(e.P99), ms(e.Max))
+	}
 	b.WriteString("\n### 5. Memory of `hub run` (resident set size)\n\n")
 	if m := r.Memory; m != nil {
 		fmt.Fprintf(&b, "| idle | after %d deliveries at concurrency 64 |\n|---|---|\n| %s | %s |\n", m.Deliveries, mib(m.Idle), mib(m.AfterIngest))

@@ -31,26 +31,36 @@ import (
 const benchSecret = "hub bench webhook secret"
 
 // runEndToEnd measures webhook in → Odoo fake written (no fake latency),
-// one delivery at a time, at the writer's default linger.
+// one delivery at a time: at the writer's default linger (it waits up to
+// 20 ms for more events to batch with), and with no linger.
 func runEndToEnd(ctx context.Context, o Options, r *Report) error {
+	var err error
+	if r.EndToEnd, err = endToEnd(ctx, o, writer.DefaultLinger); err != nil {
+		return err
+	}
+	r.EndToEndNoLinger, err = endToEnd(ctx, o, 0)
+	return err
+}
+
+func endToEnd(ctx context.Context, o Options, linger time.Duration) (Latency, error) {
 	env, err := startNATS()
 	if err != nil {
-		return err
+		return Latency{}, err
 	}
 	defer env.close()
 	fake, err := odootest.NewServer()
 	if err != nil {
-		return err
+		return Latency{}, err
 	}
 	defer fake.Close()
-	url, stop, err := startIngestAndWriter(ctx, env, fake)
+	url, stop, err := startIngestAndWriter(ctx, env, fake, linger)
 	if err != nil {
-		return err
+		return Latency{}, err
 	}
 	defer stop()
 	issue := map[string]any{}
 	if err := json.Unmarshal(issuePayload, &issue); err != nil {
-		return err
+		return Latency{}, err
 	}
 	client := &http.Client{Timeout: 10 * time.Second}
 	lat := make([]time.Duration, 0, o.Latency)
@@ -60,20 +70,20 @@ func runEndToEnd(ctx context.Context, o Options, r *Report) error {
 		before := fake.Count("project.task")
 		start := time.Now()
 		if err := post(ctx, client, url, "issues", fmt.Sprintf("e2e-%d-%d", time.Now().UnixNano(), i), body); err != nil {
-			return err
+			return Latency{}, err
 		}
 		for fake.Count("project.task") == before {
 			if time.Since(start) > 30*time.Second {
-				return fmt.Errorf("delivery %d not in Odoo after 30s", i)
+				return Latency{}, fmt.Errorf("delivery %d not in Odoo after 30s", i)
 			}
 			time.Sleep(50 * time.Microsecond) // polling the fake for the write, not waiting for a duration
 		}
 		lat = append(lat, time.Since(start))
 	}
 	slices.Sort(lat)
-	r.EndToEnd = Latency{Samples: len(lat), P50: lat[len(lat)/2], P99: lat[min(len(lat)*99/100, len(lat)-1)], Max: lat[len(lat)-1]}
-	fmt.Fprintf(o.Log, "  %d deliveries one at a time: p50 %s, p99 %s\n", len(lat), r.EndToEnd.P50, r.EndToEnd.P99)
-	return nil
+	l := Latency{Samples: len(lat), Linger: linger, P50: lat[len(lat)/2], P99: lat[min(len(lat)*99/100, len(lat)-1)], Max: lat[len(lat)-1]}
+	fmt.Fprintf(o.Log, "  %d deliveries one at a time, linger %s: p50 %s, p99 %s\n", len(lat), linger, l.P50, l.P99)
+	return l, nil
 }
 
 //go:embed testdata/issues.opened.payload.json
@@ -81,7 +91,7 @@ var issuePayload []byte
 
 // startIngestAndWriter runs an ingester and a writer (one route, GitHub
 // issues to project tasks) until the returned stop is called.
-func startIngestAndWriter(ctx context.Context, env *natsEnv, fake *odootest.Server) (string, func(), error) {
+func startIngestAndWriter(ctx context.Context, env *natsEnv, fake *odootest.Server, linger time.Duration) (string, func(), error) {
 	var spec route.Spec
 	if err := yaml.Unmarshal([]byte(`
 name: github-issues-to-tasks
@@ -103,6 +113,7 @@ odoo:
 	ic.GitHub.WebhookSecrets = []config.Secret{config.NewSecret(benchSecret)}
 	wc := writer.DefaultConfig()
 	wc.HTTP.Listen = "127.0.0.1:0"
+	wc.Linger = linger
 	wc.Odoo = map[string]odoo.Config{"default": fake.Config(odoo.TransportXMLRPC)}
 	wc.Routes = []route.Spec{spec}
 	ctx, cancel := context.WithCancel(ctx)
