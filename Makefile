@@ -3,7 +3,7 @@
 # root matches no module).
 MODULES = $(shell go list -f '{{.Dir}}/...' -m)
 
-.PHONY: run test bench build vet fmt
+.PHONY: run test bench build vet fmt tidy
 
 run:
 	go run ./services/hub run
@@ -23,3 +23,9 @@ vet:
 
 fmt:
 	gofmt -w $(shell go list -f '{{.Dir}}' -m)
+
+# Each module's go.mod names the workspace modules it uses (require +
+# replace), so every module also builds on its own (GOWORK=off) and
+# `go mod tidy` works in it.
+tidy:
+	for d in $(shell go list -f '{{.Dir}}' -m); do (cd $$d && GOWORK=off go mod tidy) || exit 1; done
