@@ -6,6 +6,8 @@ go 1.26.0
 // ghinstallation/v2 (the GitHub App JWT transport) drive the redelivery
 // reconciler; golang-jwt/jwt/v4 (ghinstallation's own) checks the App key
 // at config time and the JWT in the test fake of GitHub's API.
+// golang.org/x/sync/semaphore (a weighted semaphore) is the byte budget for
+// request bodies in flight (intake.Budget).
 
 require (
 	github.com/bradleyfalzon/ghinstallation/v2 v2.19.0
@@ -14,6 +16,8 @@ require (
 	github.com/nats-io/nats-server/v2 v2.15.2
 	github.com/nats-io/nats.go v1.55.0
 	github.com/prometheus/client_golang v1.25.0
+	github.com/prometheus/client_model v0.6.3
+	golang.org/x/sync v0.24.0
 )
 
 require (
@@ -27,7 +31,6 @@ require (
 	github.com/minio/highwayhash v1.0.4 // indirect
 	github.com/munnerz/goautoneg v0.0.0-20191010083416-a7dc8b61c822 // indirect
 	github.com/nats-io/jwt/v2 v2.8.2 // indirect
-	github.com/prometheus/client_model v0.6.3 // indirect
 	github.com/prometheus/common v0.72.0 // indirect
 	github.com/prometheus/procfs v0.22.0 // indirect
 	github.com/santhosh-tekuri/jsonschema/v6 v6.0.3 // indirect

@@ -33,7 +33,7 @@ func FuzzHandler(f *testing.F) {
 	deps := n.Deps(f, io.Discard)
 	h := &githubhook.Handler{Verifier: githubhook.NewVerifier(fuzzSecret), MaxBody: 1 << 20, Log: slog.New(slog.DiscardHandler),
 		Publish: &intake.Publisher{Conn: deps.Conn, JS: deps.JS}}
-	endpoint := h.Endpoint(slog.New(slog.DiscardHandler), nil)
+	endpoint := h.Endpoint(slog.New(slog.DiscardHandler), nil, nil)
 	_, js := n.Client(f)
 
 	f.Fuzz(func(t *testing.T, event, guid, contentType string, mode uint8, sig string, body []byte) {

@@ -32,20 +32,17 @@ var (
 	guidPattern  = regexp.MustCompile(`^[A-Za-z0-9-]{1,128}$`)
 )
 
-// Endpoint wraps the handler with the request log and metrics.
-func (h *Handler) Endpoint(log *slog.Logger, m *intake.Metrics) intake.Endpoint {
-	return intake.Endpoint{Source: "github", Log: log, Metrics: m, Handle: h.Handle}
+// Endpoint wraps the handler with the request log, metrics and the body
+// budget it shares with the other endpoints (nil: unbounded).
+func (h *Handler) Endpoint(log *slog.Logger, m *intake.Metrics, b *intake.Budget) intake.Endpoint {
+	return intake.Endpoint{Source: "github", Log: log, Metrics: m, Handle: h.Handle, MaxBody: h.maxBody(), Budget: b}
 }
 
 // Handle decides the answer to one delivery. Order matters: nothing about
 // the request is looked at before its signature is checked, except its size.
 func (h *Handler) Handle(w http.ResponseWriter, r *http.Request) intake.Result {
 	guid := r.Header.Get("X-GitHub-Delivery")
-	limit := h.MaxBody
-	if limit <= 0 {
-		limit = DefaultMaxBodyBytes
-	}
-	body, res, ok := intake.ReadBody(w, r, limit)
+	body, res, ok := intake.ReadBody(w, r, h.maxBody())
 	if !ok {
 		return withDelivery(res, guid)
 	}
@@ -121,6 +118,13 @@ func (h *Handler) delivery(r *http.Request, body []byte) (Delivery, intake.Resul
 		d.HookID = ""
 	}
 	return d, intake.Result{}, true
+}
+
+func (h *Handler) maxBody() int64 {
+	if h.MaxBody > 0 {
+		return h.MaxBody
+	}
+	return DefaultMaxBodyBytes
 }
 
 func (h *Handler) now() time.Time {

@@ -12,6 +12,7 @@ import (
 	"github.com/insightpulse/pulsehub/events/service"
 	"github.com/insightpulse/pulsehub/odoo"
 	"github.com/insightpulse/pulsehub/services/ingester/githubhook"
+	"github.com/insightpulse/pulsehub/services/ingester/intake"
 	"github.com/insightpulse/pulsehub/services/ingester/odoohook"
 	"github.com/insightpulse/pulsehub/services/ingester/reconcile"
 )
@@ -22,6 +23,8 @@ type Config struct {
 	GitHub      GitHubConfig          `yaml:"github"`       // POST /github
 	OdooSources map[string]OdooSource `yaml:"odoo_sources"` // POST /odoo/{name}/{token}, one entry per name; none by default
 	OdooWebhook OdooWebhookConfig     `yaml:"odoo_webhook"` // limits shared by the Odoo sources
+
+	MaxInFlightBytes int64 `yaml:"max_in_flight_bytes"` // bytes of request bodies held at once across endpoints (more: 503); a larger body is served alone; 0 = unlimited; default 268435456 (256 MiB)
 
 	// Odoo holds the instances of the hub's top-level `odoo:` section
 	// (shared with the writer and the health monitor), filled in by whoever
@@ -81,7 +84,8 @@ func DefaultConfig() Config {
 			WriteTimeout: 30 * time.Second, IdleTimeout: 120 * time.Second, MaxHeaderBytes: 64 << 10, ShutdownTimeout: 10 * time.Second},
 		GitHub: GitHubConfig{Enabled: true, MaxBodyBytes: githubhook.DefaultMaxBodyBytes, PublishTimeout: 5 * time.Second,
 			App: GitHubAppConfig{BaseURL: reconcile.DefaultBaseURL, Interval: reconcile.DefaultInterval, Lookback: reconcile.DefaultLookback}},
-		OdooWebhook: OdooWebhookConfig{MaxBodyBytes: odoohook.DefaultMaxBodyBytes, PublishTimeout: 700 * time.Millisecond},
+		OdooWebhook:      OdooWebhookConfig{MaxBodyBytes: odoohook.DefaultMaxBodyBytes, PublishTimeout: 700 * time.Millisecond},
+		MaxInFlightBytes: intake.DefaultBudgetBytes,
 	}
 }
 
@@ -92,6 +96,9 @@ func (c Config) Validate(path string) config.Problems {
 	ps := c.HTTP.Validate(path + ".http")
 	ps = append(ps, c.GitHub.validate(path+".github")...)
 	ps = append(ps, c.OdooWebhook.validate(path+".odoo_webhook")...)
+	if c.MaxInFlightBytes < 0 {
+		ps.Add(path+".max_in_flight_bytes", "must not be negative (0 = unlimited; default %d, 256 MiB)", intake.DefaultBudgetBytes)
+	}
 	names := make([]string, 0, len(c.OdooSources))
 	for n := range c.OdooSources {
 		names = append(names, n)

@@ -95,6 +95,7 @@ func TestConfigReportsEveryProblem(t *testing.T) {
 	cfg.GitHub.MaxBodyBytes = 0
 	cfg.GitHub.App = ingester.GitHubAppConfig{PrivateKey: config.NewSecret("-----BEGIN nonsense"), BaseURL: "ftp://x"}
 	cfg.OdooWebhook.PublishTimeout = 2e9
+	cfg.MaxInFlightBytes = -1
 	cfg.Odoo = map[string]odoo.Config{"main": {URL: "http://odoo"}}
 	cfg.OdooSources = map[string]ingester.OdooSource{
 		"bad name!": {Token: config.NewSecret("0123456789abcdef")},
@@ -113,7 +114,7 @@ func TestConfigReportsEveryProblem(t *testing.T) {
 		"ingester.github.app.base_url", "ingester.odoo_webhook.publish_timeout", "ingester.odoo_sources.bad name!",
 		"ingester.odoo_sources.short.token", "ingester.odoo_sources.none.token", "ingester.odoo_sources.poller.instance",
 		"ingester.odoo_sources.poller.poll", "ingester.odoo_sources.poller.poll.fields", "ingester.odoo_sources.poller.poll.overlap",
-		"ingester.odoo_sources.poller.poll.lookback", "ingester.odoo_sources.poller.poll.page_size",
+		"ingester.odoo_sources.poller.poll.lookback", "ingester.odoo_sources.poller.poll.page_size", "ingester.max_in_flight_bytes",
 	} {
 		if !strings.Contains(strings.Join(got, "\n")+"\n", want+"\n") {
 			t.Errorf("no problem at %s in:\n%v", want, ps)
@@ -121,6 +122,36 @@ func TestConfigReportsEveryProblem(t *testing.T) {
 	}
 	if strings.Contains(ps.Error(), "nonsense") || strings.Contains(ps.Error(), "0123456789abcdef") {
 		t.Fatal("a problem quotes a secret")
+	}
+}
+
+func TestConfigBodyBudget(t *testing.T) {
+	const signed = "ingester: {github: {enabled: false}"
+	cases := []struct {
+		name string
+		yml  string
+		env  map[string]string
+		want int64
+		err  string
+	}{
+		{name: "default 256 MiB", yml: signed + "}", want: 256 << 20},
+		{name: "from the file", yml: signed + ", max_in_flight_bytes: 1048576}", want: 1 << 20},
+		{name: "from the environment", yml: signed + "}", env: map[string]string{"PULSEHUB_INGESTER_MAX_IN_FLIGHT_BYTES": "0"}, want: 0},
+		{name: "negative", yml: signed + ", max_in_flight_bytes: -5}", err: "ingester.max_in_flight_bytes: must not be negative"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			cfg, err := load(t, c.yml, c.env)
+			if c.err != "" {
+				if err == nil || !strings.Contains(err.Error(), c.err) {
+					t.Fatalf("error %v, want %q", err, c.err)
+				}
+				return
+			}
+			if err != nil || cfg.MaxInFlightBytes != c.want {
+				t.Fatalf("max_in_flight_bytes %d (%v), want %d", cfg.MaxInFlightBytes, err, c.want)
+			}
+		})
 	}
 }
 

@@ -61,11 +61,12 @@ func NewServer(deps service.Deps, cfg Config) (*service.Server, error) {
 	srv := service.NewServer(cfg.HTTP, log, deps.Registry)
 	srv.AddCheck("nats", service.CheckJetStream(deps.Conn, deps.JS))
 	metrics := intake.NewMetrics(deps.Registry)
+	budget := intake.NewBudget(cfg.MaxInFlightBytes, metrics) // one for both endpoints
 	if cfg.GitHub.Enabled {
-		srv.Handle("/github", githubHandler(deps, cfg.GitHub, metrics).Endpoint(log, metrics))
+		srv.Handle("/github", githubHandler(deps, cfg.GitHub, metrics).Endpoint(log, metrics, budget))
 	}
 	if len(cfg.OdooSources) > 0 {
-		srv.Handle("/odoo/{name}/{token}", odooHandler(deps, cfg, metrics).Endpoint(log, metrics))
+		srv.Handle("/odoo/{name}/{token}", odooHandler(deps, cfg, metrics).Endpoint(log, metrics, budget))
 	}
 	warnMaxPayload(deps, cfg, log)
 	return srv, nil

@@ -19,6 +19,7 @@ const (
 	OutcomeUnsupportedMedia = "unsupported_media"  // a content type the endpoint does not take
 	OutcomeMethodNotAllowed = "method_not_allowed" // not a POST
 	OutcomeUnavailable      = "unavailable"        // NATS unreachable or no PubAck in time
+	OutcomeBusy             = "busy"               // no room for the body in the budget within BudgetWait
 )
 
 // Result is what an endpoint decided about one request: the answer, how
@@ -39,13 +40,16 @@ func Reject(status int, outcome, message string) Result {
 	return Result{Status: status, Outcome: outcome, Message: message}
 }
 
-// Endpoint wraps one webhook handler: POST only, one log line and one
-// metric per request.
+// Endpoint wraps one webhook handler: POST only, room for the body in the
+// shared budget before the handler runs, one log line and one metric per
+// request.
 type Endpoint struct {
 	Source  string                                              // metrics label, e.g. github
 	Log     *slog.Logger                                        // request log
 	Metrics *Metrics                                            // may be nil
 	Handle  func(w http.ResponseWriter, r *http.Request) Result // decides the answer
+	MaxBody int64                                               // the handler's body limit in bytes: what a body of unknown length reserves; 0 = nothing
+	Budget  *Budget                                             // bytes of bodies in flight, shared by the endpoints; nil = unbounded
 }
 
 // ServeHTTP implements http.Handler.
@@ -56,7 +60,7 @@ func (e Endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Allow", http.MethodPost)
 		res = Reject(http.StatusMethodNotAllowed, OutcomeMethodNotAllowed, "only POST is allowed here")
 	} else {
-		res = e.Handle(w, r)
+		res = e.handle(w, r)
 	}
 	if res.Source == "" {
 		res.Source = e.Source
@@ -73,6 +77,35 @@ func (e Endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		e.Metrics.request(res, time.Since(start))
 	}
 	e.log(r, res, time.Since(start))
+}
+
+// handle runs the handler with its body's room reserved in the budget,
+// and gives the room back once the handler has answered (after the
+// publish), even if it panics.
+func (e Endpoint) handle(w http.ResponseWriter, r *http.Request) Result {
+	release, err := e.Budget.Reserve(r.Context(), e.reservation(r))
+	if err != nil {
+		res := Reject(http.StatusServiceUnavailable, OutcomeBusy,
+			"the ingester is receiving too many request bodies at once; try again later")
+		res.Err = err
+		return res
+	}
+	defer release()
+	return e.Handle(w, r)
+}
+
+// reservation is what a request's body may take: its Content-Length, the
+// endpoint's limit when the length is unknown, and nothing when the
+// length is over the limit (the handler refuses it, 413, unread).
+func (e Endpoint) reservation(r *http.Request) int64 {
+	switch n := r.ContentLength; {
+	case n < 0:
+		return e.MaxBody
+	case e.MaxBody > 0 && n > e.MaxBody:
+		return 0
+	default:
+		return n
+	}
 }
 
 func (e Endpoint) log(r *http.Request, res Result, took time.Duration) {

@@ -9,11 +9,14 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// Metrics counts requests and times publishes. Create it once per registry.
+// Metrics counts requests, times publishes and shows the body budget.
+// Create it once per registry.
 type Metrics struct {
-	requests *prometheus.CounterVec
-	duration *prometheus.HistogramVec
-	publish  *prometheus.HistogramVec
+	requests   *prometheus.CounterVec
+	duration   *prometheus.HistogramVec
+	publish    *prometheus.HistogramVec
+	bodyBytes  prometheus.Gauge
+	budgetSize prometheus.Gauge
 }
 
 // NewMetrics registers the ingester's request metrics on reg (nil: not registered).
@@ -28,11 +31,27 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		publish: prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: "pulsehub", Subsystem: "ingester",
 			Name: "publish_duration_seconds", Help: "Time from publish to PubAck, by subject family and result (stored, duplicate, error).",
 			Buckets: prometheus.ExponentialBuckets(0.0001, 2.5, 14)}, []string{"family", "result"}),
+		bodyBytes: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "pulsehub", Subsystem: "ingester",
+			Name: "body_bytes_in_flight", Help: "Bytes of request bodies reserved in the body budget now (being read, checked or published)."}),
+		budgetSize: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "pulsehub", Subsystem: "ingester",
+			Name: "body_budget_bytes", Help: "The budget for request bodies in flight (ingester.max_in_flight_bytes); 0 = unlimited."}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.requests, m.duration, m.publish)
+		reg.MustRegister(m.requests, m.duration, m.publish, m.bodyBytes, m.budgetSize)
 	}
 	return m
+}
+
+func (m *Metrics) inFlight(delta int64) {
+	if m != nil {
+		m.bodyBytes.Add(float64(delta))
+	}
+}
+
+func (m *Metrics) budget(size int64) {
+	if m != nil {
+		m.budgetSize.Set(float64(size))
+	}
 }
 
 func (m *Metrics) request(res Result, took time.Duration) {

@@ -43,9 +43,10 @@ type Handler struct {
 	Now     func() time.Time  // clock for ce-time without write_date; default time.Now
 }
 
-// Endpoint wraps the handler with the request log and metrics.
-func (h *Handler) Endpoint(log *slog.Logger, m *intake.Metrics) intake.Endpoint {
-	return intake.Endpoint{Source: "odoo", Log: log, Metrics: m, Handle: h.Handle}
+// Endpoint wraps the handler with the request log, metrics and the body
+// budget it shares with the other endpoints (nil: unbounded).
+func (h *Handler) Endpoint(log *slog.Logger, m *intake.Metrics, b *intake.Budget) intake.Endpoint {
+	return intake.Endpoint{Source: "odoo", Log: log, Metrics: m, Handle: h.Handle, MaxBody: h.maxBody(), Budget: b}
 }
 
 // Handle decides the answer to one webhook call.

@@ -33,7 +33,7 @@ func TestDuplicateStaysADuplicateWhenTheStoredCopyCannotBeRead(t *testing.T) {
 		Stored:  lookupFunc(func(context.Context, string, uint64) (string, error) { return "", errors.New("stream gone") }),
 		Log:     deps.Logger,
 	}
-	ep := h.Endpoint(slog.New(slog.DiscardHandler), nil)
+	ep := h.Endpoint(slog.New(slog.DiscardHandler), nil, nil)
 	mux := http.NewServeMux()
 	mux.Handle("/odoo/{name}/{token}", ep)
 	post := func(body string) int {
