@@ -17,6 +17,7 @@ const (
 	BucketJobs        = "jobs"        // dispatcher: job state (queue_job's job list)
 	BucketResults     = "results"     // dispatcher: result cache by Idempotency-Key
 	BucketCheckpoints = "checkpoints" // ingester: Odoo poll and GitHub reconciler checkpoints
+	BucketLeases      = "leases"      // package lease: which replica runs each singleton job (ingester polls and reconciler, healthmon publisher)
 )
 
 // Headers of the envelope: CloudEvents 1.0 in binary content mode (the
