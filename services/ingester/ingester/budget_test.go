@@ -201,8 +201,9 @@ func TestBodiesBeyondTheBudgetAre503WhileThoseWithinAreStored(t *testing.T) {
 	if busy != 2 || ingesttest.Metric(t, reg, "pulsehub_ingester_body_budget_bytes", nil) != budget {
 		t.Fatalf("%v busy answers counted", busy)
 	}
-	if !strings.Contains(ing.Log.String(), `"outcome":"busy"`) {
-		t.Fatal("busy answers not logged")
+	if !strings.Contains(ing.Log.String(), `"correlation_id":"aaaaaaaa-0000-4000-8000-000000000002","source":"github","method":"POST","route":"/github"`) ||
+		!strings.Contains(ing.Log.String(), `"outcome":"busy"`) {
+		t.Fatalf("the busy delivery is not logged with its GUID:\n%s", ing.Log.String())
 	}
 }
 

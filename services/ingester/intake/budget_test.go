@@ -197,3 +197,21 @@ func TestEndpointAnswers503WhenTheBudgetIsFull(t *testing.T) {
 		t.Fatalf("busy not logged with its reason:\n%s", logs.String())
 	}
 }
+
+// BenchmarkBudgetReserve is the cost the budget adds to a request that
+// finds room (the common case), one goroutine per core:
+//
+//	go test -run '^$' -bench BudgetReserve ./intake
+func BenchmarkBudgetReserve(b *testing.B) {
+	budget := intake.NewBudget(intake.DefaultBudgetBytes, intake.NewMetrics(nil))
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			release, err := budget.Reserve(context.Background(), 7<<10)
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			release()
+		}
+	})
+}

@@ -50,6 +50,10 @@ type Endpoint struct {
 	Handle  func(w http.ResponseWriter, r *http.Request) Result // decides the answer
 	MaxBody int64                                               // the handler's body limit in bytes: what a body of unknown length reserves; 0 = nothing
 	Budget  *Budget                                             // bytes of bodies in flight, shared by the endpoints; nil = unbounded
+
+	// Correlate is the correlation id of a request refused before Handle
+	// runs (budget full): a safe-to-log id from its headers, or "". May be nil.
+	Correlate func(r *http.Request) string
 }
 
 // ServeHTTP implements http.Handler.
@@ -88,6 +92,9 @@ func (e Endpoint) handle(w http.ResponseWriter, r *http.Request) Result {
 		res := Reject(http.StatusServiceUnavailable, OutcomeBusy,
 			"the ingester is receiving too many request bodies at once; try again later")
 		res.Err = err
+		if e.Correlate != nil {
+			res.CorrelationID = e.Correlate(r)
+		}
 		return res
 	}
 	defer release()
