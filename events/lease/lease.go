@@ -118,8 +118,10 @@ func (l Lease) runner() (*runner, error) {
 	if l.Log == nil {
 		l.Log = slog.Default()
 	}
-	log := l.Log.With("component", "lease", "lease", l.Key, "holder", l.Holder)
-	return &runner{Lease: l, token: events.NewID(), log: log}, nil
+	// The Run's token is the correlation id of its log lines.
+	token := events.NewID()
+	log := l.Log.With("correlation_id", token, "component", "lease", "lease", l.Key, "holder", l.Holder)
+	return &runner{Lease: l, token: token, log: log}, nil
 }
 
 // runner is one Run's state.

@@ -6,6 +6,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/insightpulse/pulsehub/events/lease"
 	"github.com/insightpulse/pulsehub/events/service"
 	"github.com/insightpulse/pulsehub/odoo"
 	"github.com/insightpulse/pulsehub/services/ingester/checkpoint"
@@ -21,8 +22,17 @@ const pollPublishTimeout = 10 * time.Second
 // loop is a background task that runs until its ctx is done.
 type loop func(ctx context.Context) error
 
+// Lease keys of the background loops in bucket leases: `nats kv get leases
+// ingester.github-reconciler` shows which replica runs the reconciler.
+const (
+	pollLeasePrefix = "ingester.odoo-poll." // + source name
+	reconcilerLease = "ingester.github-reconciler"
+)
+
 // backgroundLoops builds the Odoo polls and the GitHub reconciler that cfg
-// asks for, with the checkpoints bucket they share.
+// asks for, with the checkpoints bucket they share. Each runs under its
+// own lease, so of several ingester replicas one at a time polls a source
+// or asks GitHub again, and another takes over when it stops.
 func backgroundLoops(ctx context.Context, deps service.Deps, cfg Config) ([]loop, error) {
 	polls := pollSources(cfg)
 	app := cfg.GitHub.App
@@ -34,13 +44,14 @@ func backgroundLoops(ctx context.Context, deps service.Deps, cfg Config) ([]loop
 		return nil, fmt.Errorf("ingester: %w", err)
 	}
 	var loops []loop
+	leased := leaser(deps)
 	pollMetrics := odoopoll.NewMetrics(deps.Registry)
 	for _, name := range polls {
 		p, err := newPoller(deps, cfg, name, store, pollMetrics)
 		if err != nil {
 			return nil, err
 		}
-		loops = append(loops, p.Run)
+		loops = append(loops, leased(pollLeasePrefix+name, p.Run))
 	}
 	if app.PrivateKey.IsSet() {
 		client, err := reconcile.NewClient(app.AppID, []byte(app.PrivateKey.Value()), app.BaseURL, nil)
@@ -49,11 +60,23 @@ func backgroundLoops(ctx context.Context, deps service.Deps, cfg Config) ([]loop
 		}
 		r := &reconcile.Reconciler{Apps: client.Apps, Checkpoints: store, Interval: app.Interval, Lookback: app.Lookback,
 			Log: deps.Logger.With("component", "github-reconciler"), Metrics: reconcile.NewMetrics(deps.Registry)}
-		loops = append(loops, r.Run)
+		loops = append(loops, leased(reconcilerLease, r.Run))
 	} else {
 		deps.Logger.Info("github reconciler off: no ingester.github.app.private_key (failed deliveries are not asked again)")
 	}
 	return loops, nil
+}
+
+// leaser returns a function that wraps a loop in the lease key: the loop
+// runs only while this replica holds it.
+func leaser(deps service.Deps) func(key string, run loop) loop {
+	metrics := lease.NewMetrics(deps.Registry)
+	holder := lease.DefaultHolder()
+	return func(key string, run loop) loop {
+		l := lease.Lease{JS: deps.JS, Streams: deps.Streams, Key: key, Holder: holder, TTL: lease.DefaultTTL,
+			Log: deps.Logger, Metrics: metrics}
+		return func(ctx context.Context) error { return l.Run(ctx, run) }
+	}
 }
 
 // pollSources lists the sources with a poll, sorted.
