@@ -13,7 +13,7 @@ import (
 // View is a snapshot of every target and route, worst targets first.
 func (m *Monitor) View() page.View {
 	v := page.View{Overall: status.Unknown, GeneratedAt: m.clock.Now().UTC(), Refresh: refresh(m.cfg),
-		Targets: []page.Target{}, Routes: []page.Route{}}
+		Targets: []page.Target{}, Routes: []page.Route{}, Role: m.role()}
 	m.mu.Lock()
 	for name, t := range m.targets {
 		r := t.record
@@ -37,6 +37,18 @@ func (m *Monitor) View() page.View {
 	})
 	sort.Slice(v.Routes, func(i, j int) bool { return v.Routes[i].Route < v.Routes[j].Route })
 	return v
+}
+
+// role says whether this replica publishes ("" when it has no NATS).
+func (m *Monitor) role() page.Role {
+	switch {
+	case m.store == nil:
+		return ""
+	case m.publishing.Load():
+		return page.Publisher
+	default:
+		return page.Standby
+	}
 }
 
 // refresh is how often the page reloads: the probe interval, 5s at least.

@@ -13,8 +13,10 @@ import (
 	"log/slog"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
+	"github.com/insightpulse/pulsehub/events/lease"
 	"github.com/insightpulse/pulsehub/events/service"
 	"github.com/insightpulse/pulsehub/services/healthmon/probe"
 	"github.com/insightpulse/pulsehub/services/healthmon/status"
@@ -36,10 +38,17 @@ type Monitor struct {
 	srv        *service.Server
 	jobs       []*job
 	listening  bool
+	leases     *lease.Metrics
+
+	// publishing is true while this replica writes the bucket and
+	// publishes transitions: always without Run (RunOnce), under the
+	// publisher lease with it.
+	publishing atomic.Bool
 
 	mu      sync.Mutex
 	targets map[string]*target            // by target name
-	unsent  map[string][]store.Transition // transitions whose publish failed, oldest first
+	unsent  map[string][]store.Transition // transitions not published yet, oldest first
+	known   map[string]store.Record       // each target's value in the bucket as this replica last read or wrote it
 }
 
 // target is what the monitor knows of one target.
@@ -85,7 +94,9 @@ func New(deps service.Deps, cfg Config, opts ...Option) (*Monitor, error) {
 	}
 	m := &Monitor{cfg: cfg, deps: deps, log: deps.Logger, tracker: status.NewTracker(cfg.Consecutive), metrics: met,
 		client:  &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()},
-		targets: map[string]*target{}, unsent: map[string][]store.Transition{}}
+		targets: map[string]*target{}, unsent: map[string][]store.Transition{}, known: map[string]store.Record{}}
+	m.publishing.Store(true)
+	m.leases = lease.NewMetrics(deps.Registry)
 	m.advisories = &probe.Advisories{OnAdvisory: func(stream, consumer string) {
 		met.advisories.WithLabelValues(stream, consumer).Inc()
 	}}
@@ -135,7 +146,9 @@ func (m *Monitor) Addr() string { return m.srv.Addr() }
 
 // Run restores the stored statuses, counts advisories, probes every target
 // at its interval and serves HTTP, until ctx is done; then it waits for the
-// probes in flight. It returns an error when the HTTP server cannot run.
+// probes in flight. Of several replicas, the one holding the publisher
+// lease writes the bucket and publishes transitions (see publisher.go).
+// It returns an error when the HTTP server cannot run.
 func (m *Monitor) Run(ctx context.Context) error {
 	if !m.listening {
 		if err := m.Listen(); err != nil {
@@ -154,6 +167,10 @@ func (m *Monitor) Run(ctx context.Context) error {
 		}
 	}
 	var wg sync.WaitGroup
+	if m.store != nil {
+		m.publishing.Store(false)
+		wg.Go(func() { m.contend(ctx) })
+	}
 	for _, j := range m.jobs {
 		wg.Go(func() { m.loop(ctx, j) })
 	}
@@ -193,8 +210,11 @@ func (m *Monitor) restore(ctx context.Context) {
 		m.log.Warn("stored health statuses not loaded: starting with an empty history", "error", err.Error())
 		return
 	}
+	m.mu.Lock()
 	for name, r := range recs {
 		m.tracker.Restore(name, r.Status, r.Since)
+		m.known[name] = r
 	}
+	m.mu.Unlock()
 	m.log.Info("stored health statuses loaded", "targets", len(recs))
 }

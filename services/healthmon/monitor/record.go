@@ -42,6 +42,9 @@ func (m *Monitor) record(ctx context.Context, r probe.Result) {
 	if step.Changed {
 		m.queue(transition(step, rec))
 	}
+	if !m.publishing.Load() {
+		return // another replica holds the publisher lease: it stores and publishes
+	}
 	if m.deps.Conn != nil && !m.deps.Conn.IsConnected() {
 		// NATS is away (target nats says so): do not wait for it; the
 		// transition waits for the target's next result.
@@ -53,6 +56,10 @@ func (m *Monitor) record(ctx context.Context, r probe.Result) {
 	if err := m.store.Put(sctx, rec); err != nil {
 		m.metrics.errors.WithLabelValues("store").Inc()
 		m.log.Warn("health status not stored", "target", r.Target, "status", string(rec.Status), "error", err.Error())
+	} else {
+		m.mu.Lock()
+		m.known[r.Target] = rec
+		m.mu.Unlock()
 	}
 	m.flush(sctx, r.Target)
 }
@@ -73,6 +80,9 @@ func (m *Monitor) queue(t store.Transition) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	q := append(m.unsent[t.Target], t)
+	if len(q) > maxUnsent && !m.publishing.Load() {
+		q = q[len(q)-maxUnsent:] // standing by: kept only for a takeover with nothing newer in the bucket
+	}
 	if len(q) > maxUnsent {
 		m.log.Warn("health transitions dropped: NATS has been away too long", "target", t.Target, "dropped", len(q)-maxUnsent)
 		q = q[len(q)-maxUnsent:]
@@ -122,13 +132,14 @@ func (m *Monitor) remove(ctx context.Context, name string) {
 	t := m.targets[name]
 	delete(m.targets, name)
 	delete(m.unsent, name)
+	delete(m.known, name)
 	m.mu.Unlock()
 	m.tracker.Forget(name)
 	if t != nil {
 		m.metrics.forget(name, t.kind, t.result.Route)
 	}
 	m.log.Info("health target gone", "target", name)
-	if m.store != nil {
+	if m.store != nil && m.publishing.Load() {
 		sctx, cancel := context.WithTimeout(ctx, m.cfg.Timeout)
 		defer cancel()
 		if err := m.store.Delete(sctx, name); err != nil {

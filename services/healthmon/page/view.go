@@ -11,12 +11,22 @@ import (
 
 // View is everything the page shows.
 type View struct {
-	Overall     status.Status `json:"status"`       // the worst status of any target
-	GeneratedAt time.Time     `json:"generated_at"` // when the view was taken
-	Refresh     int           `json:"-"`            // seconds between reloads of the page
-	Targets     []Target      `json:"targets"`      // worst first, then by name
-	Routes      []Route       `json:"routes"`       // by name
+	Overall     status.Status `json:"status"`         // the worst status of any target
+	GeneratedAt time.Time     `json:"generated_at"`   // when the view was taken
+	Refresh     int           `json:"-"`              // seconds between reloads of the page
+	Targets     []Target      `json:"targets"`        // worst first, then by name
+	Routes      []Route       `json:"routes"`         // by name
+	Role        Role          `json:"role,omitempty"` // whether this replica stores and publishes the statuses; "" without NATS
 }
+
+// Role is a replica's part in storing and announcing statuses: of several
+// healthmon replicas, all probe and one publishes (the lease holder).
+type Role string
+
+const (
+	Publisher Role = "publisher" // writes bucket health and publishes transitions
+	Standby   Role = "standby"   // probes only; another replica publishes
+)
 
 // Target is one row of the targets table.
 type Target struct {
