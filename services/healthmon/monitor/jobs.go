@@ -50,7 +50,7 @@ func (m *Monitor) buildJobs() []*job {
 		case "dispatcher":
 			add(&probe.Breakers{URL: base, Client: m.client, Clock: m.clock}, 0, 0)
 		case "ingester":
-			add(&probe.Reconciler{URL: base, Thresholds: c.Reconciler, Client: m.client, Clock: m.clock}, 0, 0)
+			add(&probe.Reconciler{URL: base, Thresholds: c.Reconciler, Client: m.client, Clock: m.clock, JS: m.deps.JS}, 0, 0)
 		}
 	}
 	for _, name := range sortedKeys(c.HTTPTargets) {

@@ -3,6 +3,7 @@ package probe
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"time"
@@ -11,7 +12,9 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
+	"github.com/insightpulse/pulsehub/events"
 	"github.com/insightpulse/pulsehub/services/healthmon/status"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // The ingester's gauges this probe reads (see the ingester's reconciler).
@@ -19,6 +22,20 @@ const (
 	MetricFailedDeliveries = "pulsehub_github_reconciler_failed_deliveries"          // failed deliveries found in the last window
 	MetricLastRun          = "pulsehub_github_reconciler_last_run_timestamp_seconds" // end of the last pass, Unix seconds
 )
+
+// Where the ingester's reconciler keeps its checkpoint (see the ingester's
+// reconcile.Mark): every ingester replica reads the same one, while only
+// the replica holding the reconciler's lease has the gauges' values.
+const (
+	CheckpointBucket = events.BucketCheckpoints
+	CheckpointKey    = "github-reconciler"
+)
+
+// checkpoint is the part of the reconciler's checkpoint this probe reads.
+type checkpoint struct {
+	Failed int       `json:"failed"` // failed deliveries the last complete pass found
+	At     time.Time `json:"at"`     // when it ended
+}
 
 // TargetReconciler is the GitHub reconciler's target name.
 const TargetReconciler = "github-reconciler"
@@ -42,11 +59,17 @@ func DefaultReconcilerThresholds() ReconcilerThresholds {
 // last pass is older than StaleAfter. When the ingester exports neither
 // gauge the reconciler is not running (no GitHub App configured) and there
 // is no target.
+//
+// With JS, the failed deliveries and the last pass come from the
+// reconciler's checkpoint in KV when there is one: of several ingester
+// replicas one runs the reconciler (it holds a lease), and the replica
+// that answered /metrics may be one standing by, whose gauges are zero.
 type Reconciler struct {
 	URL        string // the ingester's base URL, e.g. http://127.0.0.1:8080
 	Thresholds ReconcilerThresholds
-	Client     *http.Client // default http.DefaultClient
-	Clock      Clock        // default time.Now
+	Client     *http.Client        // default http.DefaultClient
+	Clock      Clock               // default time.Now
+	JS         jetstream.JetStream // may be nil: the gauges alone
 }
 
 // Name is "github-reconciler".
@@ -69,13 +92,35 @@ func (p *Reconciler) Check(ctx context.Context) ([]Result, error) {
 	if !hasFailed && !hasLastRun {
 		return nil, nil
 	}
+	source := "metrics"
+	if cp, ok := p.checkpoint(ctx); ok {
+		failed, lastRun, source = float64(cp.Failed), float64(cp.At.UnixNano())/float64(time.Second), "checkpoint"
+	}
 	r := Result{Target: TargetReconciler, Kind: KindReconciler, Status: status.OK, CheckedAt: a.start, Latency: a.took,
-		Details: map[string]any{"failed_deliveries": failed}}
+		Details: map[string]any{"failed_deliveries": failed, "source": source}}
 	r.Status, r.Message = p.grade(failed, lastRun, a.start)
 	if lastRun > 0 {
 		r.Details["last_run"] = unixTime(lastRun)
 	}
 	return []Result{r}, nil
+}
+
+// checkpoint reads the reconciler's checkpoint; ok is false when there is
+// no JetStream, no checkpoint yet, or one this probe cannot read (the
+// gauges then stand).
+func (p *Reconciler) checkpoint(ctx context.Context) (cp checkpoint, ok bool) {
+	if p.JS == nil {
+		return cp, false
+	}
+	kv, err := p.JS.KeyValue(ctx, CheckpointBucket)
+	if err != nil {
+		return cp, false
+	}
+	e, err := kv.Get(ctx, CheckpointKey)
+	if err != nil || json.Unmarshal(e.Value(), &cp) != nil || cp.At.IsZero() {
+		return cp, false
+	}
+	return cp, true
 }
 
 func (p *Reconciler) grade(failed, lastRun float64, now time.Time) (status.Status, string) {
