@@ -53,15 +53,18 @@ func (m *Monitor) record(ctx context.Context, r probe.Result) {
 	}
 	sctx, cancel := context.WithTimeout(ctx, m.cfg.Timeout)
 	defer cancel()
+	// Announce, then store: should the lease pass to another replica in
+	// between, it finds the old status stored and announces the change
+	// again, rather than finding it stored and never announced.
+	m.flush(sctx, r.Target)
 	if err := m.store.Put(sctx, rec); err != nil {
 		m.metrics.errors.WithLabelValues("store").Inc()
 		m.log.Warn("health status not stored", "target", r.Target, "status", string(rec.Status), "error", err.Error())
-	} else {
-		m.mu.Lock()
-		m.known[r.Target] = rec
-		m.mu.Unlock()
+		return
 	}
-	m.flush(sctx, r.Target)
+	m.mu.Lock()
+	m.known[r.Target] = rec
+	m.mu.Unlock()
 }
 
 // transition is the event for a completed step.
