@@ -11,6 +11,8 @@ import (
 
 	"github.com/insightpulse/pulsehub/events/lease"
 	"github.com/insightpulse/pulsehub/events/natstest"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // work is the singleton work of the tests: it records who runs it, how
@@ -56,16 +58,22 @@ func (w *work) runCount(name string) int {
 	return w.runs[name]
 }
 
-// mostAtOnce is how many contenders ever ran the work at the same time.
-func (w *work) mostAtOnce() int {
+// checkOneAtATime fails the test if two contenders ever ran the work at
+// the same time.
+func (w *work) checkOneAtATime(t *testing.T) {
+	t.Helper()
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return w.most
+	if w.most != 1 {
+		t.Fatalf("%d contenders ran the work at once, want 1", w.most)
+	}
 }
 
 // contender is one lease.Run in its own goroutine.
 type contender struct {
 	name   string
+	nc     *nats.Conn // set by holderAndStandby
+	js     jetstream.JetStream
 	cancel context.CancelFunc
 	done   chan error
 	logs   *buffer
@@ -87,6 +95,25 @@ func start(t *testing.T, l lease.Lease, name string, fn func(context.Context) er
 		}
 	})
 	return c
+}
+
+// holderAndStandby runs l as a, on a connection of its own to a new
+// server, until a runs w, then as b, on another, until b stands by. Only
+// a's Metrics are kept.
+func holderAndStandby(t *testing.T, w *work, l lease.Lease) (a, b *contender) {
+	t.Helper()
+	s := natstest.RunServer(t)
+	ncA, jsA := natstest.Connect(t, s.ClientURL())
+	l.JS = jsA
+	a = start(t, l, "a", w.fn("a"))
+	a.nc, a.js = ncA, jsA
+	natstest.WaitFor(t, natstest.Wait, "a to run the work", func() bool { return w.running() == "a" })
+	ncB, jsB := natstest.Connect(t, s.ClientURL())
+	l.JS, l.Metrics = jsB, nil
+	b = start(t, l, "b", w.fn("b"))
+	b.nc, b.js = ncB, jsB
+	b.waitLog(t, "standing by")
+	return a, b
 }
 
 // stop cancels the contender and waits for Run to return.

@@ -58,9 +58,7 @@ func TestOneOfThreeContendersRunsAtATime(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if most := w.mostAtOnce(); most != 1 {
-		t.Fatalf("%d contenders ran the work at once, want 1", most)
-	}
+	w.checkOneAtATime(t)
 	for name := range cs {
 		if n := w.runCount(name); n != 1 {
 			t.Errorf("%s ran the work %d times, want once (each held it once, in turn)", name, n)
@@ -70,67 +68,39 @@ func TestOneOfThreeContendersRunsAtATime(t *testing.T) {
 
 func TestReleaseOnShutdownMakesTakeoverImmediate(t *testing.T) {
 	t.Parallel()
-	s := natstest.RunServer(t)
 	w := newWork()
 	// A TTL and a retry far longer than the wait below: only the release,
 	// seen by the waiting replica's watch, can hand the lease over in time.
-	l := lease.Lease{TTL: time.Minute, Retry: time.Minute, Key: key}
-	_, jsA := natstest.Connect(t, s.ClientURL())
-	l.JS = jsA
-	a := start(t, l, "a", w.fn("a"))
-	natstest.WaitFor(t, natstest.Wait, "a to run the work", func() bool { return w.running() == "a" })
-	_, jsB := natstest.Connect(t, s.ClientURL())
-	l.JS = jsB
-	b := start(t, l, "b", w.fn("b"))
-	b.waitLog(t, "standing by")
+	a, _ := holderAndStandby(t, w, lease.Lease{TTL: time.Minute, Retry: time.Minute, Key: key})
 
 	if err := a.stop(); err != nil {
 		t.Fatal(err)
 	}
 	a.waitLog(t, "lease released")
 	natstest.WaitFor(t, 10*time.Second, "b to take over well before the 1m TTL", func() bool { return w.running() == "b" })
-	if most := w.mostAtOnce(); most != 1 {
-		t.Fatalf("%d ran at once", most)
-	}
+	w.checkOneAtATime(t)
 }
 
 func TestHolderThatStopsRenewingHandsOverWhenItsLeaseExpires(t *testing.T) {
 	t.Parallel()
-	s := natstest.RunServer(t)
 	w := newWork()
-	ncA, jsA := natstest.Connect(t, s.ClientURL())
-	l := lease.Lease{JS: jsA, Key: key, TTL: 2 * time.Second, Retry: time.Minute}
-	start(t, l, "a", w.fn("a"))
-	natstest.WaitFor(t, natstest.Wait, "a to run the work", func() bool { return w.running() == "a" })
-	_, jsB := natstest.Connect(t, s.ClientURL())
-	l.JS = jsB
-	b := start(t, l, "b", w.fn("b"))
-	b.waitLog(t, "standing by")
+	a, _ := holderAndStandby(t, w, lease.Lease{Key: key, TTL: 2 * time.Second, Retry: time.Minute})
 
-	ncA.Close() // a can neither renew nor release: like a replica that died
+	a.nc.Close() // a can neither renew nor release: like a replica that died
 	natstest.WaitFor(t, 10*time.Second, "a to stop its work", func() bool { return w.running() != "a" })
 	// The retry is a minute: the expiry marker, seen by b's watch, wakes it.
 	natstest.WaitFor(t, 10*time.Second, "b to take over once the 2s TTL ran out", func() bool { return w.running() == "b" })
-	if most := w.mostAtOnce(); most != 1 {
-		t.Fatalf("%d ran at once", most)
-	}
+	w.checkOneAtATime(t)
 }
 
 func TestRenewalUnderNormalOperationNeverDropsTheLease(t *testing.T) {
 	t.Parallel()
-	s := natstest.RunServer(t)
 	w := newWork()
 	reg := prometheus.NewRegistry()
-	_, jsA := natstest.Connect(t, s.ClientURL())
-	l := lease.Lease{JS: jsA, Key: key, TTL: time.Second, Metrics: lease.NewMetrics(reg)}
-	a := start(t, l, "a", w.fn("a"))
-	natstest.WaitFor(t, natstest.Wait, "a to run the work", func() bool { return w.running() == "a" })
-	_, jsB := natstest.Connect(t, s.ClientURL())
-	l.JS, l.Metrics = jsB, nil
-	start(t, l, "b", w.fn("b"))
+	a, b := holderAndStandby(t, w, lease.Lease{Key: key, TTL: time.Second, Metrics: lease.NewMetrics(reg)})
 
-	from := revision(t, jsB)
-	natstest.WaitFor(t, natstest.Wait, "ten renewals (over three TTLs)", func() bool { return revision(t, jsB) >= from+10 })
+	from := revision(t, b.js)
+	natstest.WaitFor(t, natstest.Wait, "ten renewals (over three TTLs)", func() bool { return revision(t, b.js) >= from+10 })
 	if w.running() != "a" || w.runCount("a") != 1 || w.runCount("b") != 0 {
 		t.Fatalf("running %q, a started %d times, b %d: the lease changed hands", w.running(), w.runCount("a"), w.runCount("b"))
 	}

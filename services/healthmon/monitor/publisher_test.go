@@ -26,6 +26,15 @@ func replica(t *testing.T, e env) env {
 	return e
 }
 
+// svcConfig probes one fake service, target http-svc.
+func svcConfig(t *testing.T) (*fakeService, Config) {
+	t.Helper()
+	svc := newFakeService(t)
+	c := testConfig()
+	c.HTTPTargets = map[string]HTTPTarget{"svc": {URL: svc.srv.URL}}
+	return svc, c
+}
+
 // checkedAt is when m last recorded target.
 func checkedAt(m *Monitor, target string) time.Time {
 	m.mu.Lock()
@@ -48,9 +57,7 @@ func settle(t *testing.T, target string, ms ...*Monitor) {
 
 func TestTwoMonitorsPublishEachTransitionOnce(t *testing.T) {
 	e := newEnv(t, false)
-	svc := newFakeService(t)
-	c := testConfig()
-	c.HTTPTargets = map[string]HTTPTarget{"svc": {URL: svc.srv.URL}}
+	svc, c := svcConfig(t)
 	a, b := newMonitor(t, replica(t, e), c), newMonitor(t, replica(t, e), c)
 	_, stopA := start(t, a)
 	_, stopB := start(t, b)
@@ -102,9 +109,7 @@ func TestTwoMonitorsPublishEachTransitionOnce(t *testing.T) {
 // own values in the bucket: its waiting transitions go out.
 func TestTakingBackTheLeaseKeepsOwnWaitingTransitions(t *testing.T) {
 	e := newEnv(t, false)
-	svc := newFakeService(t)
-	c := testConfig()
-	c.HTTPTargets = map[string]HTTPTarget{"svc": {URL: svc.srv.URL}}
+	svc, c := svcConfig(t)
 	m := newMonitor(t, e, c)
 	ctx := context.Background()
 	m.RunOnce(ctx) // stored and announced: ok
@@ -130,9 +135,7 @@ func TestTakingBackTheLeaseKeepsOwnWaitingTransitions(t *testing.T) {
 // own waiting transitions: the other announced what it saw.
 func TestTakingOverAdoptsTheOtherReplicasStatuses(t *testing.T) {
 	e := newEnv(t, false)
-	svc := newFakeService(t)
-	c := testConfig()
-	c.HTTPTargets = map[string]HTTPTarget{"svc": {URL: svc.srv.URL}}
+	svc, c := svcConfig(t)
 	ctx := context.Background()
 	first := newMonitor(t, replica(t, e), c)
 	second := newMonitor(t, replica(t, e), c)
