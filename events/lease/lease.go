@@ -50,7 +50,7 @@ type Lease struct {
 	Key     string              // the lease's key: [-/_=.a-zA-Z0-9], by convention <service>.<job>
 	Holder  string              // who holds it, for operators; default DefaultHolder()
 	TTL     time.Duration       // whole seconds, at least 1s; default 15s
-	Retry   time.Duration       // how often a waiting replica tries again when no change of the key woke it; default TTL/3
+	Retry   time.Duration       // how often a waiting replica tries again when no change of the key woke it; default TTL
 	Log     *slog.Logger        // default slog.Default()
 	Metrics *Metrics            // may be nil
 }
@@ -110,7 +110,7 @@ func (l Lease) runner() (*runner, error) {
 		return nil, fmt.Errorf("lease %s: ttl must be at least 1s (the server counts whole seconds)", l.Key)
 	}
 	if l.Retry <= 0 {
-		l.Retry = l.TTL / 3
+		l.Retry = l.TTL // the watch wakes a waiting replica; this is for a watch that missed it
 	}
 	if l.Holder == "" {
 		l.Holder = DefaultHolder()
@@ -135,11 +135,11 @@ type runner struct {
 // run contends for the lease and holds it in turn until ctx is done.
 func (r *runner) run(ctx context.Context, fn func(context.Context) error) error {
 	r.Metrics.idle(r.Key)
-	standingBy := false
+	standingBy, lastErr := false, ""
 	for {
 		g, err := r.acquire(ctx)
 		if err == nil {
-			standingBy = false
+			standingBy, lastErr = false, ""
 			if finished, err := r.hold(ctx, g, fn); finished {
 				return err
 			}
@@ -153,8 +153,9 @@ func (r *runner) run(ctx context.Context, fn func(context.Context) error) error 
 		case errors.As(err, &held) && !standingBy:
 			standingBy = true
 			r.log.Info("lease held by another replica: standing by", "held_by", held.rec.Holder, "ttl", r.TTL.String())
-		case !errors.As(err, &held):
-			r.log.Warn("lease not acquired: trying again", "error", err.Error(), "retry_in", r.Retry.String())
+		case !errors.As(err, &held) && err.Error() != lastErr: // once per failure, not per retry
+			lastErr = err.Error()
+			r.log.Warn("lease not acquired: trying again", "error", lastErr, "retry_in", r.Retry.String())
 		}
 		r.waitFree(ctx, held != nil)
 		if ctx.Err() != nil {
