@@ -151,7 +151,9 @@ func (r *runner) renew(ctx context.Context, rev uint64, acquired time.Time) (uin
 
 // write stores the lease at revision rev with a fresh TTL. It is the
 // publish kv.Update makes, plus the TTL header: the KV API sets a key's
-// TTL only on Create, and an update without one would never expire.
+// TTL only on Create, and an update without one would never expire. The
+// subject is the bucket's own ($KV.<bucket>.<key>): a JetStream domain or
+// API prefix, which the hub does not use, would need the KV's prefix.
 func (r *runner) write(ctx context.Context, rev uint64, acquired, now time.Time) (uint64, error) {
 	m := &nats.Msg{Subject: "$KV." + r.kv.Bucket() + "." + r.Key, Data: r.value(acquired, now)}
 	ack, err := r.JS.PublishMsg(ctx, m, jetstream.WithExpectLastSequencePerSubject(rev), jetstream.WithMsgTTL(r.TTL))

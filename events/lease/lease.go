@@ -19,6 +19,11 @@
 // successful renewal, which the server stored later), so two holders do
 // not overlap while the servers' clocks run at the same rate.
 //
+// An operator pauses the work on every replica by putting any other value
+// at the key (`nats kv put leases <key> paused`: the holder's next renewal
+// fails and it stops; nobody can Create the key) and resumes it by
+// deleting the key.
+//
 // A lease saves work, it is not a lock that makes work correct: what it
 // guards must still be safe to do twice (the hub's polls and transitions
 // are de-duplicated by event id), since a holder's last write in flight
