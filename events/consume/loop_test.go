@@ -1,7 +1,6 @@
 package consume
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -394,18 +393,7 @@ func TestRetryDelayGrowsAndIsCapped(t *testing.T) {
 	}
 }
 
-// syncBuffer is a bytes.Buffer safe for concurrent log writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+type syncBuffer = natstest.LogBuffer
 
 func TestReplayConsumerRedeliversToTheRouteOnlyAndIsDeleted(t *testing.T) {
 	old := ReplayPoll

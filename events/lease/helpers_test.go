@@ -1,7 +1,6 @@
 package lease_test
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"strings"
@@ -135,20 +134,5 @@ func (c *contender) waitLog(t *testing.T, msg string) {
 	natstest.WaitFor(t, natstest.Wait, c.name+" to log "+msg, func() bool { return strings.Contains(c.logs.String(), msg) })
 }
 
-// buffer is a log sink safe for concurrent writes.
-type buffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *buffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *buffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
+// buffer is the shared test log sink.
+type buffer = natstest.LogBuffer

@@ -102,7 +102,7 @@ func knownConsumers(routes []route.Spec) map[string]string {
 
 func TestRunbookNamesExist(t *testing.T) {
 	consumers := knownConsumers(exampleRoutes(t))
-	buckets := []string{events.BucketHealth, events.BucketJobs, events.BucketResults, events.BucketCheckpoints}
+	buckets := []string{events.BucketHealth, events.BucketJobs, events.BucketResults, events.BucketCheckpoints, events.BucketLeases}
 	for _, cmd := range runbookCommands(t) {
 		args := positional(cmd[1:])
 		switch {
@@ -206,6 +206,13 @@ func TestRunbookCommandsRunAgainstARealServer(t *testing.T) {
 		t.Fatal(err)
 	}
 	if _, err := stream.EnsureBucket(ctx, js, stream.Bucket(stream.DefaultConfig(), events.BucketJobs, "", 5, 0)); err != nil {
+		t.Fatal(err)
+	}
+	leases, err := stream.EnsureBucket(ctx, js, stream.Bucket(stream.DefaultConfig(), events.BucketLeases, "", 1, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := leases.Put(ctx, "healthmon.publisher", []byte(`{"holder":"test"}`)); err != nil {
 		t.Fatal(err)
 	}
 	ev := events.New(ctx, "test", "com.github.issues.opened", []byte(`{"action":"opened"}`))

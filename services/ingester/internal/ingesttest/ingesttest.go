@@ -190,23 +190,8 @@ func (n *NATS) Client(tb testing.TB) (*nats.Conn, jetstream.JetStream) {
 	return natstest.Connect(tb, n.URL)
 }
 
-// Buffer is a log sink safe for concurrent writes.
-type Buffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *Buffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *Buffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
+// Buffer is the shared test log sink.
+type Buffer = natstest.LogBuffer
 
 // Metric is the value of the counter or gauge name whose labels include
 // labels (nil: the series without labels), from reg; the test fails when
