@@ -5,6 +5,7 @@ import (
 	"context"
 	_ "embed"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -57,7 +58,17 @@ func endToEnd(ctx context.Context, o Options, linger time.Duration) (Latency, er
 	if err != nil {
 		return Latency{}, err
 	}
-	defer stop()
+	l, err := measureEndToEnd(ctx, o, fake, url, linger)
+	// A service that failed while measured invalidates the numbers.
+	if serr := stop(); serr != nil {
+		return Latency{}, fmt.Errorf("services stopped with: %w", serr)
+	}
+	return l, err
+}
+
+// measureEndToEnd sends o.Latency deliveries one at a time and times each
+// until its task is in the fake.
+func measureEndToEnd(ctx context.Context, o Options, fake *odootest.Server, url string, linger time.Duration) (Latency, error) {
 	issue := map[string]any{}
 	if err := json.Unmarshal(issuePayload, &issue); err != nil {
 		return Latency{}, err
@@ -91,7 +102,7 @@ var issuePayload []byte
 
 // startIngestAndWriter runs an ingester and a writer (one route, GitHub
 // issues to project tasks) until the returned stop is called.
-func startIngestAndWriter(ctx context.Context, env *natsEnv, fake *odootest.Server, linger time.Duration) (string, func(), error) {
+func startIngestAndWriter(ctx context.Context, env *natsEnv, fake *odootest.Server, linger time.Duration) (string, func() error, error) {
 	var spec route.Spec
 	if err := yaml.Unmarshal([]byte(`
 name: github-issues-to-tasks
@@ -120,10 +131,9 @@ odoo:
 	errs := make(chan error, 2)
 	go func() { errs <- ingester.Run(ctx, env.deps, ic) }()
 	go func() { errs <- writer.Run(ctx, env.deps, wc) }()
-	stop := func() {
+	stop := func() error {
 		cancel()
-		<-errs
-		<-errs
+		return errors.Join(<-errs, <-errs)
 	}
 	base := "http://" + ic.HTTP.Listen
 	deadline := time.Now().Add(30 * time.Second)
@@ -136,8 +146,7 @@ odoo:
 			}
 		}
 		if time.Now().After(deadline) {
-			stop()
-			return "", nil, fmt.Errorf("ingester not healthy: %v", err)
+			return "", nil, errors.Join(fmt.Errorf("ingester not healthy: %v", err), stop())
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -225,7 +234,7 @@ func runScale(ctx context.Context, o Options, r *Report) error {
 			var res ingestbench.Result
 			res, err = b.Run(ctx, ingestbench.Scenario{Mode: ingestbench.HTTP, Concurrency: 64, Deliveries: n, Payload: pushPayload})
 			row.IngestPerSec = res.PerSecond
-			_ = b.Close()
+			err = errors.Join(err, b.Close())
 		}
 		runtime.GC()
 		row.IngestRSS = rss(os.Getpid())

@@ -91,10 +91,7 @@ func configCmd(args []string, stdout, stderr io.Writer) int {
 			return 2
 		}
 		if _, _, err := hubconfig.Load(path); err != nil {
-			fmt.Fprintf(stderr, "%s: invalid:\n", path)
-			if ps, ok := err.(interface{ Error() string }); ok {
-				fmt.Fprintln(stderr, ps.Error())
-			}
+			fmt.Fprintf(stderr, "%s: invalid:\n%v\n", path, err)
 			return 1
 		}
 		fmt.Fprintf(stdout, "%s: ok\n", path)
