@@ -74,6 +74,9 @@ type Options struct {
 	Strict bool
 	// LookupEnv reads the environment; nil means os.LookupEnv.
 	LookupEnv func(string) (string, bool)
+	// Override, when set, is applied after the file and the environment
+	// and before validation: command-line flags, which win over both.
+	Override func()
 }
 
 // Load fills dst (a pointer to a struct already holding its defaults) from
@@ -110,6 +113,9 @@ func LoadBytes(data []byte, dst any, opt Options) error {
 		}
 	}
 	problems = append(problems, applyEnv(dst, opt.LookupEnv)...)
+	if opt.Override != nil {
+		opt.Override()
+	}
 	if v, ok := dst.(Validator); ok && len(problems) == 0 {
 		for _, p := range v.Validate() {
 			if p.Line == 0 {

@@ -113,6 +113,7 @@ func (l *Loop) Run(ctx context.Context) error {
 	slots := make(chan struct{}, l.Concurrency)
 	work := l.workers(handlerCtx, heartbeat, slots, &wg)
 	pause := newPause()
+	var gone error
 	for ctx.Err() == nil {
 		n := reserve(ctx, slots)
 		if n == 0 {
@@ -125,6 +126,9 @@ func (l *Loop) Run(ctx context.Context) error {
 		batch, err := cons.Fetch(n, jetstream.FetchMaxWait(l.PollWait))
 		if err != nil {
 			release(slots, n)
+			if gone = l.consumerGone(ctx, err); gone != nil {
+				break
+			}
 			l.logPullError(err)
 			pause.wait(ctx)
 			continue
@@ -148,7 +152,7 @@ func (l *Loop) Run(ctx context.Context) error {
 	}
 	close(work)
 	l.drain(&wg, hardStop)
-	return nil
+	return gone
 }
 
 // workers starts Concurrency workers that handle the messages sent on
@@ -311,11 +315,27 @@ func isIdle(err error) bool {
 }
 
 func (l *Loop) logPullError(err error) {
-	msg := "pull messages"
-	if errors.Is(err, jetstream.ErrConsumerNotFound) || errors.Is(err, jetstream.ErrConsumerDeleted) {
-		msg = "pull messages: the route's consumer is gone; restart the service to recreate it"
+	l.log.Warn("pull messages", "error", err)
+}
+
+// ErrConsumerGone is returned by Run when its consumer was deleted while
+// it ran (by hand, `nats consumer rm`): the loop cannot go on, and a loop
+// that only logged it would leave a service that looks healthy and
+// handles nothing. Its supervisor stops the process; the restarted
+// service creates the consumer again.
+var ErrConsumerGone = errors.New("the consumer was deleted while its loop ran")
+
+// consumerGone checks a failed pull: when the server said the consumer is
+// gone and JetStream confirms it (a lookup answers "not found", not a
+// timeout during a leader election), it returns ErrConsumerGone.
+func (l *Loop) consumerGone(ctx context.Context, err error) error {
+	if !errors.Is(err, jetstream.ErrConsumerNotFound) && !errors.Is(err, jetstream.ErrConsumerDeleted) {
+		return nil
 	}
-	l.log.Warn(msg, "error", err)
+	if _, lerr := l.JS.Consumer(ctx, l.Stream, l.Consumer); !errors.Is(lerr, jetstream.ErrConsumerNotFound) {
+		return nil
+	}
+	return fmt.Errorf("route %s: consumer %s on %s: %w", l.Route, l.Consumer, l.Stream, ErrConsumerGone)
 }
 
 // pause is a capped exponential wait between failed pulls (NATS down,

@@ -4,10 +4,10 @@ import (
 	"context"
 	"errors"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/insightpulse/pulsehub/events/stream"
+	"github.com/insightpulse/pulsehub/events/supervise"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -23,17 +23,11 @@ var ReplayPoll = 2 * time.Second
 // the replay consumer like they share the route's.
 func RunRoute(ctx context.Context, l *Loop) error {
 	l.defaults()
-	var wg sync.WaitGroup
-	errc := make(chan error, 1)
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		errc <- l.Run(ctx)
-	}()
+	g := supervise.New(ctx)
+	g.Go("consumer "+l.Consumer, l.Run)
 	w := &replayWatcher{main: l}
-	w.watch(ctx)
-	wg.Wait()
-	return <-errc
+	g.Go("replays of "+l.Consumer, func(ctx context.Context) error { w.watch(ctx); return nil })
+	return g.Wait()
 }
 
 type replayWatcher struct {

@@ -7,11 +7,13 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/insightpulse/pulsehub/events/config"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // NATSConfig is the `nats:` section: how a service reaches NATS.
@@ -59,23 +61,122 @@ func splitURLs(s string) []string {
 	return out
 }
 
-// Connect opens a NATS connection that keeps reconnecting forever (a
-// service outlives a NATS restart; its /health says when it is cut off)
-// and the JetStream context on it. The first connection is retried in the
+// ConnOptions say who owns a connection opened with Open.
+type ConnOptions struct {
+	Name   string       // the client name `nats server report connections` shows
+	Logger *slog.Logger // disconnects, reconnects, async errors and the close are logged here
+	// InProcess, when set, connects to an embedded server in the same
+	// process (no socket); the config's URL is not used.
+	InProcess nats.InProcessConnProvider
+	// Registry, when set, gets the connection's metrics:
+	// pulsehub_nats_connected, pulsehub_nats_disconnects_total,
+	// pulsehub_nats_reconnects_total, pulsehub_nats_async_errors_total.
+	Registry *prometheus.Registry
+	// OnClosed is called once if the connection closes for good while its
+	// owner did not close it (nats.go gave up, the server kicked the client
+	// off, an authorization error): the owner decides what that means.
+	// The hub's root makes it a fatal error of the process.
+	OnClosed func(error)
+}
+
+// Conn is a NATS connection and its JetStream context, opened by the
+// composition root and handed to one service.
+type Conn struct {
+	NC      *nats.Conn
+	JS      jetstream.JetStream
+	closing atomic.Bool
+}
+
+// Open opens a connection that keeps reconnecting forever (a service
+// outlives a NATS restart; its /health says when it is cut off) and the
+// JetStream context on it. The first connection is retried in the
 // background too: a service may start before its NATS server.
-func Connect(ctx context.Context, c NATSConfig, name string, log *slog.Logger) (*nats.Conn, jetstream.JetStream, error) {
-	return connect(c, name, log, true)
+func Open(c NATSConfig, o ConnOptions) (*Conn, error) {
+	log := o.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	conn := &Conn{}
+	m := newConnMetrics(o.Registry)
+	opts := []nats.Option{
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			m.disconnects.Inc()
+			log.Warn("nats disconnected", "connection", o.Name, "error", fmt.Sprint(err))
+		}),
+		nats.ReconnectHandler(func(nc *nats.Conn) {
+			m.reconnects.Inc()
+			log.Info("nats reconnected", "connection", o.Name, "server", nc.ConnectedUrlRedacted())
+		}),
+		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
+			m.asyncErrors.Inc()
+			log.Warn("nats async error", "connection", o.Name, "error", err.Error())
+		}),
+		nats.ClosedHandler(func(nc *nats.Conn) {
+			if conn.closing.Load() {
+				return
+			}
+			err := nc.LastError()
+			if err == nil {
+				err = nats.ErrConnectionClosed
+			}
+			log.Error("nats connection closed for good", "connection", o.Name, "error", err.Error())
+			if o.OnClosed != nil {
+				o.OnClosed(fmt.Errorf("nats connection %s closed: %w", o.Name, err))
+			}
+		}),
+	}
+	var (
+		nc  *nats.Conn
+		err error
+	)
+	if o.InProcess != nil {
+		nc, err = nats.Connect("", append(opts, nats.Name(o.Name), nats.InProcessServer(o.InProcess), nats.MaxReconnects(-1))...)
+	} else {
+		nc, err = dial(c, o.Name, true, opts)
+	}
+	if err != nil {
+		return nil, err
+	}
+	js, err := jetstream.New(nc, jetstream.WithDefaultTimeout(orDefault(c.RequestTimeout, 5*time.Second)))
+	if err != nil {
+		conn.Close()
+		nc.Close()
+		return nil, fmt.Errorf("nats: jetstream: %w", err)
+	}
+	conn.NC, conn.JS = nc, js
+	m.connected(nc)
+	return conn, nil
 }
 
-// Dial is Connect for command-line tools: it fails at once when no server
-// answers instead of retrying in the background.
-func Dial(c NATSConfig, name string, log *slog.Logger) (*nats.Conn, jetstream.JetStream, error) {
-	return connect(c, name, log, false)
+// Close drains the connection (pending publishes and acks are flushed)
+// and closes it; OnClosed is not called for it.
+func (c *Conn) Close() {
+	c.closing.Store(true)
+	if c.NC != nil {
+		if err := c.NC.Drain(); err != nil {
+			c.NC.Close()
+		}
+	}
 }
 
-func connect(c NATSConfig, name string, log *slog.Logger, retryFirst bool) (*nats.Conn, jetstream.JetStream, error) {
+// Dial is for command-line tools: it fails at once when no server answers
+// instead of retrying in the background.
+func Dial(c NATSConfig, name string) (*nats.Conn, jetstream.JetStream, error) {
+	nc, err := dial(c, name, false, nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	js, err := jetstream.New(nc, jetstream.WithDefaultTimeout(orDefault(c.RequestTimeout, 5*time.Second)))
+	if err != nil {
+		nc.Close()
+		return nil, nil, fmt.Errorf("nats: jetstream: %w", err)
+	}
+	return nc, js, nil
+}
+
+func dial(c NATSConfig, name string, retryFirst bool, extra []nats.Option) (*nats.Conn, error) {
 	if c.URL == "" {
-		return nil, nil, errors.New("nats: no server URL")
+		return nil, errors.New("nats: no server URL")
 	}
 	opts := []nats.Option{
 		nats.Name(name),
@@ -87,28 +188,17 @@ func connect(c NATSConfig, name string, log *slog.Logger, retryFirst bool) (*nat
 		// event that is not stored yet.
 		nats.ReconnectBufSize(-1),
 		nats.Timeout(orDefault(c.ConnectTimeout, 5*time.Second)),
-		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
-			log.Warn("nats disconnected", "error", fmt.Sprint(err))
-		}),
-		nats.ReconnectHandler(func(nc *nats.Conn) { log.Info("nats reconnected", "server", nc.ConnectedUrlRedacted()) }),
-		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
-			log.Warn("nats async error", "error", err.Error())
-		}),
 	}
 	auth, err := authOptions(c)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	nc, err := nats.Connect(strings.Join(splitURLs(c.URL), ","), append(opts, auth...)...)
+	opts = append(append(opts, extra...), auth...)
+	nc, err := nats.Connect(strings.Join(splitURLs(c.URL), ","), opts...)
 	if err != nil {
-		return nil, nil, fmt.Errorf("nats: connect: %w", err)
+		return nil, fmt.Errorf("nats: connect: %w", err)
 	}
-	js, err := jetstream.New(nc, jetstream.WithDefaultTimeout(orDefault(c.RequestTimeout, 5*time.Second)))
-	if err != nil {
-		nc.Close()
-		return nil, nil, fmt.Errorf("nats: jetstream: %w", err)
-	}
-	return nc, js, nil
+	return nc, nil
 }
 
 func authOptions(c NATSConfig) ([]nats.Option, error) {
@@ -158,4 +248,37 @@ func orDefault(d, def time.Duration) time.Duration {
 		return def
 	}
 	return d
+}
+
+// connMetrics count a connection's life; a nil registry counts nowhere.
+type connMetrics struct {
+	reg                                  *prometheus.Registry
+	disconnects, reconnects, asyncErrors prometheus.Counter
+}
+
+func newConnMetrics(reg *prometheus.Registry) *connMetrics {
+	m := &connMetrics{
+		reg:         reg,
+		disconnects: prometheus.NewCounter(prometheus.CounterOpts{Name: "pulsehub_nats_disconnects_total", Help: "Times the service's NATS connection was lost."}),
+		reconnects:  prometheus.NewCounter(prometheus.CounterOpts{Name: "pulsehub_nats_reconnects_total", Help: "Times the service's NATS connection was re-established."}),
+		asyncErrors: prometheus.NewCounter(prometheus.CounterOpts{Name: "pulsehub_nats_async_errors_total", Help: "Asynchronous errors the NATS client reported (slow consumer, permissions)."}),
+	}
+	if reg != nil {
+		reg.MustRegister(m.disconnects, m.reconnects, m.asyncErrors)
+	}
+	return m
+}
+
+// connected registers the gauge that reads nc's state at each scrape.
+func (m *connMetrics) connected(nc *nats.Conn) {
+	if m.reg == nil {
+		return
+	}
+	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "pulsehub_nats_connected",
+		Help: "1 while the service's NATS connection is up, 0 while it reconnects or after it closed."}, func() float64 {
+		if nc.IsConnected() {
+			return 1
+		}
+		return 0
+	}))
 }

@@ -15,6 +15,8 @@ import (
 
 	"github.com/insightpulse/pulsehub/events/config"
 	"github.com/insightpulse/pulsehub/events/natstest"
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 )
 
 func startServer(t *testing.T, s *Server) (base string, stop func() error) {
@@ -137,7 +139,7 @@ func TestConnectWithBadURLAndValidation(t *testing.T) {
 	if ps := (NATSConfig{}).Validate("nats", true); len(ps) != 1 {
 		t.Fatalf("missing url: %v", ps)
 	}
-	if _, _, err := Connect(context.Background(), NATSConfig{}, "x", slog.New(slog.DiscardHandler)); err == nil {
+	if _, err := Open(NATSConfig{}, ConnOptions{Name: "x"}); err == nil {
 		t.Fatal("connect without URL")
 	}
 }
@@ -159,32 +161,102 @@ func TestLoggerIsJSONWithServiceAndLevel(t *testing.T) {
 	}
 }
 
-func TestStandaloneMainRejectsBadConfig(t *testing.T) {
-	f := &testFile{Base: DefaultBase()}
-	var stderr bytes.Buffer
-	t.Setenv("PULSEHUB_NATS_URL", "")
-	code := main("svc", []string{"--config", "/does/not/exist"}, io.Discard, &stderr, f, func(context.Context, Deps) error { return nil })
-	if code != 2 || !strings.Contains(stderr.String(), "nats.url") {
-		t.Fatalf("code %d, stderr %q", code, stderr.String())
-	}
-}
-
-func TestStandaloneMainRunsAndStops(t *testing.T) {
+func TestOpenCountsAndReportsAClosedConnection(t *testing.T) {
 	srv := natstest.RunServer(t)
-	t.Setenv("PULSEHUB_NATS_URL", srv.ClientURL())
-	f := &testFile{Base: DefaultBase()}
-	ran := false
-	code := main("svc", nil, io.Discard, io.Discard, f, func(ctx context.Context, d Deps) error {
-		ran = d.JS != nil && d.Conn.IsConnected()
-		return nil
-	})
-	if code != 0 || !ran {
-		t.Fatalf("code %d ran %v", code, ran)
+	reg := prometheus.NewRegistry()
+	closed := make(chan error, 1)
+	logs := &natstest.LogBuffer{}
+	c, err := Open(NATSConfig{URL: srv.ClientURL()}, ConnOptions{Name: "pulsehub-test", Logger: slog.New(slog.NewJSONHandler(logs, nil)),
+		Registry: reg, OnClosed: func(err error) { closed <- err }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.NC.Close)
+	natstest.WaitFor(t, 5*time.Second, "connected", c.NC.IsConnected)
+	if got := gauge(t, reg, "pulsehub_nats_connected"); got != 1 {
+		t.Fatalf("connected gauge = %v", got)
+	}
+	// The server kicks the client off for good: an over-long subject
+	// (nats-server's 4 KB control line) makes nats.go close the
+	// connection, the failure issue 13 found.
+	_ = c.NC.Publish("x."+strings.Repeat("a", 5000), nil)
+	select {
+	case err := <-closed:
+		if !strings.Contains(err.Error(), "pulsehub-test") {
+			t.Fatalf("closed error = %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("OnClosed not called after the server closed the connection")
+	}
+	if got := gauge(t, reg, "pulsehub_nats_connected"); got != 0 {
+		t.Fatalf("connected gauge after close = %v", got)
+	}
+	if !strings.Contains(logs.String(), "closed for good") {
+		t.Fatalf("close not logged: %s", logs.String())
+	}
+
+	// A good connection still opens, and its owner's Close is not a
+	// failure.
+	c2, err := Open(NATSConfig{URL: srv.ClientURL()}, ConnOptions{Name: "pulsehub-test2", OnClosed: func(err error) { closed <- err }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c2.JS.AccountInfo(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	c2.Close()
+	natstest.WaitFor(t, 5*time.Second, "closed", c2.NC.IsClosed)
+	select {
+	case err := <-closed:
+		t.Fatalf("OnClosed called for the owner's Close: %v", err)
+	case <-time.After(100 * time.Millisecond):
 	}
 }
 
-type testFile struct {
-	Base `yaml:",inline"`
+func TestOpenCountsReconnects(t *testing.T) {
+	opts := natstest.Options(t.TempDir())
+	opts.Port = natstest.FreePort(t)
+	again := *opts
+	srv := natstest.Start(t, opts)
+	t.Cleanup(func() { natstest.Shutdown(srv) })
+	reg := prometheus.NewRegistry()
+	c, err := Open(NATSConfig{URL: srv.ClientURL()}, ConnOptions{Name: "pulsehub-test", Registry: reg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	natstest.WaitFor(t, 5*time.Second, "connected", c.NC.IsConnected)
+	natstest.Shutdown(srv)
+	natstest.WaitFor(t, 5*time.Second, "disconnect counted", func() bool { return counter(t, reg, "pulsehub_nats_disconnects_total") == 1 })
+	srv2 := natstest.Start(t, &again)
+	t.Cleanup(func() { natstest.Shutdown(srv2) })
+	natstest.WaitFor(t, 10*time.Second, "reconnect counted", func() bool { return counter(t, reg, "pulsehub_nats_reconnects_total") == 1 })
+	if got := gauge(t, reg, "pulsehub_nats_connected"); got != 1 {
+		t.Fatalf("connected gauge = %v", got)
+	}
 }
 
-func (f *testFile) Validate() config.Problems { return f.Base.Validate() }
+func gauge(t *testing.T, reg *prometheus.Registry, name string) float64 {
+	t.Helper()
+	return metricValue(t, reg, name, func(m *dto.Metric) float64 { return m.GetGauge().GetValue() })
+}
+
+func counter(t *testing.T, reg *prometheus.Registry, name string) float64 {
+	t.Helper()
+	return metricValue(t, reg, name, func(m *dto.Metric) float64 { return m.GetCounter().GetValue() })
+}
+
+func metricValue(t *testing.T, reg *prometheus.Registry, name string, v func(*dto.Metric) float64) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == name && len(mf.GetMetric()) == 1 {
+			return v(mf.GetMetric()[0])
+		}
+	}
+	t.Fatalf("no metric %s", name)
+	return 0
+}

@@ -33,13 +33,19 @@ var ErrIncompatible = errors.New("incompatible stream change")
 
 // Ensure creates each missing stream and applies changed limits to the
 // existing ones. Running it again with the same specs changes nothing.
+// While JetStream cannot answer (a leader election) it retries, for up to
+// ReadyTimeout.
 // Subjects an operator added to a stream by hand are kept. A change of
 // storage or retention is refused with ErrIncompatible: making it would
 // mean deleting the stream.
 func Ensure(ctx context.Context, js jetstream.JetStream, specs ...jetstream.StreamConfig) ([]Change, error) {
 	var changes []Change
 	for _, want := range specs {
-		c, err := ensureOne(ctx, js, want)
+		var c Change
+		err := untilReady(ctx, func() (err error) {
+			c, err = ensureOne(ctx, js, want)
+			return err
+		})
 		if err != nil {
 			return changes, err
 		}
@@ -105,9 +111,14 @@ func merge(have, want jetstream.StreamConfig) (jetstream.StreamConfig, []string)
 	return next, fields
 }
 
-// EnsureBucket creates the key-value bucket or updates its settings.
+// EnsureBucket creates the key-value bucket or updates its settings,
+// retrying through a leader election like Ensure.
 func EnsureBucket(ctx context.Context, js jetstream.JetStream, cfg jetstream.KeyValueConfig) (jetstream.KeyValue, error) {
-	kv, err := js.CreateOrUpdateKeyValue(ctx, cfg)
+	var kv jetstream.KeyValue
+	err := untilReady(ctx, func() (err error) {
+		kv, err = js.CreateOrUpdateKeyValue(ctx, cfg)
+		return err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("ensure bucket %s: %w", cfg.Bucket, err)
 	}
@@ -159,8 +170,18 @@ func ConsumerConfig(o ConsumerOptions) jetstream.ConsumerConfig {
 
 // EnsureConsumer creates the route's consumer or updates it. Where it
 // starts reading cannot change once it exists, so the existing consumer's
-// deliver policy is kept.
+// deliver policy is kept. It retries through a leader election like
+// Ensure.
 func EnsureConsumer(ctx context.Context, js jetstream.JetStream, o ConsumerOptions) (jetstream.Consumer, error) {
+	var c jetstream.Consumer
+	err := untilReady(ctx, func() (err error) {
+		c, err = ensureConsumer(ctx, js, o)
+		return err
+	})
+	return c, err
+}
+
+func ensureConsumer(ctx context.Context, js jetstream.JetStream, o ConsumerOptions) (jetstream.Consumer, error) {
 	want := ConsumerConfig(o)
 	if c, err := js.Consumer(ctx, o.Stream, o.Name); err == nil {
 		have := c.CachedInfo().Config

@@ -2,11 +2,9 @@ package dispatch
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"sort"
-	"sync"
 	"time"
 
 	"github.com/insightpulse/pulsehub/events"
@@ -14,6 +12,7 @@ import (
 	"github.com/insightpulse/pulsehub/events/route"
 	"github.com/insightpulse/pulsehub/events/service"
 	"github.com/insightpulse/pulsehub/events/stream"
+	"github.com/insightpulse/pulsehub/events/supervise"
 	"github.com/insightpulse/pulsehub/services/dispatcher/cache"
 	"github.com/insightpulse/pulsehub/services/dispatcher/channel"
 	"github.com/insightpulse/pulsehub/services/dispatcher/jobs"
@@ -149,35 +148,18 @@ func (d *Dispatcher) jobLoop(ctx context.Context, ch *channel.Channel, rm *consu
 
 // Run serves HTTP and runs every consume loop (with its replay loop, see
 // consume.RunRoute) until ctx is done, then waits for them to hand back
-// or finish their messages. A loop or server that fails stops the others
+// or finish their messages. They are tasks of one supervisor: a loop or
+// server that fails, or stops while the dispatcher runs, stops the others
 // and its error is returned.
 func (d *Dispatcher) Run(ctx context.Context) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var (
-		wg   sync.WaitGroup
-		mu   sync.Mutex
-		errs []error
-	)
-	start := func(what string, fn func(context.Context) error) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := fn(ctx); err != nil && ctx.Err() == nil {
-				mu.Lock()
-				errs = append(errs, fmt.Errorf("%s: %w", what, err))
-				mu.Unlock()
-				cancel()
-			}
-		}()
-	}
-	start("http", d.srv.Run)
+	g := supervise.New(ctx)
+	d.srv.AddCheck("tasks", g.Check)
+	g.Go("http", d.srv.Run)
 	for _, l := range d.loops {
-		start("consumer "+l.Consumer, func(ctx context.Context) error { return consume.RunRoute(ctx, l) })
+		g.Go("consumer "+l.Consumer, func(ctx context.Context) error { return consume.RunRoute(ctx, l) })
 	}
 	d.log.Info("dispatcher running", "services", len(d.channels), "routes", len(d.cfg.dispatchRoutes()), "http", d.srv.Addr())
-	wg.Wait()
-	return errors.Join(errs...)
+	return g.Wait()
 }
 
 // Addr is the HTTP server's bound address.

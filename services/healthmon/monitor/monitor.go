@@ -18,6 +18,7 @@ import (
 
 	"github.com/insightpulse/pulsehub/events/lease"
 	"github.com/insightpulse/pulsehub/events/service"
+	"github.com/insightpulse/pulsehub/events/supervise"
 	"github.com/insightpulse/pulsehub/services/healthmon/probe"
 	"github.com/insightpulse/pulsehub/services/healthmon/status"
 	"github.com/insightpulse/pulsehub/services/healthmon/store"
@@ -166,19 +167,19 @@ func (m *Monitor) Run(ctx context.Context) error {
 			defer stop()
 		}
 	}
-	var wg sync.WaitGroup
+	g := supervise.New(ctx)
+	m.srv.AddCheck("tasks", g.Check)
 	if m.store != nil {
 		m.publishing.Store(false)
-		wg.Go(func() { m.contend(ctx) })
+		g.Go("publisher", m.contend)
 	}
 	for _, j := range m.jobs {
-		wg.Go(func() { m.loop(ctx, j) })
+		g.Go("probe "+j.probe.Name(), func(ctx context.Context) error { m.loop(ctx, j); return nil })
 	}
 	m.log.Info("health monitor running", "addr", m.Addr(), "probes", len(m.jobs), "interval", m.cfg.Interval.String(),
 		"consecutive", m.cfg.Consecutive)
-	err := m.srv.Run(ctx)
-	cancel() // the server failed or ctx is done: stop the probes too
-	wg.Wait()
+	g.Go("http", m.srv.Run)
+	err := g.Wait()
 	m.client.CloseIdleConnections()
 	if err != nil {
 		return fmt.Errorf("healthmon: %w", err)

@@ -2,6 +2,7 @@ package monitor
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/insightpulse/pulsehub/events/lease"
 	"github.com/insightpulse/pulsehub/services/healthmon/store"
@@ -21,11 +22,12 @@ import (
 const PublisherLease = "healthmon.publisher"
 
 // contend runs the publisher lease until ctx is done.
-func (m *Monitor) contend(ctx context.Context) {
+func (m *Monitor) contend(ctx context.Context) error {
 	l := lease.Lease{JS: m.deps.JS, Streams: m.deps.Streams, Key: PublisherLease, TTL: lease.DefaultTTL, Log: m.log, Metrics: m.leases}
 	if err := l.Run(ctx, m.publish); err != nil {
-		m.log.Error("health statuses are not stored nor transitions published: the publisher lease cannot run", "error", err.Error())
+		return fmt.Errorf("publisher lease: health statuses would be neither stored nor published: %w", err)
 	}
+	return nil
 }
 
 // publish is the work under the lease: adopt the stored statuses, then

@@ -188,7 +188,7 @@ func startNATS() (*natsEnv, error) {
 	}
 	c := embedded.DefaultConfig()
 	c.Listen, c.Monitor, c.DataDir, c.ServerName = "127.0.0.1:-1", "off", dir, "hubbench"
-	srv, err := embedded.Start(c, nil)
+	srv, err := embedded.Start(context.Background(), c, nil)
 	if err != nil {
 		os.RemoveAll(dir)
 		return nil, err

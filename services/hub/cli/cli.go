@@ -16,8 +16,9 @@ import (
 const usage = `hub — Pulse Hub, an integration hub for Odoo on NATS JetStream
 
 Usage:
-  hub run [--config FILE] [--data-dir DIR] [--nats-url URLS]
-                           run the embedded NATS server (unless --nats-url) and all four services
+  hub run [--config FILE] [--data-dir DIR] [--nats-url URLS] [--only SERVICE,...]
+                           run the services (default all four: ingester, odoowriter, dispatcher,
+                           healthmon) on the embedded NATS server, or on NATS at --nats-url
   hub config check [FILE]  validate a config file (default hub.yaml); print every problem with its line
   hub config defaults      print the built-in configuration as YAML
   hub config env           list every PULSEHUB_* environment variable the hub reads
@@ -35,7 +36,7 @@ Usage:
 
 Operator commands take --config FILE, --nats-url URLS and --json.
 
-Run 'hub COMMAND -h' for a command's flags.
+Run 'hub COMMAND -h' for a command's flags (printed on stdout, exit status 0).
 `
 
 // Main runs the command in args and returns the process exit status.
@@ -61,10 +62,9 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return benchCmd(ctx, args[1:], stdout, stderr)
 	case "healthcheck":
 		return healthcheckCmd(ctx, args[1:], stdout, stderr)
-	case "version":
-		fmt.Fprintln(stdout, "hub", Version)
-		return 0
-	case "help", "-h", "--help":
+	case "version", "--version":
+		return versionCmd(args[1:], stdout, stderr)
+	case "help", "-h", "--help", "-help":
 		fmt.Fprint(stdout, usage)
 		return 0
 	}
@@ -76,19 +76,24 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 var Version = "dev"
 
 func configCmd(args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 {
-		fmt.Fprint(stderr, "hub config: want check, defaults or env\n")
-		return 2
+	const synopsis = "hub config check [FILE] | defaults | env"
+	sub, code, ok := subcommand("hub config", synopsis, args, stdout, stderr)
+	if !ok {
+		return code
 	}
-	switch args[0] {
-	case "check":
+	f := newFlags("hub config "+sub, synopsis, stdout, stderr)
+	pos, code, ok := f.parse(args[1:])
+	if !ok {
+		return code
+	}
+	switch {
+	case sub == "check" && len(pos) <= 1:
 		path := hubconfig.DefaultFile
-		if len(args) > 1 {
-			path = args[1]
+		if len(pos) == 1 {
+			path = pos[0]
 		}
 		if _, err := os.Stat(path); err != nil {
-			fmt.Fprintf(stderr, "hub config check: %v\n", err)
-			return 2
+			return f.fail("%v", err)
 		}
 		if _, _, err := hubconfig.Load(path); err != nil {
 			fmt.Fprintf(stderr, "%s: invalid:\n%v\n", path, err)
@@ -96,7 +101,7 @@ func configCmd(args []string, stdout, stderr io.Writer) int {
 		}
 		fmt.Fprintf(stdout, "%s: ok\n", path)
 		return 0
-	case "defaults":
+	case sub == "defaults" && len(pos) == 0:
 		out, err := yaml.Marshal(hubconfig.Default())
 		if err != nil {
 			fmt.Fprintf(stderr, "hub config defaults: %v\n", err)
@@ -104,7 +109,7 @@ func configCmd(args []string, stdout, stderr io.Writer) int {
 		}
 		_, _ = stdout.Write(out)
 		return 0
-	case "env":
+	case sub == "env" && len(pos) == 0:
 		for _, v := range hubconfig.EnvVars() {
 			note := ""
 			if v.Secret {
@@ -114,6 +119,19 @@ func configCmd(args []string, stdout, stderr io.Writer) int {
 		}
 		return 0
 	}
-	fmt.Fprintf(stderr, "hub config: unknown subcommand %q (check, defaults, env)\n", args[0])
-	return 2
+	return f.fail("unknown subcommand %q or wrong number of arguments", sub)
+}
+
+// versionCmd prints the version the binary was built with.
+func versionCmd(args []string, stdout, stderr io.Writer) int {
+	f := newFlags("hub version", "hub version", stdout, stderr)
+	pos, code, ok := f.parse(args)
+	if !ok {
+		return code
+	}
+	if len(pos) > 0 {
+		return f.fail("unexpected argument %q", pos[0])
+	}
+	fmt.Fprintln(stdout, "hub", Version)
+	return 0
 }

@@ -12,16 +12,20 @@ import (
 // 200 and 1 otherwise. Distroless images have no curl; every image has
 // /hub.
 func healthcheckCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	if len(args) != 1 {
-		fmt.Fprintln(stderr, "usage: hub healthcheck URL   (e.g. http://127.0.0.1:8080/health)")
-		return 2
+	f := newFlags("hub healthcheck", "hub healthcheck URL   (e.g. http://127.0.0.1:8080/health)", stdout, stderr)
+	pos, code, ok := f.parse(args)
+	if !ok {
+		return code
 	}
+	if len(pos) != 1 {
+		return f.fail("want one URL")
+	}
+	args = pos
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, args[0], nil)
 	if err != nil {
-		fmt.Fprintf(stderr, "hub healthcheck: %v\n", err)
-		return 2
+		return f.fail("%v", err)
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {

@@ -15,22 +15,22 @@ import (
 
 // jobsCmd is queue_job's job list on the dispatcher's `jobs` bucket.
 func jobsCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	const usage = "usage: hub jobs ls [--state S] [--service X] [--limit N] | show ID | requeue ID | enqueue SERVICE TASK JOB_JSON"
-	if len(args) == 0 {
-		fmt.Fprintln(stderr, usage)
-		return 2
+	const usage = "hub jobs ls [--state S] [--service X] [--limit N] | show ID | requeue ID | enqueue SERVICE TASK JOB_JSON"
+	sub, code, ok := subcommand("hub jobs", usage, args, stdout, stderr)
+	if !ok {
+		return code
 	}
-	o := newOpsFlags("hub jobs "+args[0], stderr)
-	state := o.fs.String("state", "", "ls: only jobs in this state (pending, scheduled, started, done, failed, dead)")
-	svc := o.fs.String("service", "", "ls: only jobs of this service")
-	limit := o.fs.Int("limit", 100, "ls: at most this many, newest first (0 = all)")
-	pos, err := o.parse(args[1:])
-	if err != nil {
-		return 2
+	o := newOpsFlags("hub jobs "+sub, usage, stdout, stderr)
+	state := o.String("state", "", "ls: only jobs in this state (pending, scheduled, started, done, failed, dead)")
+	svc := o.String("service", "", "ls: only jobs of this service")
+	limit := o.Int("limit", 100, "ls: at most this many, newest first (0 = all)")
+	pos, code, ok := o.parse(args[1:])
+	if !ok {
+		return code
 	}
 	var fn func(context.Context, hubconfig.Config, jetstream.JetStream) error
 	switch {
-	case args[0] == "ls" && len(pos) == 0:
+	case sub == "ls" && len(pos) == 0:
 		fn = func(ctx context.Context, _ hubconfig.Config, js jetstream.JetStream) error {
 			list, err := jobs.List(ctx, js, jobstate.Filter{State: jobstate.State(*state), Service: *svc, Limit: *limit})
 			if errors.Is(err, jetstream.ErrBucketNotFound) {
@@ -45,7 +45,7 @@ func jobsCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			}
 			return printJobs(stdout, list)
 		}
-	case args[0] == "show" && len(pos) == 1:
+	case sub == "show" && len(pos) == 1:
 		fn = func(ctx context.Context, _ hubconfig.Config, js jetstream.JetStream) error {
 			rec, err := jobs.Get(ctx, js, pos[0])
 			if errors.Is(err, jobstate.ErrNotFound) {
@@ -56,7 +56,7 @@ func jobsCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			}
 			return printJSON(stdout, rec)
 		}
-	case args[0] == "requeue" && len(pos) == 1:
+	case sub == "requeue" && len(pos) == 1:
 		fn = func(ctx context.Context, _ hubconfig.Config, js jetstream.JetStream) error {
 			r, err := jobs.Requeue(ctx, js, pos[0])
 			if err != nil || *o.json {
@@ -65,11 +65,10 @@ func jobsCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stdout, "requeued job %s on %s (JOBS seq %d)\n", r.ID, r.Subject, r.Seq)
 			return nil
 		}
-	case args[0] == "enqueue" && len(pos) == 3:
+	case sub == "enqueue" && len(pos) == 3:
 		job, err := jobs.Parse([]byte(pos[2]))
 		if err != nil {
-			fmt.Fprintf(stderr, "hub jobs enqueue: %v\n", err)
-			return 2
+			return o.fail("%v", err)
 		}
 		fn = func(ctx context.Context, _ hubconfig.Config, js jetstream.JetStream) error {
 			c, err := jobs.NewClient(ctx, js)
@@ -91,8 +90,7 @@ func jobsCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return nil
 		}
 	default:
-		fmt.Fprintln(stderr, usage)
-		return 2
+		return o.fail("unknown subcommand %q or wrong number of arguments", sub)
 	}
 	return opsCmd(ctx, o, stderr, fn)
 }

@@ -3,10 +3,8 @@ package cli
 import (
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"strings"
 	"time"
 
@@ -18,51 +16,35 @@ import (
 
 // opsFlags are the flags every operator command shares.
 type opsFlags struct {
-	fs      *flag.FlagSet
+	*flags
 	config  *string
 	natsURL *string
 	json    *bool
 }
 
-func newOpsFlags(name string, stderr io.Writer) *opsFlags {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	return &opsFlags{fs: fs,
-		config:  fs.String("config", "", "config file (default hub.yaml if present); gives the NATS URL, credentials and service addresses"),
-		natsURL: fs.String("nats-url", "", "NATS server or cluster (default: nats.url from the config, else the embedded server's address)"),
-		json:    fs.Bool("json", false, "print JSON for scripts instead of a table"),
-	}
-}
-
-// parse parses args, allowing flags after positional arguments
-// (`hub dlq show 7 --json`), and returns the positional ones.
-func (o *opsFlags) parse(args []string) ([]string, error) {
-	var pos []string
-	for {
-		if err := o.fs.Parse(args); err != nil {
-			return nil, err
-		}
-		if o.fs.NArg() == 0 {
-			return pos, nil
-		}
-		pos = append(pos, o.fs.Arg(0))
-		args = o.fs.Args()[1:]
+func newOpsFlags(name, synopsis string, stdout, stderr io.Writer) *opsFlags {
+	f := newFlags(name, synopsis, stdout, stderr)
+	return &opsFlags{flags: f,
+		config:  f.String("config", "", "config file (default hub.yaml if present); gives the NATS URL, credentials and service addresses"),
+		natsURL: f.String("nats-url", "", "NATS server or cluster (default: nats.url from the config, else the embedded server's address)"),
+		json:    f.Bool("json", false, "print JSON for scripts instead of a table"),
 	}
 }
 
 // connect loads the config and dials NATS, failing fast with advice.
 func (o *opsFlags) connect() (hubconfig.Config, *nats.Conn, jetstream.JetStream, error) {
-	c, _, err := hubconfig.Load(*o.config)
+	c, _, err := hubconfig.LoadForOps(*o.config, func(c *hubconfig.Config) {
+		if *o.natsURL != "" {
+			c.NATS.URL = *o.natsURL
+		}
+	})
 	if err != nil {
 		return c, nil, nil, fmt.Errorf("config: %w", err)
-	}
-	if *o.natsURL != "" {
-		c.NATS.URL = *o.natsURL
 	}
 	if c.NATS.URL == "" {
 		c.NATS.URL = "nats://" + c.Embedded.Listen
 	}
-	nc, js, err := service.Dial(c.NATS, "pulsehub-cli", slog.New(slog.DiscardHandler))
+	nc, js, err := service.Dial(c.NATS, "pulsehub-cli")
 	if err != nil {
 		return c, nil, nil, fmt.Errorf("cannot reach NATS at %s: %w\nIs the hub running (hub run)? Otherwise pass --nats-url or set nats.url / PULSEHUB_NATS_URL", c.NATS.URL, err)
 	}
@@ -80,14 +62,14 @@ func printJSON(w io.Writer, v any) error {
 func opsCmd(ctx context.Context, o *opsFlags, stderr io.Writer, fn func(context.Context, hubconfig.Config, jetstream.JetStream) error) int {
 	c, nc, js, err := o.connect()
 	if err != nil {
-		fmt.Fprintf(stderr, "%s: %v\n", o.fs.Name(), err)
+		fmt.Fprintf(stderr, "%s: %v\n", o.Name(), err)
 		return 1
 	}
 	defer nc.Close()
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
 	if err := fn(ctx, c, js); err != nil {
-		fmt.Fprintf(stderr, "%s: %v\n", o.fs.Name(), err)
+		fmt.Fprintf(stderr, "%s: %v\n", o.Name(), err)
 		return 1
 	}
 	return 0

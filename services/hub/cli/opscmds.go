@@ -17,9 +17,11 @@ import (
 )
 
 func statusCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	o := newOpsFlags("hub status", stderr)
-	if _, err := o.parse(args); err != nil {
-		return 2
+	o := newOpsFlags("hub status", "hub status [--json] [--config FILE] [--nats-url URLS]", stdout, stderr)
+	if pos, code, ok := o.parse(args); !ok {
+		return code
+	} else if len(pos) > 0 {
+		return o.fail("unexpected argument %q", pos[0])
 	}
 	return opsCmd(ctx, o, stderr, func(ctx context.Context, c hubconfig.Config, js jetstream.JetStream) error {
 		st, err := ops.GetStatus(ctx, js, c.ServiceURLs())
@@ -66,33 +68,30 @@ func printStatus(w io.Writer, st ops.Status) {
 }
 
 func replayCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	o := newOpsFlags("hub replay", stderr)
-	since := o.fs.Duration("since", 0, "replay events stored in the last DURATION (e.g. 2h)")
-	fromTime := o.fs.String("from-time", "", "replay events stored at or after this time (RFC 3339, e.g. 2026-11-20T10:00:00Z)")
-	fromSeq := o.fs.Uint64("from-seq", 0, "replay events from this stream sequence")
-	subject := o.fs.String("subject", "", "only events on this subject filter (within the route's)")
-	dryRun := o.fs.Bool("dry-run", false, "print how many messages and which subjects would be delivered, deliver nothing")
-	pos, err := o.parse(args)
-	if err != nil {
-		return 2
+	o := newOpsFlags("hub replay", "hub replay ROUTE --since DURATION|--from-time T|--from-seq N [--subject FILTER] [--dry-run] [--json]", stdout, stderr)
+	since := o.Duration("since", 0, "replay events stored in the last DURATION (e.g. 2h)")
+	fromTime := o.String("from-time", "", "replay events stored at or after this time (RFC 3339, e.g. 2026-11-20T10:00:00Z)")
+	fromSeq := o.Uint64("from-seq", 0, "replay events from this stream sequence")
+	subject := o.String("subject", "", "only events on this subject filter (within the route's)")
+	dryRun := o.Bool("dry-run", false, "print how many messages and which subjects would be delivered, deliver nothing")
+	pos, code, ok := o.parse(args)
+	if !ok {
+		return code
 	}
 	req := ops.ReplayRequest{Since: *since, FromSeq: *fromSeq, Subject: *subject, DryRun: *dryRun}
 	if len(pos) != 1 {
-		fmt.Fprintln(stderr, "usage: hub replay ROUTE --since DURATION|--from-time T|--from-seq N [--subject FILTER] [--dry-run] [--json]")
-		return 2
+		return o.fail("want one ROUTE, got %d arguments", len(pos))
 	}
 	req.Route = pos[0]
 	if *fromTime != "" {
 		t, err := time.Parse(time.RFC3339, *fromTime)
 		if err != nil {
-			fmt.Fprintf(stderr, "hub replay: --from-time: %v (want RFC 3339, e.g. 2026-11-20T10:00:00Z)\n", err)
-			return 2
+			return o.fail("--from-time: %v (want RFC 3339, e.g. 2026-11-20T10:00:00Z)", err)
 		}
 		req.FromTime = t
 	}
 	if n := countSet(req.Since > 0, !req.FromTime.IsZero(), req.FromSeq > 0); n != 1 {
-		fmt.Fprintln(stderr, "hub replay: give exactly one of --since, --from-time, --from-seq")
-		return 2
+		return o.fail("give exactly one of --since, --from-time, --from-seq")
 	}
 	return opsCmd(ctx, o, stderr, func(ctx context.Context, _ hubconfig.Config, js jetstream.JetStream) error {
 		plan, err := ops.Replay(ctx, js, req)
@@ -147,22 +146,22 @@ func countSet(bs ...bool) int {
 }
 
 func dlqCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	const usage = "usage: hub dlq ls [--route R] | show SEQ | requeue SEQ|--route R|--all [--dry-run] | purge --route R"
-	if len(args) == 0 {
-		fmt.Fprintln(stderr, usage)
-		return 2
+	const usage = "hub dlq ls [--route R] | show SEQ | requeue SEQ|--route R|--all [--dry-run] | purge --route R"
+	sub, code, ok := subcommand("hub dlq", usage, args, stdout, stderr)
+	if !ok {
+		return code
 	}
-	o := newOpsFlags("hub dlq "+args[0], stderr)
-	route := o.fs.String("route", "", "only this route's dead letters")
-	all := o.fs.Bool("all", false, "requeue: every dead letter")
-	dryRun := o.fs.Bool("dry-run", false, "requeue: print what would be requeued")
-	limit := o.fs.Int("limit", 100, "ls: at most this many (0 = all)")
-	pos, err := o.parse(args[1:])
-	if err != nil {
-		return 2
+	o := newOpsFlags("hub dlq "+sub, usage, stdout, stderr)
+	route := o.String("route", "", "only this route's dead letters")
+	all := o.Bool("all", false, "requeue: every dead letter")
+	dryRun := o.Bool("dry-run", false, "requeue: print what would be requeued")
+	limit := o.Int("limit", 100, "ls: at most this many (0 = all)")
+	pos, code, ok := o.parse(args[1:])
+	if !ok {
+		return code
 	}
 	var fn func(context.Context, hubconfig.Config, jetstream.JetStream) error
-	switch args[0] {
+	switch sub {
 	case "ls":
 		fn = func(ctx context.Context, _ hubconfig.Config, js jetstream.JetStream) error {
 			list, err := ops.ListDLQ(ctx, js, *route, *limit)
@@ -174,8 +173,7 @@ func dlqCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case "show":
 		seq, err := seqArg(pos)
 		if err != nil {
-			fmt.Fprintf(stderr, "hub dlq show: %v\n%s\n", err, usage)
-			return 2
+			return o.fail("%v", err)
 		}
 		fn = func(ctx context.Context, _ hubconfig.Config, js jetstream.JetStream) error {
 			d, err := ops.GetDLQ(ctx, js, seq)
@@ -188,13 +186,11 @@ func dlqCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case "requeue":
 		fn = requeueFn(pos, *route, *all, *dryRun, *o.json, stdout)
 		if fn == nil {
-			fmt.Fprintf(stderr, "hub dlq requeue: give one of SEQ, --route R or --all\n%s\n", usage)
-			return 2
+			return o.fail("give one of SEQ, --route R or --all")
 		}
 	case "purge":
 		if *route == "" {
-			fmt.Fprintf(stderr, "hub dlq purge: --route R is required\n%s\n", usage)
-			return 2
+			return o.fail("--route R is required")
 		}
 		fn = func(ctx context.Context, _ hubconfig.Config, js jetstream.JetStream) error {
 			n, err := ops.PurgeDLQ(ctx, js, *route)
@@ -205,8 +201,7 @@ func dlqCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return nil
 		}
 	default:
-		fmt.Fprintf(stderr, "hub dlq: unknown subcommand %q\n%s\n", args[0], usage)
-		return 2
+		return o.fail("unknown subcommand %q", sub)
 	}
 	return opsCmd(ctx, o, stderr, fn)
 }

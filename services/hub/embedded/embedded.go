@@ -5,8 +5,10 @@
 package embedded
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"path/filepath"
 	"strconv"
@@ -27,7 +29,8 @@ type Config struct {
 	ConfigFile string `yaml:"config_file"` // optional nats-server config file for what the fields above do not cover (auth, TLS, leaf nodes); the fields above still win
 }
 
-// DefaultConfig is what DESIGN.md promises.
+// DefaultConfig is the quick start's: loopback ports, the store under
+// ./data, and a payload limit that takes GitHub's largest deliveries.
 func DefaultConfig() Config {
 	return Config{Listen: "127.0.0.1:4222", Monitor: "127.0.0.1:8222", DataDir: "./data", ServerName: "pulsehub", MaxPayload: 32 << 20}
 }
@@ -97,9 +100,15 @@ func (c Config) Options() (*server.Options, error) {
 	return opts, nil
 }
 
+// readyTimeout bounds the wait for a server that neither fails nor gets
+// ready (a slow disk recovering a large store).
+const readyTimeout = 60 * time.Second
+
 // Start starts the server and waits until it accepts clients and JetStream
-// is ready. The caller stops it with Shutdown.
-func Start(c Config, logger server.Logger) (*server.Server, error) {
+// is ready. It fails at once when the server reports a fatal error (the
+// client or monitoring port taken), and returns ctx's error as soon as ctx
+// is done (a SIGTERM during start). The caller stops it with Shutdown.
+func Start(ctx context.Context, c Config, logger server.Logger) (*server.Server, error) {
 	opts, err := c.Options()
 	if err != nil {
 		return nil, err
@@ -108,19 +117,48 @@ func Start(c Config, logger server.Logger) (*server.Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("embedded nats: %w", err)
 	}
-	if logger != nil {
-		s.SetLoggerV2(logger, false, false, false)
+	if logger == nil {
+		logger = SlogLogger{L: slog.New(slog.DiscardHandler)}
 	}
+	fatal := &fatalCatcher{Logger: logger, fatal: make(chan string, 1)}
+	s.SetLoggerV2(fatal, false, false, false)
 	s.Start()
-	if !s.ReadyForConnections(30 * time.Second) {
-		s.Shutdown()
-		return nil, errors.New("embedded nats: not ready for connections within 30s (is the port in use? see the log)")
+	deadline := time.NewTimer(readyTimeout)
+	defer deadline.Stop()
+	for !s.ReadyForConnections(50 * time.Millisecond) {
+		select {
+		case msg := <-fatal.fatal:
+			Shutdown(s)
+			return nil, fmt.Errorf("embedded nats: %s", msg)
+		case <-ctx.Done():
+			Shutdown(s)
+			return nil, ctx.Err()
+		case <-deadline.C:
+			Shutdown(s)
+			return nil, fmt.Errorf("embedded nats: not ready for connections within %s", readyTimeout)
+		default:
+		}
 	}
 	if !s.JetStreamEnabled() {
-		s.Shutdown()
+		Shutdown(s)
 		return nil, errors.New("embedded nats: JetStream did not start (is the data directory writable?)")
 	}
 	return s, nil
+}
+
+// fatalCatcher passes every line on to Logger and hands the first fatal
+// error to Start, which stops waiting for a server that will not come up.
+type fatalCatcher struct {
+	server.Logger
+	fatal chan string
+}
+
+func (f *fatalCatcher) Fatalf(format string, v ...any) {
+	f.Logger.Fatalf(format, v...)
+	select {
+	case f.fatal <- fmt.Sprintf(format, v...):
+	default:
+	}
 }
 
 // Shutdown stops the server and waits for it.

@@ -40,7 +40,9 @@ type Config struct {
 	// log (e.g. GitHub webhooks off because nothing is configured).
 	Notices []string `yaml:"-"`
 
-	zeroConfig bool // no config file: quick-start defaults apply
+	zeroConfig bool     // no config file: quick-start defaults apply
+	scope      []string // the services whose sections Validate checks; nil = all
+	opsOnly    bool     // an operator command: Validate checks only how to reach NATS
 }
 
 // Default is the configuration with no file at all.
@@ -92,14 +94,29 @@ func (c *Config) ServiceURLs() map[string]string {
 	return out
 }
 
-// Validate reports every problem in the file at once.
+// Validate reports every problem in the file at once, in the sections the
+// command that loaded it uses (see LoadFor and LoadForOps).
 func (c *Config) Validate() config.Problems {
-	c.Share()
-	var ps config.Problems
-	ps = append(ps, c.NATS.Validate("nats", false)...)
+	if c.opsOnly {
+		return c.validateNATS()
+	}
+	return c.ValidateFor(c.scope)
+}
+
+// validateNATS checks what an operator command uses: how to reach NATS.
+func (c *Config) validateNATS() config.Problems {
+	ps := c.NATS.Validate("nats", false)
 	if c.NATS.URL == "" {
 		ps = append(ps, c.Embedded.Validate("embedded")...)
 	}
+	return ps
+}
+
+// validateAll reports every problem in every section.
+func (c *Config) validateAll() config.Problems {
+	c.Share()
+	var ps config.Problems
+	ps = append(ps, c.validateNATS()...)
 	ps = append(ps, c.Streams.Validate("streams")...)
 	ps = append(ps, c.Log.Validate("log")...)
 	for _, name := range sortedKeys(c.Odoo) {
@@ -117,6 +134,25 @@ func (c *Config) Validate() config.Problems {
 // nothing) over the defaults, applies PULSEHUB_* overrides, and validates.
 // It returns the file it read ("" for none).
 func Load(path string) (Config, string, error) {
+	return load(path, Config{}, nil)
+}
+
+// LoadFor is Load for `hub run --only`: it validates the shared sections
+// and the sections of the services in only (nil = all), after override
+// (the command line's flags) has changed what the file and the
+// environment said.
+func LoadFor(path string, only []string, override func(*Config)) (Config, string, error) {
+	return load(path, Config{scope: only}, override)
+}
+
+// LoadForOps is Load for the operator commands (status, replay, dlq,
+// jobs): they only read NATS, so only how to reach it is validated (an
+// Odoo password kept in a service's environment is not required here).
+func LoadForOps(path string, override func(*Config)) (Config, string, error) {
+	return load(path, Config{opsOnly: true}, override)
+}
+
+func load(path string, scope Config, override func(*Config)) (Config, string, error) {
 	if path == "" {
 		if _, err := os.Stat(DefaultFile); err == nil {
 			path = DefaultFile
@@ -124,7 +160,12 @@ func Load(path string) (Config, string, error) {
 	}
 	c := Default()
 	c.zeroConfig = path == ""
-	err := config.Load(path, &c, config.Options{Strict: true})
+	c.scope, c.opsOnly = scope.scope, scope.opsOnly
+	opts := config.Options{Strict: true}
+	if override != nil {
+		opts.Override = func() { override(&c) }
+	}
+	err := config.Load(path, &c, opts)
 	return c, path, err
 }
 

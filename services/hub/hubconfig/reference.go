@@ -38,7 +38,7 @@ func Reference(root string) (string, error) {
 	for i := 0; i < t.NumField(); i++ {
 		f := t.Field(i)
 		name, _ := yamlTag(f)
-		if name == "-" || name == "" {
+		if !f.IsExported() || name == "-" || name == "" {
 			continue
 		}
 		fmt.Fprintf(&b, "\n## `%s`\n\n", name)

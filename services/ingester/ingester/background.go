@@ -22,6 +22,12 @@ const pollPublishTimeout = 10 * time.Second
 // loop is a background task that runs until its ctx is done.
 type loop func(ctx context.Context) error
 
+// task is a loop with the name the supervisor knows it by (its lease key).
+type task struct {
+	name string
+	run  loop
+}
+
 // Lease keys of the background loops in bucket leases: `nats kv get leases
 // ingester.github-reconciler` shows which replica runs the reconciler.
 const (
@@ -33,7 +39,7 @@ const (
 // asks for, with the checkpoints bucket they share. Each runs under its
 // own lease, so of several ingester replicas one at a time polls a source
 // or asks GitHub again, and another takes over when it stops.
-func backgroundLoops(ctx context.Context, deps service.Deps, cfg Config) ([]loop, error) {
+func backgroundLoops(ctx context.Context, deps service.Deps, cfg Config) ([]task, error) {
 	polls := pollSources(cfg)
 	app := cfg.GitHub.App
 	if len(polls) == 0 && !app.PrivateKey.IsSet() {
@@ -43,7 +49,7 @@ func backgroundLoops(ctx context.Context, deps service.Deps, cfg Config) ([]loop
 	if err != nil {
 		return nil, fmt.Errorf("ingester: %w", err)
 	}
-	var loops []loop
+	var loops []task
 	leased := leaser(deps)
 	pollMetrics := odoopoll.NewMetrics(deps.Registry)
 	for _, name := range polls {
@@ -69,13 +75,13 @@ func backgroundLoops(ctx context.Context, deps service.Deps, cfg Config) ([]loop
 
 // leaser returns a function that wraps a loop in the lease key: the loop
 // runs only while this replica holds it.
-func leaser(deps service.Deps) func(key string, run loop) loop {
+func leaser(deps service.Deps) func(key string, run loop) task {
 	metrics := lease.NewMetrics(deps.Registry)
 	holder := lease.DefaultHolder()
-	return func(key string, run loop) loop {
+	return func(key string, run loop) task {
 		l := lease.Lease{JS: deps.JS, Streams: deps.Streams, Key: key, Holder: holder, TTL: lease.DefaultTTL,
 			Log: deps.Logger, Metrics: metrics}
-		return func(ctx context.Context) error { return l.Run(ctx, run) }
+		return task{name: key, run: func(ctx context.Context) error { return l.Run(ctx, run) }}
 	}
 }
 

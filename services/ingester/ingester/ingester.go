@@ -10,18 +10,19 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"sync"
 
 	"github.com/insightpulse/pulsehub/events/service"
+	"github.com/insightpulse/pulsehub/events/supervise"
 	"github.com/insightpulse/pulsehub/services/ingester/githubhook"
 	"github.com/insightpulse/pulsehub/services/ingester/intake"
 	"github.com/insightpulse/pulsehub/services/ingester/odoohook"
 )
 
 // Run serves the webhooks and runs the polls and the reconciler until ctx
-// is done; in-flight requests are finished first. It returns an error only
-// when it cannot start (a bad App key, the checkpoints bucket refused, the
-// port taken) or the HTTP server fails.
+// is done; in-flight requests are finished first. The HTTP server and each
+// background loop are tasks of one supervisor: it returns an error when it
+// cannot start (a bad App key, the checkpoints bucket refused, the port
+// taken) or when any of them fails or stops, which stops the others.
 func Run(ctx context.Context, deps service.Deps, cfg Config) error {
 	srv, err := NewServer(deps, cfg)
 	if err != nil {
@@ -31,20 +32,16 @@ func Run(ctx context.Context, deps service.Deps, cfg Config) error {
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var wg sync.WaitGroup
-	for _, loop := range loops {
-		wg.Go(func() {
-			if err := loop(ctx); err != nil {
-				deps.Logger.Error("background loop stopped", "error", err.Error())
-			}
-		})
+	if err := srv.Listen(); err != nil {
+		return err
 	}
-	err = srv.Run(ctx)
-	cancel()
-	wg.Wait()
-	return err
+	g := supervise.New(ctx)
+	srv.AddCheck("tasks", g.Check)
+	for _, l := range loops {
+		g.Go(l.name, l.run)
+	}
+	g.Go("http", srv.Run)
+	return g.Wait()
 }
 
 // NewServer builds the HTTP server with every endpoint mounted; call its

@@ -14,16 +14,15 @@ package writer
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"sort"
-	"sync"
 
 	"github.com/insightpulse/pulsehub/events/consume"
 	"github.com/insightpulse/pulsehub/events/route"
 	"github.com/insightpulse/pulsehub/events/service"
 	"github.com/insightpulse/pulsehub/events/stream"
+	"github.com/insightpulse/pulsehub/events/supervise"
 	"github.com/insightpulse/pulsehub/odoo"
 	"github.com/insightpulse/pulsehub/services/odoowriter/apply"
 	"github.com/insightpulse/pulsehub/services/odoowriter/batch"
@@ -132,39 +131,23 @@ func (w *writer) ensureConsumers(ctx context.Context) error {
 	return nil
 }
 
-// run runs the server and every loop; the first loop to fail stops all.
+// run runs the server and every loop under one supervisor: the first to
+// fail (or to return while the writer runs) stops the others.
 func (w *writer) run(ctx context.Context, srv *service.Server) error {
 	if err := srv.Listen(); err != nil {
 		return err
 	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var wg sync.WaitGroup
-	errs := make([]error, len(w.loops)+1)
-	for i, lp := range w.loops {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := consume.RunRoute(ctx, lp.l); err != nil {
-				errs[i] = err
-				cancel()
-			}
-		}()
+	g := supervise.New(ctx)
+	srv.AddCheck("tasks", g.Check)
+	for _, lp := range w.loops {
+		g.Go("route "+lp.opts.Name, func(ctx context.Context) error { return consume.RunRoute(ctx, lp.l) })
 	}
-	srvDone := make(chan struct{})
-	go func() {
-		defer close(srvDone)
-		if err := srv.Run(ctx); err != nil {
-			errs[len(w.loops)] = err
-			cancel()
-		}
-	}()
+	g.Go("http", srv.Run)
 	w.log.Info("odoo writer running", "routes", len(w.loops), "batch_size", w.cfg.BatchSize, "linger", w.cfg.Linger.String())
-	wg.Wait()
+	err := g.Wait()
 	w.batcher.Close() // every handler returned: cut what is left in flight
 	for _, c := range w.clients {
 		c.CloseIdleConnections()
 	}
-	<-srvDone
-	return errors.Join(errs...)
+	return err
 }

@@ -70,14 +70,14 @@ func (n *NATS) Restart() {
 func (n *NATS) Deps(tb testing.TB, log io.Writer) service.Deps {
 	tb.Helper()
 	logger := slog.New(slog.NewJSONHandler(log, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	nc, js, err := service.Connect(context.Background(), service.NATSConfig{URL: n.URL, RequestTimeout: 2 * time.Second},
-		"ingesttest", logger)
+	c, err := service.Open(service.NATSConfig{URL: n.URL, RequestTimeout: 2 * time.Second},
+		service.ConnOptions{Name: "ingesttest", Logger: logger})
 	if err != nil {
 		tb.Fatalf("ingesttest: connect: %v", err)
 	}
-	tb.Cleanup(nc.Close)
-	natstest.WaitFor(tb, natstest.Wait, "the service connection", nc.IsConnected)
-	return service.Deps{Conn: nc, JS: js, Logger: logger, Registry: prometheus.NewRegistry(), Streams: stream.DefaultConfig()}
+	tb.Cleanup(c.NC.Close)
+	natstest.WaitFor(tb, natstest.Wait, "the service connection", c.NC.IsConnected)
+	return service.Deps{Conn: c.NC, JS: c.JS, Logger: logger, Registry: prometheus.NewRegistry(), Streams: stream.DefaultConfig()}
 }
 
 // Ingester is a running ingester HTTP server.

@@ -1,0 +1,228 @@
+// Package root is Pulse Hub's one composition root: the only place that
+// starts a NATS server, opens NATS connections, ensures the streams and
+// runs services. `hub run` calls it for every deployment shape: all four
+// services on the embedded server (the quick start), or any subset of
+// them (`--only`) against an external server or cluster (one container
+// per service in deploy/).
+//
+// Everything runs under one supervisor (package events/supervise): each
+// service is a task of the root's group, and each service runs its own
+// loops and HTTP server as tasks of a group of its own. The first failure
+// anywhere — a service that cannot start, a loop that dies, a NATS
+// connection closed for good — stops every service in order (they finish
+// or hand back their in-flight messages), then the connections are
+// drained, then the embedded server stops; Run returns that failure and
+// `hub run` logs it once and exits 1, so systemd, Docker or Kubernetes
+// restart the process.
+package root
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"time"
+
+	"github.com/insightpulse/pulsehub/events/service"
+	"github.com/insightpulse/pulsehub/events/stream"
+	"github.com/insightpulse/pulsehub/events/supervise"
+	"github.com/insightpulse/pulsehub/services/dispatcher/dispatch"
+	"github.com/insightpulse/pulsehub/services/healthmon/monitor"
+	"github.com/insightpulse/pulsehub/services/hub/embedded"
+	"github.com/insightpulse/pulsehub/services/hub/hubconfig"
+	"github.com/insightpulse/pulsehub/services/ingester/ingester"
+	"github.com/insightpulse/pulsehub/services/odoowriter/writer"
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// ShutdownTimeout bounds how long the services take to stop once asked.
+const ShutdownTimeout = 45 * time.Second
+
+// Options are what `hub run` decided from its flags and config file.
+type Options struct {
+	Config hubconfig.Config // loaded and validated for Only
+	File   string           // the config file read, "" for none (for the log)
+	Only   []string         // the services to run (hubconfig.Services order); empty = all
+	Logger *slog.Logger     // the base logger; each service adds its name
+}
+
+// unit is one service the root can run.
+type unit struct {
+	name string
+	run  func(context.Context, service.Deps) error
+}
+
+func units(c hubconfig.Config) []unit {
+	return []unit{
+		{hubconfig.Ingester, func(ctx context.Context, d service.Deps) error { return ingester.Run(ctx, d, c.Ingester) }},
+		{hubconfig.OdooWriter, func(ctx context.Context, d service.Deps) error { return writer.Run(ctx, d, c.Writer) }},
+		{hubconfig.Dispatcher, func(ctx context.Context, d service.Deps) error { return dispatch.Run(ctx, d, c.Dispatcher) }},
+		{hubconfig.Healthmon, func(ctx context.Context, d service.Deps) error { return monitor.Run(ctx, d, c.Healthmon) }},
+	}
+}
+
+// Run starts the embedded server (when no NATS URL is configured), opens
+// one connection per service, ensures the streams, and runs the chosen
+// services until ctx is done or anything fails; then it stops them, the
+// connections and the server in that order. It returns the first failure,
+// or nil after a clean stop.
+func Run(ctx context.Context, o Options) error {
+	start := time.Now()
+	c := o.Config
+	log := o.Logger.With("service", "hub")
+	for _, n := range c.Notices {
+		log.Warn(n)
+	}
+	selected := selectUnits(c, o.Only)
+
+	var srv *server.Server
+	if c.NATS.URL == "" {
+		var err error
+		srv, err = embedded.Start(ctx, c.Embedded, embedded.SlogLogger{L: log.With("component", "nats-server")})
+		if err != nil {
+			return err
+		}
+		defer func() {
+			embedded.Shutdown(srv)
+			log.Info("embedded nats-server stopped")
+		}()
+		c.NATS.URL = srv.ClientURL()
+	}
+
+	g := supervise.New(ctx)
+	var conns []*service.Conn
+	defer func() {
+		for _, cn := range slices.Backward(conns) {
+			cn.Close()
+		}
+	}()
+	open := func(name string, reg *prometheus.Registry) (*service.Conn, error) {
+		co := service.ConnOptions{Name: name, Logger: log, Registry: reg,
+			OnClosed: func(err error) { g.Fail("nats", err) }}
+		if srv != nil {
+			co.InProcess = srv
+		}
+		cn, err := service.Open(c.NATS, co)
+		if err != nil {
+			return nil, err
+		}
+		conns = append(conns, cn)
+		return cn, nil
+	}
+
+	admin, err := open("pulsehub", nil)
+	if err != nil {
+		return err
+	}
+	if err := ensureStreams(g.Context(), admin, c.Streams, log); err != nil {
+		g.Stop()
+		_ = g.Wait()
+		if ctx.Err() != nil {
+			return nil // stopped while starting
+		}
+		return err
+	}
+	admin.Close() // the services have their own
+	for _, u := range selected {
+		reg := service.NewRegistry()
+		cn, err := open("pulsehub-"+u.name, reg)
+		if err != nil {
+			g.Fail(u.name, err)
+			break
+		}
+		deps := service.Deps{Conn: cn.NC, JS: cn.JS, Logger: o.Logger.With("service", u.name), Registry: reg, Streams: c.Streams}
+		g.Go(u.name, func(ctx context.Context) error { return u.run(ctx, deps) })
+	}
+	log.Info("pulse hub running", "config", orNone(o.File), "nats", c.NATS.URL, "embedded", srv != nil,
+		"nats_monitor", monitorAddr(srv), "data_dir", dataDir(srv, c.Embedded), "services", names(selected),
+		"ingester", c.Ingester.HTTP.Listen, "odoowriter", c.Writer.HTTP.Listen, "dispatcher", c.Dispatcher.HTTP.Listen,
+		"healthmon", c.Healthmon.HTTP.Listen, "routes", len(c.Routes), "startup_ms", time.Since(start).Milliseconds())
+	return wait(g, log)
+}
+
+// wait waits for the group, bounding the stop that follows a signal or a
+// failure by ShutdownTimeout.
+func wait(g *supervise.Group, log *slog.Logger) error {
+	done := make(chan error, 1)
+	go func() { done <- g.Wait() }()
+	select {
+	case err := <-done:
+		return err
+	case <-g.Context().Done():
+	}
+	if cause := context.Cause(g.Context()); cause != nil && !errors.Is(cause, context.Canceled) {
+		log.Info("shutting down after a failure: draining services", "cause", cause.Error())
+	} else {
+		log.Info("shutting down: draining services")
+	}
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(ShutdownTimeout):
+		if err := g.Check(context.Background()); err != nil {
+			return fmt.Errorf("services did not stop within %s (%v)", ShutdownTimeout, err)
+		}
+		return fmt.Errorf("services did not stop within %s", ShutdownTimeout)
+	}
+}
+
+// selectUnits keeps the units named in only, in their usual order.
+func selectUnits(c hubconfig.Config, only []string) []unit {
+	all := units(c)
+	if len(only) == 0 {
+		return all
+	}
+	var out []unit
+	for _, u := range all {
+		if slices.Contains(only, u.name) {
+			out = append(out, u)
+		}
+	}
+	return out
+}
+
+func names(us []unit) []string {
+	out := make([]string, len(us))
+	for i, u := range us {
+		out[i] = u.name
+	}
+	return out
+}
+
+// ensureStreams creates or updates the streams (stream.Ensure retries
+// through a leader election) and logs what changed.
+func ensureStreams(ctx context.Context, cn *service.Conn, c stream.Config, log *slog.Logger) error {
+	changes, err := stream.Ensure(ctx, cn.JS, stream.Specs(c)...)
+	if err != nil {
+		return fmt.Errorf("ensure streams: %w", err)
+	}
+	for _, ch := range changes {
+		if ch.Action != stream.Unchanged {
+			log.Info("stream "+string(ch.Action), "stream", ch.Stream, "fields", ch.Fields)
+		}
+	}
+	return nil
+}
+
+func monitorAddr(srv *server.Server) string {
+	if srv == nil || srv.MonitorAddr() == nil {
+		return ""
+	}
+	return "http://" + srv.MonitorAddr().String()
+}
+
+func dataDir(srv *server.Server, c embedded.Config) string {
+	if srv == nil {
+		return ""
+	}
+	return c.DataDir
+}
+
+func orNone(file string) string {
+	if file == "" {
+		return "(none: built-in defaults)"
+	}
+	return file
+}
