@@ -12,7 +12,7 @@ test:
 	go test -race -timeout 20m $(MODULES)
 
 bench:
-	go run ./services/hub bench
+	go run ./bench
 
 build:
 	mkdir -p bin

@@ -29,8 +29,6 @@ Usage:
                            inspect and act on dead letters
   hub jobs ls [--state S] [--service X] | show ID | requeue ID | enqueue SERVICE TASK JOB_JSON
                            the dispatcher's jobs (queue_job's job list)
-  hub bench [--quick] [--scale N,N] [--million] [--json]
-                           measure every scenario in one run (docs/performance.md)
   hub healthcheck URL      exit 0 when URL answers 200 (the containers' HEALTHCHECK)
   hub version              print the version
 
@@ -58,8 +56,6 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return dlqCmd(ctx, args[1:], stdout, stderr)
 	case "jobs":
 		return jobsCmd(ctx, args[1:], stdout, stderr)
-	case "bench":
-		return benchCmd(ctx, args[1:], stdout, stderr)
 	case "healthcheck":
 		return healthcheckCmd(ctx, args[1:], stdout, stderr)
 	case "version", "--version":

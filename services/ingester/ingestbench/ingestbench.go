@@ -6,7 +6,7 @@
 // ratio of the two is the ingester's cost.
 //
 // The ingester's Go benchmark runs it (go test -bench Ingest ./ingestbench)
-// and so can the hub's bench program: Start an ingester against any
+// and so can the bench program (bench/): Start an ingester against any
 // JetStream, Run each scenario, read the numbers from Result.
 package ingestbench
 

@@ -2,7 +2,7 @@
 // stored in a real JetStream (an in-process nats-server), written by the
 // writer into the fake Odoo (odootest) that costs a realistic time per
 // call, batched or one call per event. The Go benchmark runs it, and so
-// can the hub's bench program (issue #9).
+// can the bench program (bench/, issue #9).
 package writerbench
 
 import (

@@ -1,4 +1,4 @@
-package bench
+package main
 
 import (
 	"bytes"
@@ -29,7 +29,7 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-const benchSecret = "hub bench webhook secret"
+const benchSecret = "bench webhook secret"
 
 // runEndToEnd measures webhook in → Odoo fake written (no fake latency),
 // one delivery at a time: at the writer's default linger (it waits up to

@@ -1,17 +1,4 @@
-// Package bench is `hub bench`: every performance claim measured side by
-// side in one run on one machine, as ratios against the physical limit
-// (raw JetStream, a plain HTTP client loop) and against what users would
-// pick instead (one Odoo call per event, queue_job's published 155
-// jobs/s). Absolute numbers on shared machines mean little; the ratios
-// within one run are the point.
-//
-// Scenarios: (1) signed GitHub deliveries into the ingester vs raw
-// JetStream publishes; (2) the Odoo writer batched vs one call per event;
-// (3) the dispatcher vs a plain HTTP client loop, and with a failing
-// second service; (4) end-to-end latency webhook → Odoo; (5) RSS of `hub
-// run` idle and after scenario 1; (6) the scale curve of (1) and (3).
-// Each scenario is also a Go benchmark in its service's module.
-package bench
+package main
 
 import (
 	"context"

@@ -1,4 +1,4 @@
-package bench
+package main
 
 import (
 	"fmt"
@@ -42,7 +42,7 @@ func (r Report) Markdown() string {
 	if m := r.Memory; m != nil {
 		fmt.Fprintf(&b, "| idle | after %d deliveries at concurrency 64 |\n|---|---|\n| %s | %s |\n", m.Deliveries, mib(m.Idle), mib(m.AfterIngest))
 	} else {
-		b.WriteString("(skipped: run from the hub binary)\n")
+		b.WriteString("(skipped: no hub binary)\n")
 	}
 	b.WriteString("\n### 6. Scale curve (fresh server per size; RSS of the bench process after each)\n\n")
 	b.WriteString("| events | ingest deliveries/s (c=64) | RSS | dispatcher jobs/s (capacity 64) | RSS |\n|---|---|---|---|---|\n")

@@ -1,0 +1,70 @@
+module github.com/insightpulse/pulsehub/bench
+
+go 1.26.0
+
+require (
+	github.com/insightpulse/pulsehub/events v0.0.0-00010101000000-000000000000
+	github.com/insightpulse/pulsehub/odoo v0.0.0-00010101000000-000000000000
+	github.com/insightpulse/pulsehub/services/dispatcher v0.0.0-00010101000000-000000000000
+	github.com/insightpulse/pulsehub/services/hub v0.0.0-00010101000000-000000000000
+	github.com/insightpulse/pulsehub/services/ingester v0.0.0-00010101000000-000000000000
+	github.com/insightpulse/pulsehub/services/odoowriter v0.0.0-00010101000000-000000000000
+	github.com/nats-io/nats-server/v2 v2.15.2
+	github.com/nats-io/nats.go v1.55.0
+	gopkg.in/yaml.v3 v3.0.1
+)
+
+require (
+	github.com/antithesishq/antithesis-sdk-go v0.8.0-default-no-op // indirect
+	github.com/beorn7/perks v1.0.1 // indirect
+	github.com/bradleyfalzon/ghinstallation/v2 v2.19.0 // indirect
+	github.com/cenkalti/backoff/v4 v4.3.0 // indirect
+	github.com/cespare/xxhash/v2 v2.3.0 // indirect
+	github.com/golang-jwt/jwt/v4 v4.5.2 // indirect
+	github.com/google/go-github/v60 v60.0.0 // indirect
+	github.com/google/go-github/v88 v88.0.0 // indirect
+	github.com/google/go-querystring v1.2.0 // indirect
+	github.com/google/go-tpm v0.9.8 // indirect
+	github.com/google/uuid v1.6.0 // indirect
+	github.com/insightpulse/pulsehub/schemas v0.0.0-00010101000000-000000000000 // indirect
+	github.com/itchyny/gojq v0.12.20 // indirect
+	github.com/itchyny/timefmt-go v0.1.9 // indirect
+	github.com/klauspost/compress v1.20.3 // indirect
+	github.com/kolo/xmlrpc v0.0.0-20220921171641-a4b6fa1dd06b // indirect
+	github.com/minio/highwayhash v1.0.4 // indirect
+	github.com/munnerz/goautoneg v0.0.0-20191010083416-a7dc8b61c822 // indirect
+	github.com/nats-io/jwt/v2 v2.8.2 // indirect
+	github.com/nats-io/nkeys v0.4.16 // indirect
+	github.com/nats-io/nuid v1.0.1 // indirect
+	github.com/prometheus/client_golang v1.25.0 // indirect
+	github.com/prometheus/client_model v0.6.3 // indirect
+	github.com/prometheus/common v0.72.0 // indirect
+	github.com/prometheus/procfs v0.22.0 // indirect
+	github.com/santhosh-tekuri/jsonschema/v6 v6.0.3 // indirect
+	github.com/sony/gobreaker/v2 v2.4.0 // indirect
+	github.com/tidwall/gjson v1.20.1 // indirect
+	github.com/tidwall/match v1.1.1 // indirect
+	github.com/tidwall/pretty v1.2.0 // indirect
+	golang.org/x/crypto v0.58.0 // indirect
+	golang.org/x/sync v0.24.0 // indirect
+	golang.org/x/sys v0.49.0 // indirect
+	golang.org/x/text v0.43.0 // indirect
+	golang.org/x/time v0.16.0 // indirect
+	google.golang.org/protobuf v1.36.12 // indirect
+)
+
+replace github.com/insightpulse/pulsehub/events => ../events
+
+replace github.com/insightpulse/pulsehub/odoo => ../odoo
+
+replace github.com/insightpulse/pulsehub/schemas => ../schemas
+
+replace github.com/insightpulse/pulsehub/services/dispatcher => ../services/dispatcher
+
+replace github.com/insightpulse/pulsehub/services/healthmon => ../services/healthmon
+
+replace github.com/insightpulse/pulsehub/services/hub => ../services/hub
+
+replace github.com/insightpulse/pulsehub/services/ingester => ../services/ingester
+
+replace github.com/insightpulse/pulsehub/services/odoowriter => ../services/odoowriter
