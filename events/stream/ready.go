@@ -18,12 +18,16 @@ import (
 var ReadyTimeout = 60 * time.Second
 
 // Transient reports whether err from a JetStream API call is worth asking
-// again: no server answered (no responders, a timeout) or JetStream said
-// it is temporarily unavailable or the stream is offline. Everything else
-// (a refused configuration, ErrIncompatible) is an answer.
+// again: the client is not connected yet (a service started before its
+// NATS server, or reconnecting), no server answered (no responders, a
+// timeout), or JetStream said it is temporarily unavailable or the stream
+// is offline. Everything else (a refused configuration, ErrIncompatible, a
+// connection closed for good) is an answer.
 func Transient(err error) bool {
 	if errors.Is(err, nats.ErrNoResponders) || errors.Is(err, nats.ErrTimeout) ||
-		errors.Is(err, context.DeadlineExceeded) || errors.Is(err, jetstream.ErrNoHeartbeat) {
+		errors.Is(err, context.DeadlineExceeded) || errors.Is(err, jetstream.ErrNoHeartbeat) ||
+		errors.Is(err, nats.ErrReconnectBufExceeded) || errors.Is(err, nats.ErrConnectionReconnecting) ||
+		errors.Is(err, nats.ErrDisconnected) {
 		return true
 	}
 	var apiErr *jetstream.APIError

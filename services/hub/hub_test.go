@@ -47,10 +47,18 @@ type hubProcess struct {
 	out      *syncBuffer
 	natsURL  string
 	ingester string
+	ports    map[string]int // nats, monitor, ingester, odoowriter, dispatcher, healthmon
 	done     chan error
 }
 
 func startHub(t *testing.T, args ...string) *hubProcess {
+	t.Helper()
+	return startHubEnv(t, nil, args...)
+}
+
+// startHubEnv is startHub with more environment variables (they win over
+// the port settings).
+func startHubEnv(t *testing.T, env []string, args ...string) *hubProcess {
 	t.Helper()
 	bin, err := buildHub()
 	if err != nil {
@@ -58,10 +66,10 @@ func startHub(t *testing.T, args ...string) *hubProcess {
 	}
 	dir := t.TempDir()
 	ports := map[string]int{}
-	for _, k := range []string{"nats", "monitor", "ingester", "writer", "dispatcher", "healthmon"} {
+	for _, k := range []string{"nats", "monitor", "ingester", "odoowriter", "dispatcher", "healthmon"} {
 		ports[k] = natstest.FreePort(t)
 	}
-	h := &hubProcess{out: &syncBuffer{}, done: make(chan error, 1),
+	h := &hubProcess{out: &syncBuffer{}, done: make(chan error, 1), ports: ports,
 		natsURL: fmt.Sprintf("nats://127.0.0.1:%d", ports["nats"]), ingester: fmt.Sprintf("127.0.0.1:%d", ports["ingester"])}
 	h.cmd = exec.Command(bin, append([]string{"run", "--data-dir", filepath.Join(dir, "data")}, args...)...)
 	h.cmd.Dir = dir // no hub.yaml there: built-in defaults
@@ -69,10 +77,11 @@ func startHub(t *testing.T, args ...string) *hubProcess {
 		fmt.Sprintf("PULSEHUB_EMBEDDED_LISTEN=127.0.0.1:%d", ports["nats"]),
 		fmt.Sprintf("PULSEHUB_EMBEDDED_MONITOR=127.0.0.1:%d", ports["monitor"]),
 		fmt.Sprintf("PULSEHUB_INGESTER_HTTP_LISTEN=127.0.0.1:%d", ports["ingester"]),
-		fmt.Sprintf("PULSEHUB_ODOOWRITER_HTTP_LISTEN=127.0.0.1:%d", ports["writer"]),
+		fmt.Sprintf("PULSEHUB_ODOOWRITER_HTTP_LISTEN=127.0.0.1:%d", ports["odoowriter"]),
 		fmt.Sprintf("PULSEHUB_DISPATCHER_HTTP_LISTEN=127.0.0.1:%d", ports["dispatcher"]),
 		fmt.Sprintf("PULSEHUB_HEALTHMON_HTTP_LISTEN=127.0.0.1:%d", ports["healthmon"]),
 	)
+	h.cmd.Env = append(h.cmd.Env, env...)
 	h.cmd.Stdout, h.cmd.Stderr = h.out, h.out
 	if err := h.cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -100,6 +109,19 @@ func (h *hubProcess) waitHealthy(t *testing.T) {
 		resp.Body.Close()
 		return resp.StatusCode == http.StatusOK
 	})
+}
+
+// exit waits up to d for the process to exit by itself and returns its
+// exit status.
+func (h *hubProcess) exit(t *testing.T, d time.Duration) int {
+	t.Helper()
+	select {
+	case <-h.done:
+		return h.cmd.ProcessState.ExitCode()
+	case <-time.After(d):
+		t.Fatalf("hub still running %s later", d)
+		return -1
+	}
 }
 
 func (h *hubProcess) stop(t *testing.T) error {

@@ -194,6 +194,8 @@ func names(us []unit) []string {
 // ensureStreams creates or updates the streams (stream.Ensure retries
 // through a leader election) and logs what changed.
 func ensureStreams(ctx context.Context, cn *service.Conn, c stream.Config, log *slog.Logger) error {
+	log.Info("ensuring streams (waiting for JetStream if it is not ready yet)", "replicas", c.Replicas,
+		"wait_max", stream.ReadyTimeout.String())
 	changes, err := stream.Ensure(ctx, cn.JS, stream.Specs(c)...)
 	if err != nil {
 		return fmt.Errorf("ensure streams: %w", err)
