@@ -186,7 +186,7 @@ func (d *Dispatcher) jobRetry(policy consume.Retry) consume.Middleware {
 				}
 				delay, ok := run.job.RetryDelay(m.Attempt)
 				if !ok {
-					delay = policy.Delay(m.Attempt)
+					delay = policy.Backoff(m.Attempt)
 				}
 				return events.RetryAfter(err, max(delay, events.RetryAfterOf(err)))
 			})(ctx, m)
