@@ -382,13 +382,13 @@ func TestRetryDelayGrowsAndIsCapped(t *testing.T) {
 	r := Retry{InitialInterval: 100 * time.Millisecond, MaxInterval: time.Second, Multiplier: 2, RandomizationFactor: 0.01}
 	prev := time.Duration(0)
 	for a := 1; a <= 4; a++ {
-		d := r.Delay(a)
+		d := r.Backoff(a)
 		if d < prev {
 			t.Fatalf("delay(%d) = %s < %s", a, d, prev)
 		}
 		prev = d
 	}
-	if d := r.Delay(50); d > 1010*time.Millisecond {
+	if d := r.Backoff(50); d > 1010*time.Millisecond {
 		t.Fatalf("delay not capped: %s", d)
 	}
 }

@@ -15,6 +15,13 @@
 //     middleware attached (events.RetryAfterOf), so waiting for a retry
 //     holds neither a worker nor the stream.
 //
+// Retry's zero hooks retry every error that is not permanent, after an
+// exponential backoff or the error's own Retry-After, whichever is longer,
+// up to MaxAttempts deliveries. Its hooks set the policy per message
+// instead: ShouldRetry (retry this failure at all?), Delay (the wait
+// before the next delivery, e.g. a job's retry_pattern) and OnRetryHook
+// (told of each retry decided).
+//
 // The DeadLetter middleware turns permanent errors and exhausted attempts
 // into a published dead letter and a nil, so the original is acknowledged
 // only once its dead letter is stored.

@@ -134,16 +134,8 @@ func (d *Dispatcher) jobLoop(ctx context.Context, ch *channel.Channel, rm *consu
 	if _, err := stream.EnsureConsumer(ctx, d.js, opts); err != nil {
 		return nil, fmt.Errorf("jobs of service %s: %w", ch.Name(), err)
 	}
-	policy := ch.Config().Retry.Policy()
-	h := consume.Chain(d.jobHandler(ch),
-		d.trackJobs(ch.Name()), // outermost: it knows the job's attempts before Retry counts them
-		consume.Logging{Logger: d.log}.Middleware,
-		rm.Middleware,
-		consume.DeadLetter{JS: d.js}.Middleware,
-		d.jobRetry(policy),
-		consume.Recover)
 	return &consume.Loop{JS: d.js, Stream: events.StreamJobs, Consumer: name, Concurrency: ch.Capacity(),
-		Handler: h, ShutdownGrace: d.cfg.ShutdownGrace, PollWait: d.cfg.pollWait, Logger: d.log, Pause: d.pause(ch)}, nil
+		Handler: d.jobHandler(ch, rm), ShutdownGrace: d.cfg.ShutdownGrace, PollWait: d.cfg.pollWait, Logger: d.log, Pause: d.pause(ch)}, nil
 }
 
 // Run serves HTTP and runs every consume loop (with its replay loop, see

@@ -16,7 +16,10 @@ import (
 	"github.com/insightpulse/pulsehub/services/dispatcher/jobstate"
 )
 
-// jobRun is what the job middlewares and handler share about one delivery.
+// jobRun is one delivery of a job: the job, its record, and what the
+// delivery did. jobHandler makes one per delivery and passes it to each
+// step that needs it: the call (runJob), the job's retry policy
+// (retryPolicy), and the state the delivery ended in (settleJob).
 type jobRun struct {
 	job      jobs.Job
 	parseErr error
@@ -28,29 +31,27 @@ type jobRun struct {
 	err      error     // the error the retry policy returned, before dead-lettering swallowed it
 }
 
-type runKey struct{}
-
-func runOf(ctx context.Context) *jobRun {
-	r, _ := ctx.Value(runKey{}).(*jobRun)
-	return r
-}
-
-// trackJobs keeps the job's record: it loads it before the chain runs
-// (setting Msg.Attempt from the attempts recorded, so breaker waits and
-// saturation cost no attempt even across restarts) and writes the state
-// the delivery ended in.
-func (d *Dispatcher) trackJobs(service string) consume.Middleware {
-	return func(next consume.Handler) consume.Handler {
-		return func(ctx context.Context, m *consume.Msg) error {
-			run, err := d.loadRun(ctx, service, m)
-			if err != nil {
-				// The bucket is unreachable: try again shortly rather than
-				// run a job whose attempts are unknown.
-				return events.RetryAfter(err, time.Second)
-			}
-			err = next(context.WithValue(ctx, runKey{}, run), m)
-			return d.settleJob(ctx, m, run, err)
+// jobHandler is the handler of ch's job loop. For each delivery it loads
+// the job's run first, so Msg.Attempt comes from the attempts recorded
+// (breaker waits and saturation cost no attempt, even across restarts)
+// before Logging and Retry read it. Then it runs the standard chain —
+// logging, metrics, dead-lettering, the job's retry policy, panic
+// recovery — around the call, and writes the state the delivery ended in.
+// The chain is made for the delivery: its steps hold the run, rather than
+// look it up in the context.
+func (d *Dispatcher) jobHandler(ch *channel.Channel, rm *consume.Metrics) consume.Handler {
+	policy := ch.Config().Retry.Policy()
+	logging, deadLetter := consume.Logging{Logger: d.log}.Middleware, consume.DeadLetter{JS: d.js}.Middleware
+	return func(ctx context.Context, m *consume.Msg) error {
+		run, err := d.loadRun(ctx, ch.Name(), m)
+		if err != nil {
+			// The bucket is unreachable: try again shortly rather than
+			// run a job whose attempts are unknown.
+			return events.RetryAfter(err, time.Second)
 		}
+		h := consume.Chain(func(ctx context.Context, m *consume.Msg) error { return d.runJob(ctx, m, ch, run) },
+			logging, rm.Middleware, deadLetter, run.keepErr, run.retryPolicy(policy).Middleware, consume.Recover)
+		return d.settleJob(ctx, m, run, h(ctx, m))
 	}
 }
 
@@ -112,35 +113,33 @@ func noAnswerYet(rec jobstate.Record, known bool, seq, delivered uint64) bool {
 	return known && rec.RequestSeq == seq && rec.State == jobstate.Pending && rec.Attempts == 0 && delivered == 1
 }
 
-// jobHandler calls the service with the job's payload.
-func (d *Dispatcher) jobHandler(ch *channel.Channel) consume.Handler {
-	return func(ctx context.Context, m *consume.Msg) error {
-		run := runOf(ctx)
-		if run.parseErr != nil {
-			return run.parseErr
-		}
-		job := run.job
-		if wait := time.Until(job.ETA); wait > 0 {
-			// Published by hand with a future eta rather than scheduled.
-			d.metrics.deferred.WithLabelValues(ch.Name(), "eta").Inc()
-			return consume.Defer(wait, "eta "+job.ETA.Format(time.RFC3339))
-		}
-		task := run.rec.Task
-		tc := ch.Config().TaskFor(task)
-		t := target{ch: ch, task: task, jobID: run.rec.ID, resultSubject: job.ResultSubject,
-			req: call.Request{Path: or(job.Path, tc.Path), Method: strings.ToUpper(or(job.Method, tc.Method)), Response: tc.Response,
-				IdempotencyKey: events.StableID(jobs.ConsumerName(ch.Name()), run.rec.ID)}}
-		if p := bytes.TrimSpace(job.Payload); len(p) > 0 && !bytes.Equal(p, []byte("null")) {
-			t.req.Body = p
-		}
-		if t.resultSubject == "" {
-			t.resultSubject = events.ResultSubject(ch.Name(), task)
-		}
-		t.fresh = run.fresh
-		var err error
-		run.result, err = d.execute(ctx, m, t, func() (func(context.Context) error, error) { return d.startAttempt(m, run) })
-		return err
+// runJob calls ch with the job's payload, recording the attempt in run
+// once the call is admitted and the answer's place once it is published.
+func (d *Dispatcher) runJob(ctx context.Context, m *consume.Msg, ch *channel.Channel, run *jobRun) error {
+	if run.parseErr != nil {
+		return run.parseErr
 	}
+	job := run.job
+	if wait := time.Until(job.ETA); wait > 0 {
+		// Published by hand with a future eta rather than scheduled.
+		d.metrics.deferred.WithLabelValues(ch.Name(), "eta").Inc()
+		return consume.Defer(wait, "eta "+job.ETA.Format(time.RFC3339))
+	}
+	task := run.rec.Task
+	tc := ch.Config().TaskFor(task)
+	t := target{ch: ch, task: task, jobID: run.rec.ID, resultSubject: job.ResultSubject,
+		req: call.Request{Path: or(job.Path, tc.Path), Method: strings.ToUpper(or(job.Method, tc.Method)), Response: tc.Response,
+			IdempotencyKey: events.StableID(jobs.ConsumerName(ch.Name()), run.rec.ID)}}
+	if p := bytes.TrimSpace(job.Payload); len(p) > 0 && !bytes.Equal(p, []byte("null")) {
+		t.req.Body = p
+	}
+	if t.resultSubject == "" {
+		t.resultSubject = events.ResultSubject(ch.Name(), task)
+	}
+	t.fresh = run.fresh
+	var err error
+	run.result, err = d.execute(ctx, m, t, func() (func(context.Context) error, error) { return d.startAttempt(m, run) })
+	return err
 }
 
 // startAttempt records the attempt about to be made without waiting for
@@ -169,30 +168,25 @@ func (d *Dispatcher) startAttempt(m *consume.Msg, run *jobRun) (func(context.Con
 	}, nil
 }
 
-// jobRetry is consume.Retry with the job's own policy: its max_retries,
-// and its retry_pattern's waits (else the service's backoff).
-func (d *Dispatcher) jobRetry(policy consume.Retry) consume.Middleware {
-	return func(next consume.Handler) consume.Handler {
-		return func(ctx context.Context, m *consume.Msg) error {
-			run := runOf(ctx)
-			// The delays are computed below, so the Retry middleware's own
-			// backoff is kept out of the way.
-			r := consume.Retry{MaxAttempts: run.job.MaxAttempts(policy.MaxAttempts), InitialInterval: time.Nanosecond,
-				MaxInterval: time.Nanosecond, Multiplier: 1}
-			err := r.Middleware(func(ctx context.Context, m *consume.Msg) error {
-				err := next(ctx, m)
-				if _, deferred := consume.IsDeferred(err); err == nil || deferred || ctx.Err() != nil || events.IsPermanent(err) {
-					return err
-				}
-				delay, ok := run.job.RetryDelay(m.Attempt)
-				if !ok {
-					delay = policy.Delay(m.Attempt)
-				}
-				return events.RetryAfter(err, max(delay, events.RetryAfterOf(err)))
-			})(ctx, m)
-			run.err = err
-			return err
-		}
+// retryPolicy is the service's policy with the job's own limits: its
+// max_retries, and the waits of its retry_pattern (the service's backoff
+// before the pattern's first try). A Retry-After longer than either wins.
+func (r *jobRun) retryPolicy(service consume.Retry) consume.Retry {
+	p := service
+	p.MaxAttempts = r.job.MaxAttempts(service.MaxAttempts)
+	p.Delay = func(_ *consume.Msg, err error, attempt int) (time.Duration, bool) {
+		d, ok := r.job.RetryDelay(attempt)
+		return max(d, events.RetryAfterOf(err)), ok
+	}
+	return p
+}
+
+// keepErr keeps the error the retry policy returned, which DeadLetter
+// swallows once the dead letter is stored: it is a dead job's last error.
+func (r *jobRun) keepErr(next consume.Handler) consume.Handler {
+	return func(ctx context.Context, m *consume.Msg) error {
+		r.err = next(ctx, m)
+		return r.err
 	}
 }
 

@@ -151,6 +151,42 @@ func TestRetryPatternSetsTheWaits(t *testing.T) {
 	}
 }
 
+func TestRetryAfterOutlastsAShorterRetryPattern(t *testing.T) {
+	b := newBus(t)
+	svc := newFake(t, func(n int, w http.ResponseWriter, _ *http.Request) {
+		if n == 1 {
+			w.Header().Set("Retry-After", "1")
+			reply(w, http.StatusTooManyRequests, `{}`)
+			return
+		}
+		reply(w, 200, `{}`)
+	})
+	b.start(t, testConfig(map[string]channel.Config{"llm": svcConfig(svc.URL, 2)}))
+	e := b.enqueue(t, "llm", "chat", jobs.Job{Payload: json.RawMessage(`{}`), RetryPattern: map[int]float64{1: 0.05}})
+
+	b.waitState(t, e.ID, jobstate.Done)
+	if gap := svc.call(1).At.Sub(svc.call(0).Replied); gap < time.Second {
+		t.Fatalf("retry came after %s; the pattern's 50ms must not cut the Retry-After of 1s", gap)
+	}
+}
+
+func TestMaxRetriesZeroIsOneAttemptThenTheDLQ(t *testing.T) {
+	b := newBus(t)
+	svc := newFake(t, func(_ int, w http.ResponseWriter, _ *http.Request) { reply(w, 503, `{}`) })
+	b.start(t, testConfig(map[string]channel.Config{"llm": svcConfig(svc.URL, 2)}))
+	e := b.enqueue(t, "llm", "chat", jobs.Job{Payload: json.RawMessage(`{}`), MaxRetries: intp(0)})
+
+	rec := b.waitState(t, e.ID, jobstate.Dead)
+	b.waitCount(t, events.StreamDLQ, "dlq.jobs-llm.>", 1)
+	dl := b.read(t, events.StreamDLQ, "dlq.jobs-llm.>")[0]
+	if svc.count() != 1 || rec.Attempts != 1 || rec.MaxAttempts != 1 || !strings.Contains(rec.LastError, "attempt 1 of 1") {
+		t.Fatalf("calls %d, record %+v", svc.count(), rec)
+	}
+	if dl.Header.Get(events.HeaderDLQKind) != "exhausted" || dl.Header.Get(events.HeaderDLQAttempts) != "1" {
+		t.Fatalf("dead letter: %v", dl.Header)
+	}
+}
+
 func TestETAJobDoesNotRunBeforeItsTime(t *testing.T) {
 	b := newBus(t)
 	svc := newFake(t, ok)
