@@ -6,6 +6,7 @@
 // Sub-packages hold the shared mechanisms: config (YAML + environment +
 // secrets), stream (streams, buckets and consumers as code), consume (the
 // one consume loop and its middleware), route (routes from the hub config),
-// bus (connecting to NATS), serve (/health and /metrics), and natstest
+// bus (connecting to NATS), serve (/health and /metrics), wire (the types
+// of what one service serves or stores for another to read), and natstest
 // (real in-process nats-servers for tests).
 package events

@@ -36,7 +36,8 @@ const (
 	HeaderMsgID         = "Nats-Msg-Id"      // = ce-id, so JetStream de-duplicates redeliveries
 )
 
-// Headers the hub adds to dead letters (see schemas/dlq.schema.json).
+// Headers the hub adds to dead letters (schemas/dlq.schema.json), written
+// and read through consume.DeadLetterInfo, and those of a requeued message.
 const (
 	HeaderDLQReason     = "Pulsehub-Dlq-Reason"
 	HeaderDLQKind       = "Pulsehub-Dlq-Kind"

@@ -1,11 +1,13 @@
 // Package schemas holds the JSON Schema (draft 2020-12) of every message,
 // header set and stored value Pulse Hub defines — the envelope headers,
 // Odoo commands, jobs, results, dead letters, health records, job states,
-// Odoo webhook bodies and the ingester's answer — embedded in the binary,
-// and validates documents against them.
+// the GitHub reconciler's checkpoint, Odoo webhook bodies and the
+// ingester's answer — embedded in the binary, and validates documents
+// against them.
 //
 // The schema files are the contract; the Go types that produce and read
-// these messages live in the services. Tests here keep the files, their
+// these messages live in the services, or in events/wire when one service
+// writes what another reads. Tests here keep the files, their
 // examples and their invalid counter-examples in step.
 //
 // Validation uses github.com/santhosh-tekuri/jsonschema/v6: a maintained,

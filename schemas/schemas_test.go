@@ -100,7 +100,7 @@ func TestNamesListsEverySchemaFile(t *testing.T) {
 		t.Errorf("Names() = %v, want %v", got, want)
 	}
 	for _, name := range []string{"envelope", "odoo-cmd", "job", "result", "dlq", "health-status",
-		"health-transition", "job-state", "odoo-webhook", "ingest-accepted"} {
+		"health-transition", "job-state", "odoo-webhook", "ingest-accepted", "reconciler-checkpoint"} {
 		if !slices.Contains(want, name) {
 			t.Errorf("no schema %s", name)
 		}

@@ -3,7 +3,6 @@ package consume
 import (
 	"context"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
@@ -62,18 +61,13 @@ func DeadLetterMsg(m *Msg, cause error) *nats.Msg {
 		}
 		out.Header[k] = append([]string(nil), v...)
 	}
-	kind := events.Classify(cause).String()
+	info := DeadLetterInfo{Reason: truncate(cause.Error(), maxReason), Kind: events.Classify(cause).String(),
+		Attempts: m.Attempt, Time: time.Now().UTC().Truncate(time.Second), OriginStream: m.Stream(), OriginSeq: m.Seq(),
+		OriginSubject: m.Subject(), Route: m.Route}
 	if m.exhausted {
-		kind = "exhausted"
+		info.Kind = KindExhausted
 	}
-	out.Header.Set(events.HeaderDLQReason, truncate(cause.Error(), maxReason))
-	out.Header.Set(events.HeaderDLQKind, kind)
-	out.Header.Set(events.HeaderDLQAttempts, strconv.Itoa(m.Attempt))
-	out.Header.Set(events.HeaderDLQTime, time.Now().UTC().Format(time.RFC3339))
-	out.Header.Set(events.HeaderOriginStream, m.Stream())
-	out.Header.Set(events.HeaderOriginSeq, strconv.FormatUint(m.Seq(), 10))
-	out.Header.Set(events.HeaderOriginSubject, m.Subject())
-	out.Header.Set(events.HeaderRoute, m.Route)
+	info.SetHeaders(out.Header)
 	// One dead letter per stored message and route, even if this publish
 	// is repeated after a lost ack.
 	out.Header.Set(events.HeaderMsgID, fmt.Sprintf("dlq:%s:%s:%d", m.Route, m.Stream(), m.Seq()))

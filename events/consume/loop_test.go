@@ -171,6 +171,10 @@ func TestPermanentFailureIsDeadLetteredAtOnce(t *testing.T) {
 			t.Errorf("header %s = %q, want %q", k, h.Get(k), v)
 		}
 	}
+	if info := ReadDeadLetterInfo(h); info.Kind != "permanent" || info.Attempts != 1 || info.OriginSeq != 1 || info.Route != route ||
+		time.Since(info.Time) > time.Minute {
+		t.Errorf("dead letter read back as %+v", info)
+	}
 	if !strings.Contains(f.logs.String(), `"msg":"dead-lettered"`) || !strings.Contains(f.logs.String(), `"correlation_id":"`+ids[0]) {
 		t.Errorf("log lacks the dead letter or correlation id:\n%s", f.logs)
 	}

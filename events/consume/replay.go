@@ -3,7 +3,6 @@ package consume
 import (
 	"context"
 	"errors"
-	"strconv"
 	"time"
 
 	"github.com/insightpulse/pulsehub/events/stream"
@@ -62,8 +61,7 @@ func (w *replayWatcher) check(ctx context.Context) {
 		return // NATS unreachable: the main loop logs it; look again later
 	}
 	if w.cancel == nil {
-		end, _ := strconv.ParseUint(c.CachedInfo().Config.Metadata[stream.ReplayEndSeqKey], 10, 64)
-		w.start(ctx, name, end)
+		w.start(ctx, name, stream.ReplayEndSeq(c.CachedInfo().Config.Metadata))
 		return
 	}
 	info, err := c.Info(ctx)

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/insightpulse/pulsehub/events/config"
+	"github.com/insightpulse/pulsehub/events/wire"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
@@ -167,10 +168,7 @@ func (s *Server) Run(ctx context.Context) error {
 	return err
 }
 
-type checkResult struct {
-	Status string `json:"status"`
-	Error  string `json:"error,omitempty"`
-}
+type checkResult = wire.HealthCheck
 
 func (s *Server) health(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
@@ -210,13 +208,13 @@ func (s *Server) health(w http.ResponseWriter, r *http.Request) {
 			status, code = "fail", http.StatusServiceUnavailable
 		}
 	}
-	body := map[string]any{"status": status, "checks": results}
+	body := wire.Health{Status: status, Checks: results}
 	if len(details) > 0 {
 		d := make(map[string]any, len(details))
 		for name, fn := range details {
 			d[name] = fn(ctx)
 		}
-		body["details"] = d
+		body.Details = d
 	}
 	WriteJSON(w, code, body)
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -21,6 +22,21 @@ const ReplaySuffix = "-replay"
 // stream sequence to replay; later messages are live traffic the route's
 // own consumer handles, so the replay skips them.
 const ReplayEndSeqKey = "pulsehub_replay_end_seq"
+
+// ReplayMetadata is the metadata of a replay consumer that ends at
+// stream sequence end (`hub replay` writes it).
+func ReplayMetadata(end uint64) map[string]string {
+	return map[string]string{ReplayEndSeqKey: strconv.FormatUint(end, 10)}
+}
+
+// ReplayEndSeq reads the last sequence to replay from a replay consumer's
+// metadata (the route's service reads it); 0 when it has none, as when an
+// operator made the consumer with `nats consumer add`: then it replays to
+// the end.
+func ReplayEndSeq(metadata map[string]string) uint64 {
+	end, _ := strconv.ParseUint(metadata[ReplayEndSeqKey], 10, 64)
+	return end
+}
 
 // ReplayName is the replay consumer of route.
 func ReplayName(route string) string { return route + ReplaySuffix }

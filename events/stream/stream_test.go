@@ -184,3 +184,13 @@ func TestEnsureBucketIsIdempotent(t *testing.T) {
 		}
 	}
 }
+
+func TestReplayMetadataReadsBack(t *testing.T) {
+	md := ReplayMetadata(1234)
+	if md["pulsehub_replay_end_seq"] != "1234" || ReplayEndSeq(md) != 1234 {
+		t.Fatalf("metadata %v reads back as %d", md, ReplayEndSeq(md))
+	}
+	if ReplayEndSeq(nil) != 0 || ReplayEndSeq(map[string]string{ReplayEndSeqKey: "x"}) != 0 {
+		t.Fatal("a consumer made by hand has no end")
+	}
+}

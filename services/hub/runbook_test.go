@@ -6,12 +6,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/insightpulse/pulsehub/events"
+	"github.com/insightpulse/pulsehub/events/consume"
 	"github.com/insightpulse/pulsehub/events/natstest"
 	"github.com/insightpulse/pulsehub/events/route"
 	"github.com/insightpulse/pulsehub/events/stream"
@@ -132,6 +134,30 @@ func TestRunbookNamesExist(t *testing.T) {
 					t.Errorf("%v: subject %s is in none of the hub's streams", cmd, cmd[i+1])
 				}
 			}
+		}
+	}
+}
+
+// TestRunbookNamesEveryDeadLetterHeader keeps the runbook's dead-letter
+// section in step with what the consume loop writes: every header it adds
+// and every kind is named, and every Pulsehub-* header the page names is
+// one the hub uses.
+func TestRunbookNamesEveryDeadLetterHeader(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("..", "..", "docs", "operations.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := string(b)
+	kinds := []string{events.KindPermanent.String(), events.KindTransient.String(), consume.KindExhausted}
+	for _, name := range append(append(slices.Clone(consume.DeadLetterHeaders), events.HeaderRequeuedFor), kinds...) {
+		if !strings.Contains(doc, "`"+name+"`") {
+			t.Errorf("docs/operations.md does not name `%s`", name)
+		}
+	}
+	known := append(slices.Clone(consume.DeadLetterHeaders), events.HeaderRequeuedFrom, events.HeaderRequeuedFor)
+	for _, name := range regexp.MustCompile(`Pulsehub-[A-Za-z-]*[A-Za-z]`).FindAllString(doc, -1) {
+		if !slices.Contains(known, name) {
+			t.Errorf("docs/operations.md names header %s, which the hub does not write", name)
 		}
 	}
 }

@@ -19,23 +19,17 @@ import (
 	"time"
 
 	"github.com/insightpulse/pulsehub/events"
+	"github.com/insightpulse/pulsehub/events/wire"
 	"github.com/insightpulse/pulsehub/services/dispatcher/call"
 	"github.com/sony/gobreaker/v2"
 )
 
-// Breaker states, numbered as the breaker-state gauge reports them.
-const (
-	Closed   = "closed"
-	HalfOpen = "half-open"
-	Open     = "open"
-)
-
 // StateValue is the gauge value of a breaker state: 0 closed, 1 half-open, 2 open.
-func StateValue(state string) float64 {
+func StateValue(state wire.BreakerState) float64 {
 	switch state {
-	case HalfOpen:
+	case wire.BreakerHalfOpen:
 		return 1
-	case Open:
+	case wire.BreakerOpen:
 		return 2
 	}
 	return 0
@@ -45,7 +39,7 @@ func StateValue(state string) float64 {
 type Options struct {
 	// OnStateChange is called when the breaker changes state. It runs
 	// under the breaker's lock: it must not call back into the channel.
-	OnStateChange func(service, from, to string)
+	OnStateChange func(service string, from, to wire.BreakerState)
 	// SlotWait is how long Admit waits for a free slot before giving up;
 	// default 50ms.
 	SlotWait time.Duration
@@ -121,14 +115,14 @@ func (c *Channel) breakerSettings() gobreaker.Settings {
 	}
 }
 
-func stateName(s gobreaker.State) string {
+func stateName(s gobreaker.State) wire.BreakerState {
 	switch s {
 	case gobreaker.StateOpen:
-		return Open
+		return wire.BreakerOpen
 	case gobreaker.StateHalfOpen:
-		return HalfOpen
+		return wire.BreakerHalfOpen
 	}
-	return Closed
+	return wire.BreakerClosed
 }
 
 // Name is the service's name.
@@ -141,7 +135,7 @@ func (c *Channel) Config() Config { return c.cfg }
 func (c *Channel) Capacity() int { return c.cfg.Capacity }
 
 // State is the breaker's state: closed, half-open or open.
-func (c *Channel) State() string { return stateName(c.breaker.State()) }
+func (c *Channel) State() wire.BreakerState { return stateName(c.breaker.State()) }
 
 // Busy is why a message was not admitted, and how long it should wait.
 type Busy struct {
@@ -158,7 +152,7 @@ func (b *Busy) Error() string {
 // a *Busy at once when the breaker is open, or after SlotWait when every
 // slot is taken. The ticket must be used (Do) or given back (Cancel).
 func (c *Channel) Admit(ctx context.Context) (*Ticket, error) {
-	if c.State() == Open {
+	if c.State() == wire.BreakerOpen {
 		return nil, c.openBusy()
 	}
 	if err := c.acquire(ctx); err != nil {
@@ -267,24 +261,13 @@ func (t *Ticket) finish(err error) {
 	})
 }
 
-// Status is a channel's state for GET /breakers and /health.
-type Status struct {
-	Service             string    `json:"service"`
-	State               string    `json:"state"` // closed, half-open or open
-	OpenedAt            time.Time `json:"opened_at,omitzero"`
-	Capacity            int       `json:"capacity"`
-	InFlight            int       `json:"in_flight"`
-	Requests            uint32    `json:"requests"` // calls counted in the current window (or since half-open)
-	TotalFailures       uint32    `json:"total_failures"`
-	ConsecutiveFailures uint32    `json:"consecutive_failures"`
-}
-
-// Status reports the channel's state now.
-func (c *Channel) Status() Status {
+// Status reports the channel's state now, as GET /breakers and /health
+// show it.
+func (c *Channel) Status() wire.Breaker {
 	n := c.breaker.Counts()
-	s := Status{Service: c.name, State: c.State(), Capacity: c.cfg.Capacity, InFlight: c.InFlight(),
+	s := wire.Breaker{Service: c.name, State: c.State(), Capacity: c.cfg.Capacity, InFlight: c.InFlight(),
 		Requests: n.Requests, TotalFailures: n.TotalFailures, ConsecutiveFailures: n.ConsecutiveFailures}
-	if s.State != Closed {
+	if s.State != wire.BreakerClosed {
 		if at := c.openedAt.Load(); at != 0 {
 			s.OpenedAt = time.Unix(0, at).UTC()
 		}

@@ -12,6 +12,7 @@ import (
 	"github.com/insightpulse/pulsehub/events"
 	"github.com/insightpulse/pulsehub/events/config"
 	"github.com/insightpulse/pulsehub/events/natstest"
+	"github.com/insightpulse/pulsehub/events/wire"
 	"github.com/insightpulse/pulsehub/services/dispatcher/call"
 )
 
@@ -59,7 +60,11 @@ func TestBreakerOpensHalfOpensAndCloses(t *testing.T) {
 	var mu sync.Mutex
 	var changes []string
 	c := New("ocr", Config{URL: "http://x", Capacity: 4, Breaker: BreakerConfig{ConsecutiveFailures: 2, CoolDown: 30 * time.Millisecond}},
-		Options{OnStateChange: func(svc, from, to string) { mu.Lock(); changes = append(changes, from+">"+to); mu.Unlock() }})
+		Options{OnStateChange: func(svc string, from, to wire.BreakerState) {
+			mu.Lock()
+			changes = append(changes, string(from+">"+to))
+			mu.Unlock()
+		}})
 	fail := func(err error) {
 		t.Helper()
 		tk, aerr := c.Admit(context.Background())
@@ -71,11 +76,11 @@ func TestBreakerOpensHalfOpensAndCloses(t *testing.T) {
 	fail(events.Permanentf("422")) // the service is up: no failure
 	fail(context.Canceled)         // our shutdown: not counted
 	fail(events.Transient(errors.New("502")))
-	if c.State() != Closed || c.Paused() != 0 {
+	if c.State() != wire.BreakerClosed || c.Paused() != 0 {
 		t.Fatalf("opened after one failure, or paused (%s) while closed", c.Paused())
 	}
 	fail(events.Transient(errors.New("502")))
-	if c.State() != Open {
+	if c.State() != wire.BreakerOpen {
 		t.Fatalf("state %s after 2 consecutive failures", c.State())
 	}
 	if p := c.Paused(); p <= 0 || p > 30*time.Millisecond {
@@ -85,7 +90,7 @@ func TestBreakerOpensHalfOpensAndCloses(t *testing.T) {
 	if b.Reason != "breaker open" || b.Delay > 40*time.Millisecond {
 		t.Fatalf("busy %+v", b)
 	}
-	if s := c.Status(); s.State != Open || s.OpenedAt.IsZero() {
+	if s := c.Status(); s.State != wire.BreakerOpen || s.OpenedAt.IsZero() {
 		t.Fatalf("status %+v", s)
 	}
 	var probe *Ticket
@@ -95,14 +100,14 @@ func TestBreakerOpensHalfOpensAndCloses(t *testing.T) {
 		return err == nil
 	})
 	b = busy(t, func() error { _, err := c.Admit(context.Background()); return err }())
-	if b.Reason != "breaker half-open" || c.State() != HalfOpen {
+	if b.Reason != "breaker half-open" || c.State() != wire.BreakerHalfOpen {
 		t.Fatalf("second call while half-open: %+v", b)
 	}
 	if p := c.Paused(); p != probePause {
 		t.Fatalf("paused %s while the half-open probe is under way, want %s", p, probePause)
 	}
 	probe.finish(nil)
-	if c.State() != Closed || c.Paused() != 0 {
+	if c.State() != wire.BreakerClosed || c.Paused() != 0 {
 		t.Fatalf("state %s, paused %s after a good probe", c.State(), c.Paused())
 	}
 	mu.Lock()
@@ -125,7 +130,7 @@ func TestBreakerOpensOnAFailureRatio(t *testing.T) {
 			tk.finish(nil)
 		}
 	}
-	if c.State() != Open {
+	if c.State() != wire.BreakerOpen {
 		t.Fatalf("state %s after 2 of 4 failed", c.State())
 	}
 }
@@ -145,7 +150,7 @@ func TestDoSendsTheAuthHeaderAndReportsTheOutcome(t *testing.T) {
 	if _, err := tk.Do(context.Background(), call.Request{Path: "/x"}); events.IsPermanent(err) || err == nil {
 		t.Fatalf("err %v", err)
 	}
-	if auth != "k1" || c.State() != Open || c.InFlight() != 0 {
+	if auth != "k1" || c.State() != wire.BreakerOpen || c.InFlight() != 0 {
 		t.Fatalf("auth %q state %s in flight %d", auth, c.State(), c.InFlight())
 	}
 }
@@ -163,13 +168,13 @@ func TestDoCutShortByOurShutdownDoesNotCount(t *testing.T) {
 	stop, stopNow := context.WithCancel(ctx)
 	go func() { <-ctx.Done(); stopNow() }()
 	_, err = tk.Do(stop, call.Request{})
-	if !errors.Is(err, context.Canceled) || c.State() != Closed {
+	if !errors.Is(err, context.Canceled) || c.State() != wire.BreakerClosed {
 		t.Fatalf("err %v, state %s", err, c.State())
 	}
 	// A call that times out on the service's own timeout does count.
 	slow := New("slow", Config{URL: srv.URL, Timeout: 20 * time.Millisecond, Breaker: BreakerConfig{ConsecutiveFailures: 1}}, Options{})
 	tk, _ = slow.Admit(context.Background())
-	if _, err := tk.Do(context.Background(), call.Request{}); !errors.Is(err, context.DeadlineExceeded) || slow.State() != Open {
+	if _, err := tk.Do(context.Background(), call.Request{}); !errors.Is(err, context.DeadlineExceeded) || slow.State() != wire.BreakerOpen {
 		t.Fatalf("err %v, state %s", err, slow.State())
 	}
 }
@@ -186,7 +191,7 @@ func TestDefaultsAndTasks(t *testing.T) {
 	if got := c.TaskFor("extract"); got != (Task{Path: "/extract", Method: "POST", Response: "auto"}) {
 		t.Fatalf("extract %+v", got)
 	}
-	for state, v := range map[string]float64{Closed: 0, HalfOpen: 1, Open: 2} {
+	for state, v := range map[wire.BreakerState]float64{wire.BreakerClosed: 0, wire.BreakerHalfOpen: 1, wire.BreakerOpen: 2} {
 		if StateValue(state) != v {
 			t.Errorf("StateValue(%s) = %v", state, StateValue(state))
 		}

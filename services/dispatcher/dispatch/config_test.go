@@ -1,6 +1,7 @@
 package dispatch
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -15,6 +16,7 @@ import (
 	"github.com/insightpulse/pulsehub/events/route"
 	"github.com/insightpulse/pulsehub/events/service"
 	"github.com/insightpulse/pulsehub/events/stream"
+	"github.com/insightpulse/pulsehub/events/wire"
 	"github.com/insightpulse/pulsehub/services/dispatcher/channel"
 )
 
@@ -131,11 +133,13 @@ func TestHTTPEndpoints(t *testing.T) {
 		return resp.StatusCode, body
 	}
 	code, body := get("/breakers")
-	var br map[string]channel.Status // the health monitor's breaker probe reads this shape
-	if err := json.Unmarshal(body, &br); err != nil || code != 200 {
-		t.Fatalf("/breakers %d %s", code, body)
+	var br wire.Breakers // what the health monitor's breaker probe decodes, and nothing else
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&br); err != nil || code != 200 {
+		t.Fatalf("/breakers %d %s: %v", code, body, err)
 	}
-	if len(br) != 2 || br["llm"].Service != "llm" || br["ocr"].State != channel.Closed || br["ocr"].Capacity != 3 {
+	if len(br) != 2 || br["llm"].Service != "llm" || br["ocr"].State != wire.BreakerClosed || br["ocr"].Capacity != 3 {
 		t.Fatalf("/breakers %+v", br)
 	}
 	if code, body := get("/health"); code != 200 || !strings.Contains(string(body), `"nats"`) {

@@ -13,6 +13,7 @@ import (
 	"github.com/insightpulse/pulsehub/events/service"
 	"github.com/insightpulse/pulsehub/events/stream"
 	"github.com/insightpulse/pulsehub/events/supervise"
+	"github.com/insightpulse/pulsehub/events/wire"
 	"github.com/insightpulse/pulsehub/services/dispatcher/cache"
 	"github.com/insightpulse/pulsehub/services/dispatcher/channel"
 	"github.com/insightpulse/pulsehub/services/dispatcher/jobs"
@@ -85,13 +86,13 @@ func New(ctx context.Context, deps service.Deps, cfg Config) (*Dispatcher, error
 }
 
 // onBreaker runs under a breaker's lock: it only logs and sets the gauge.
-func (d *Dispatcher) onBreaker(service, from, to string) {
+func (d *Dispatcher) onBreaker(service string, from, to wire.BreakerState) {
 	d.metrics.breakerState(service, to)
 	level := slog.LevelInfo
-	if to == channel.Open {
+	if to == wire.BreakerOpen {
 		level = slog.LevelWarn
 	}
-	d.log.Log(context.Background(), level, "circuit breaker "+to, "target", service, "from", from, "to", to)
+	d.log.Log(context.Background(), level, "circuit breaker "+string(to), "target", service, "from", string(from), "to", string(to))
 }
 
 func (d *Dispatcher) routeLoop(ctx context.Context, spec route.Spec, rm *consume.Metrics) (*consume.Loop, error) {
@@ -158,8 +159,8 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 func (d *Dispatcher) Addr() string { return d.srv.Addr() }
 
 // Breakers reports every service's channel, sorted by name.
-func (d *Dispatcher) Breakers() []channel.Status {
-	out := make([]channel.Status, 0, len(d.channels))
+func (d *Dispatcher) Breakers() []wire.Breaker {
+	out := make([]wire.Breaker, 0, len(d.channels))
 	for _, c := range d.channels {
 		out = append(out, c.Status())
 	}

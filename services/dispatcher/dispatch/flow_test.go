@@ -15,6 +15,7 @@ import (
 	"github.com/insightpulse/pulsehub/events/natstest"
 	"github.com/insightpulse/pulsehub/events/route"
 	"github.com/insightpulse/pulsehub/events/stream"
+	"github.com/insightpulse/pulsehub/events/wire"
 	"github.com/insightpulse/pulsehub/schemas"
 	"github.com/insightpulse/pulsehub/services/dispatcher/channel"
 	"github.com/insightpulse/pulsehub/services/dispatcher/jobs"
@@ -65,7 +66,7 @@ func TestBreakerOpensOnADeadServiceStopsCallingItAndClosesAfterRecovery(t *testi
 	var d *running
 	var calledWhileOpen atomic.Int64
 	svc := newFake(t, func(_ int, w http.ResponseWriter, _ *http.Request) {
-		if d != nil && d.channels["ocr"].State() == channel.Open {
+		if d != nil && d.channels["ocr"].State() == wire.BreakerOpen {
 			calledWhileOpen.Add(1)
 		}
 		if !healthy.Load() {
@@ -82,7 +83,7 @@ func TestBreakerOpensOnADeadServiceStopsCallingItAndClosesAfterRecovery(t *testi
 	for i := range 5 {
 		ids = append(ids, b.enqueue(t, "ocr", "extract", jobs.Job{Payload: json.RawMessage(fmt.Sprint(i))}).ID)
 	}
-	natstest.WaitFor(t, wait, "the breaker to open", func() bool { return d.channels["ocr"].State() == channel.Open })
+	natstest.WaitFor(t, wait, "the breaker to open", func() bool { return d.channels["ocr"].State() == wire.BreakerOpen })
 	if n := svc.count(); n < 3 {
 		t.Fatalf("opened after %d calls", n)
 	}
@@ -96,7 +97,7 @@ func TestBreakerOpensOnADeadServiceStopsCallingItAndClosesAfterRecovery(t *testi
 	for _, id := range ids {
 		b.waitState(t, id, jobstate.Done)
 	}
-	if s := d.channels["ocr"].State(); s != channel.Closed {
+	if s := d.channels["ocr"].State(); s != wire.BreakerClosed {
 		t.Fatalf("breaker %s after recovery", s)
 	}
 	if n := calledWhileOpen.Load(); n != 0 {

@@ -6,6 +6,7 @@ import (
 	"strconv"
 
 	"github.com/insightpulse/pulsehub/events"
+	"github.com/insightpulse/pulsehub/events/wire"
 	"github.com/insightpulse/pulsehub/services/dispatcher/call"
 	"github.com/insightpulse/pulsehub/services/dispatcher/channel"
 	"github.com/prometheus/client_golang/prometheus"
@@ -66,7 +67,7 @@ func (m *metrics) service(name string) {
 	m.paused.WithLabelValues(name)
 }
 
-func (m *metrics) breakerState(service, state string) {
+func (m *metrics) breakerState(service string, state wire.BreakerState) {
 	m.breaker.WithLabelValues(service).Set(channel.StateValue(state))
 }
 

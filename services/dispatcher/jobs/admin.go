@@ -92,7 +92,7 @@ func Requeue(ctx context.Context, js jetstream.JetStream, id string) (Requeued, 
 func requeueMsg(orig *jetstream.RawStreamMsg, rec jobstate.Record, now time.Time) *nats.Msg {
 	m := nats.NewMsg(orig.Subject)
 	for k, v := range orig.Header {
-		if strings.HasPrefix(k, "Nats-") || strings.HasPrefix(k, "Pulsehub-Requeued-") {
+		if strings.HasPrefix(k, "Nats-") || k == events.HeaderRequeuedFrom || k == events.HeaderRequeuedFor {
 			continue // JetStream directives and the scheduler's marks are not the job's
 		}
 		m.Header[k] = append([]string(nil), v...)

@@ -10,11 +10,11 @@ import (
 	"golang.org/x/net/html"
 
 	"github.com/insightpulse/pulsehub/events/natstest"
+	"github.com/insightpulse/pulsehub/events/wire"
 	"github.com/insightpulse/pulsehub/odoo"
 	"github.com/insightpulse/pulsehub/odoo/odootest"
 	"github.com/insightpulse/pulsehub/services/healthmon/internal/healthtest"
 	"github.com/insightpulse/pulsehub/services/healthmon/page"
-	"github.com/insightpulse/pulsehub/services/healthmon/probe"
 	"github.com/insightpulse/pulsehub/services/healthmon/status"
 )
 
@@ -27,10 +27,10 @@ func fakeHub(t *testing.T) *httptest.Server {
 		_, _ = w.Write([]byte(`{"status": "ok", "checks": {"nats": {"status": "ok"}}}`))
 	})
 	mux.HandleFunc("GET /breakers", func(w http.ResponseWriter, _ *http.Request) {
-		_, _ = w.Write([]byte(`{"ocr": {"state": "closed"}, "llm": {"state": "open", "failures": 9}}`))
+		_, _ = w.Write([]byte(`{"ocr": {"service": "ocr", "state": "closed"}, "llm": {"service": "llm", "state": "open", "total_failures": 9}}`))
 	})
 	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, _ *http.Request) {
-		_, _ = io.WriteString(w, probe.MetricFailedDeliveries+" 2\n"+probe.MetricLastRun+" 1e10\n")
+		_, _ = io.WriteString(w, wire.MetricReconcilerFailed+" 2\n"+wire.MetricReconcilerLastRun+" 1e10\n")
 	})
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)

@@ -2,13 +2,16 @@ package probe
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/insightpulse/pulsehub/events/natstest"
+	"github.com/insightpulse/pulsehub/events/wire"
 	"github.com/insightpulse/pulsehub/services/healthmon/status"
 )
 
@@ -22,8 +25,17 @@ func serving(path string, code int, body string) *httptest.Server {
 }
 
 func TestBreakersStates(t *testing.T) {
-	srv := serving("/breakers", 200, `{"ocr": {"state": "closed", "failures": 0}, "llm": {"state": "open", "failures": 12},
-		"agent": {"state": "half-open"}, "Odd_Name": {"state": "melted"}}`)
+	// What the dispatcher serves, as it serves it.
+	body, err := json.Marshal(wire.Breakers{
+		"ocr":      {Service: "ocr", State: wire.BreakerClosed, Capacity: 2},
+		"llm":      {Service: "llm", State: wire.BreakerOpen, TotalFailures: 12, OpenedAt: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)},
+		"agent":    {Service: "agent", State: wire.BreakerHalfOpen},
+		"Odd_Name": {State: "melted"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := serving("/breakers", 200, string(body))
 	defer srv.Close()
 	rs, err := (&Breakers{URL: srv.URL + "/"}).Check(context.Background())
 	if err != nil {
@@ -42,11 +54,13 @@ func TestBreakersStates(t *testing.T) {
 			t.Errorf("%s = %s %q, want %s", target, got[target].Status, got[target].Message, s)
 		}
 	}
-	if len(rs) != 4 || got["breaker-llm"].Details["failures"] != float64(12) || got["breaker-llm"].Details["service"] != "llm" {
+	llm := got["breaker-llm"].Details
+	if len(rs) != 4 || llm["total_failures"] != float64(12) || llm["service"] != "llm" || llm["state"] != "open" ||
+		llm["opened_at"] != "2026-01-02T03:04:05Z" || got["breaker-ocr"].Details["opened_at"] != nil {
 		t.Fatalf("results = %+v", rs)
 	}
 	odd := got[TargetName("breaker", "Odd_Name")]
-	if odd.Status != status.Warning || !strings.Contains(odd.Message, `unknown state "melted"`) {
+	if odd.Status != status.Warning || !strings.Contains(odd.Message, `unknown state "melted"`) || odd.Details["service"] != "Odd_Name" {
 		t.Fatalf("odd breaker = %+v", odd)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/insightpulse/pulsehub/events/wire"
 	"github.com/insightpulse/pulsehub/services/healthmon/status"
 )
 
@@ -67,7 +68,9 @@ func (p *HTTP) check(ctx context.Context) Result {
 	return graded(r, p.Latency)
 }
 
-// health is what a JSON health body says about itself.
+// health is what a JSON health body says about itself: a superset of the
+// hub's own services' body (wire.Health) that also reads Odoo's and other
+// services' answers. A check that is not a wire.HealthCheck is passed over.
 type health struct {
 	Status   string                     `json:"status"`
 	DBStatus *bool                      `json:"db_server_status"`
@@ -86,7 +89,7 @@ func parseHealth(body []byte) health {
 	}
 	sort.Strings(names)
 	for _, n := range names {
-		var c struct{ Status, Error string }
+		var c wire.HealthCheck
 		if json.Unmarshal(h.Checks[n], &c) == nil && !isHealthy(c.Status) {
 			h.failing = append(h.failing, strings.TrimSuffix(n+": "+c.Error, ": "))
 		}

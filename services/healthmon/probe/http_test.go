@@ -2,6 +2,8 @@ package probe
 
 import (
 	"context"
+	"errors"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -10,6 +12,8 @@ import (
 	"time"
 
 	"github.com/insightpulse/pulsehub/events/natstest"
+	"github.com/insightpulse/pulsehub/events/service"
+	"github.com/insightpulse/pulsehub/events/wire"
 	"github.com/insightpulse/pulsehub/services/healthmon/status"
 )
 
@@ -113,5 +117,30 @@ func TestHTTPNoAnswerIsDown(t *testing.T) {
 	rs, _ = (&HTTP{Target: "http-bad", URL: "::not a url"}).Check(context.Background())
 	if r := rs[0]; r.Status != status.Down || strings.Contains(r.Message, "not a url") {
 		t.Fatalf("bad URL: %s %q", r.Status, r.Message)
+	}
+}
+
+// A hub service's GET /health, as events/service writes it: the probe
+// names the failing check and its error.
+func TestHTTPReadsAHubServicesHealth(t *testing.T) {
+	srv := service.NewServer(service.HTTPConfig{Listen: "127.0.0.1:0"}, slog.New(slog.DiscardHandler), nil)
+	srv.AddCheck("nats", func(context.Context) error { return errors.New("not connected") })
+	srv.AddCheck("odoo", func(context.Context) error { return nil })
+	srv.AddDetail("breakers", func(context.Context) any { return []wire.Breaker{{Service: "ocr", State: wire.BreakerOpen}} })
+	if err := srv.Listen(); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	p := &HTTP{Target: "service-dispatcher", Kind: KindService, URL: "http://" + srv.Addr() + "/health", Latency: thresholds}
+	rs, err := p.Check(context.Background())
+	if err != nil || len(rs) != 1 {
+		t.Fatalf("check: %v %v", rs, err)
+	}
+	if r := rs[0]; r.Status != status.Critical || r.Message != `HTTP 503 (want 200); status "fail"; failing checks: nats: not connected` ||
+		r.Details["body_status"] != wire.HealthFail {
+		t.Fatalf("got %s %q %v", r.Status, r.Message, r.Details)
 	}
 }

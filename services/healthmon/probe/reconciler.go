@@ -13,29 +13,10 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/insightpulse/pulsehub/events"
+	"github.com/insightpulse/pulsehub/events/wire"
 	"github.com/insightpulse/pulsehub/services/healthmon/status"
 	"github.com/nats-io/nats.go/jetstream"
 )
-
-// The ingester's gauges this probe reads (see the ingester's reconciler).
-const (
-	MetricFailedDeliveries = "pulsehub_github_reconciler_failed_deliveries"          // failed deliveries found in the last window
-	MetricLastRun          = "pulsehub_github_reconciler_last_run_timestamp_seconds" // end of the last pass, Unix seconds
-)
-
-// Where the ingester's reconciler keeps its checkpoint (see the ingester's
-// reconcile.Mark): every ingester replica reads the same one, while only
-// the replica holding the reconciler's lease has the gauges' values.
-const (
-	CheckpointBucket = events.BucketCheckpoints
-	CheckpointKey    = "github-reconciler"
-)
-
-// checkpoint is the part of the reconciler's checkpoint this probe reads.
-type checkpoint struct {
-	Failed int       `json:"failed"` // failed deliveries the last complete pass found
-	At     time.Time `json:"at"`     // when it ended
-}
 
 // TargetReconciler is the GitHub reconciler's target name.
 const TargetReconciler = "github-reconciler"
@@ -53,7 +34,8 @@ func DefaultReconcilerThresholds() ReconcilerThresholds {
 	return ReconcilerThresholds{FailedWarning: 1, FailedCritical: 100, StaleAfter: 30 * time.Minute}
 }
 
-// Reconciler reads the ingester's GitHub reconciler gauges from
+// Reconciler reads the ingester's GitHub reconciler gauges
+// (wire.MetricReconcilerFailed, wire.MetricReconcilerLastRun) from
 // GET <ingester>/metrics (Prometheus text). Failed deliveries found in the
 // last window are a warning (many: critical), and so is a reconciler whose
 // last pass is older than StaleAfter. When the ingester exports neither
@@ -87,8 +69,8 @@ func (p *Reconciler) Check(ctx context.Context) ([]Result, error) {
 	if err != nil {
 		return nil, fmt.Errorf("GET %s: not Prometheus text: %w", a.url, err)
 	}
-	failed, hasFailed := gaugeSum(families[MetricFailedDeliveries])
-	lastRun, hasLastRun := gaugeSum(families[MetricLastRun])
+	failed, hasFailed := gaugeSum(families[wire.MetricReconcilerFailed])
+	lastRun, hasLastRun := gaugeSum(families[wire.MetricReconcilerLastRun])
 	if !hasFailed && !hasLastRun {
 		return nil, nil
 	}
@@ -105,18 +87,20 @@ func (p *Reconciler) Check(ctx context.Context) ([]Result, error) {
 	return []Result{r}, nil
 }
 
-// checkpoint reads the reconciler's checkpoint; ok is false when there is
-// no JetStream, no checkpoint yet, or one this probe cannot read (the
-// gauges then stand).
-func (p *Reconciler) checkpoint(ctx context.Context) (cp checkpoint, ok bool) {
+// checkpoint reads the reconciler's checkpoint (wire.ReconcilerKey in
+// bucket checkpoints): every ingester replica reads the same one, while
+// only the replica holding the reconciler's lease has the gauges' values.
+// ok is false when there is no JetStream, no checkpoint yet, or one this
+// probe cannot read (the gauges then stand).
+func (p *Reconciler) checkpoint(ctx context.Context) (cp wire.ReconcilerCheckpoint, ok bool) {
 	if p.JS == nil {
 		return cp, false
 	}
-	kv, err := p.JS.KeyValue(ctx, CheckpointBucket)
+	kv, err := p.JS.KeyValue(ctx, events.BucketCheckpoints)
 	if err != nil {
 		return cp, false
 	}
-	e, err := kv.Get(ctx, CheckpointKey)
+	e, err := kv.Get(ctx, wire.ReconcilerKey)
 	if err != nil || json.Unmarshal(e.Value(), &cp) != nil || cp.At.IsZero() {
 		return cp, false
 	}

@@ -5,8 +5,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/insightpulse/pulsehub/events"
 	"github.com/insightpulse/pulsehub/events/natstest"
 	"github.com/insightpulse/pulsehub/events/stream"
+	"github.com/insightpulse/pulsehub/events/wire"
 	"github.com/insightpulse/pulsehub/services/healthmon/status"
 )
 
@@ -33,7 +35,7 @@ func TestReconcilerGradesFromTheSharedCheckpoint(t *testing.T) {
 		t.Fatalf("no checkpoints bucket: %s %q %v", r.Status, r.Message, r.Details)
 	}
 
-	kv, err := stream.EnsureBucket(t.Context(), js, stream.Bucket(stream.DefaultConfig(), CheckpointBucket, "", 5, 0))
+	kv, err := stream.EnsureBucket(t.Context(), js, stream.Bucket(stream.DefaultConfig(), events.BucketCheckpoints, "", 5, 0))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,7 +51,7 @@ func TestReconcilerGradesFromTheSharedCheckpoint(t *testing.T) {
 		{"no pass yet", `{"failed": 0}`, status.OK, "metrics", "no pass finished yet"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			if _, err := kv.Put(t.Context(), CheckpointKey, []byte(c.value)); err != nil {
+			if _, err := kv.Put(t.Context(), wire.ReconcilerKey, []byte(c.value)); err != nil {
 				t.Fatal(err)
 			}
 			if r := check(); r.Status != c.want || r.Details["source"] != c.source || r.Message != c.msg {

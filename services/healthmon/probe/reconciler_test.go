@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/insightpulse/pulsehub/events/natstest"
+	"github.com/insightpulse/pulsehub/events/wire"
 	"github.com/insightpulse/pulsehub/services/healthmon/status"
 )
 
@@ -22,7 +23,7 @@ go_goroutines 12
 # HELP %[3]s End of the last pass.
 # TYPE %[3]s gauge
 %[3]s %[4]d
-`, MetricFailedDeliveries, failed, MetricLastRun, lastRun.Unix())
+`, wire.MetricReconcilerFailed, failed, wire.MetricReconcilerLastRun, lastRun.Unix())
 }
 
 func TestReconcilerGrading(t *testing.T) {
@@ -80,7 +81,7 @@ func TestReconcilerAbsentOrUnreadable(t *testing.T) {
 }
 
 func TestReconcilerReadsUntypedSeries(t *testing.T) {
-	srv := serving("/metrics", 200, MetricFailedDeliveries+`{repo="a"} 1`+"\n"+MetricFailedDeliveries+`{repo="b"} 2`+"\n")
+	srv := serving("/metrics", 200, wire.MetricReconcilerFailed+`{repo="a"} 1`+"\n"+wire.MetricReconcilerFailed+`{repo="b"} 2`+"\n")
 	defer srv.Close()
 	rs, err := (&Reconciler{URL: srv.URL, Thresholds: DefaultReconcilerThresholds()}).Check(context.Background())
 	if err != nil || len(rs) != 1 || rs[0].Details["failed_deliveries"] != 3.0 || rs[0].Status != status.Warning {

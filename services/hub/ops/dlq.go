@@ -9,34 +9,27 @@ import (
 	"time"
 
 	"github.com/insightpulse/pulsehub/events"
+	"github.com/insightpulse/pulsehub/events/consume"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
-// DeadLetter is one message of the DLQ stream.
+// DeadLetter is one message of the DLQ stream: where it is stored, and
+// what its headers say (consume.DeadLetterInfo, as the consume loop wrote
+// them).
 type DeadLetter struct {
-	Seq           uint64              `json:"seq"`
-	Time          time.Time           `json:"time"`
-	Subject       string              `json:"subject"`
-	Route         string              `json:"route"`
-	OriginStream  string              `json:"origin_stream"`
-	OriginSeq     uint64              `json:"origin_seq"`
-	OriginSubject string              `json:"origin_subject"`
-	Attempts      int                 `json:"attempts"`
-	Kind          string              `json:"kind"`
-	Reason        string              `json:"reason"`
-	EventID       string              `json:"event_id"`
-	Headers       map[string][]string `json:"headers,omitempty"`
-	Data          []byte              `json:"data,omitempty"`
+	Seq     uint64    `json:"seq"`
+	Time    time.Time `json:"time"` // when the DLQ stored it
+	Subject string    `json:"subject"`
+	consume.DeadLetterInfo
+	EventID string              `json:"event_id"`
+	Headers map[string][]string `json:"headers,omitempty"`
+	Data    []byte              `json:"data,omitempty"`
 }
 
 func deadLetter(seq uint64, t time.Time, subject string, h nats.Header, data []byte) DeadLetter {
-	d := DeadLetter{Seq: seq, Time: t, Subject: subject, Route: h.Get(events.HeaderRoute),
-		OriginStream: h.Get(events.HeaderOriginStream), OriginSubject: h.Get(events.HeaderOriginSubject),
-		Kind: h.Get(events.HeaderDLQKind), Reason: h.Get(events.HeaderDLQReason), EventID: h.Get(events.HeaderID),
-		Headers: h, Data: data}
-	d.OriginSeq, _ = strconv.ParseUint(h.Get(events.HeaderOriginSeq), 10, 64)
-	d.Attempts, _ = strconv.Atoi(h.Get(events.HeaderDLQAttempts))
+	d := DeadLetter{Seq: seq, Time: t, Subject: subject, DeadLetterInfo: consume.ReadDeadLetterInfo(h),
+		EventID: h.Get(events.HeaderID), Headers: h, Data: data}
 	if route, orig, err := events.ParseDLQSubject(subject); err == nil {
 		if d.Route == "" {
 			d.Route = route
@@ -149,9 +142,8 @@ func Requeue(ctx context.Context, js jetstream.JetStream, letters []DeadLetter, 
 func requeueMsg(d DeadLetter) *nats.Msg {
 	m := nats.NewMsg(d.OriginSubject)
 	for k, v := range d.Headers {
-		if strings.HasPrefix(k, "Nats-") || strings.HasPrefix(k, "Pulsehub-Dlq-") || strings.HasPrefix(k, "Pulsehub-Origin-") ||
-			k == events.HeaderRoute || strings.HasPrefix(k, "Pulsehub-Requeued-") {
-			continue
+		if strings.HasPrefix(k, "Nats-") || consume.IsDeadLetterHeader(k) || k == events.HeaderRequeuedFrom || k == events.HeaderRequeuedFor {
+			continue // JetStream directives, why it was dead-lettered, an earlier requeue's marks
 		}
 		m.Header[k] = v
 	}

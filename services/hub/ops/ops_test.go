@@ -2,11 +2,13 @@ package ops
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -17,6 +19,7 @@ import (
 	"github.com/insightpulse/pulsehub/events/consume"
 	"github.com/insightpulse/pulsehub/events/natstest"
 	"github.com/insightpulse/pulsehub/events/stream"
+	"github.com/insightpulse/pulsehub/schemas"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -90,7 +93,7 @@ func (e *env) route(t *testing.T, name string, subjects ...string) *counter {
 
 func (e *env) publish(t *testing.T, subject string, body string) string {
 	t.Helper()
-	ev := events.New(context.Background(), "test", "t", []byte(body))
+	ev := events.New(context.Background(), "test", "dev.pulsehub.test", []byte(body))
 	if _, err := e.js.PublishMsg(context.Background(), ev.Msg(subject)); err != nil {
 		t.Fatal(err)
 	}
@@ -187,9 +190,11 @@ func TestDLQListShowRequeuePurge(t *testing.T) {
 		t.Fatalf("list = %v %v", list, err)
 	}
 	d := list[0]
-	if d.Route != "issues" || d.OriginSubject != "github.issues.opened" || d.OriginSeq != 1 || d.EventID != id || d.Kind != "permanent" || !strings.Contains(d.Reason, "name is required") {
+	if d.Route != "issues" || d.OriginSubject != "github.issues.opened" || d.OriginSeq != 1 || d.EventID != id || d.Kind != "permanent" ||
+		!strings.Contains(d.Reason, "name is required") || d.Attempts != 1 || d.DeadLetterInfo.Time.IsZero() {
 		t.Fatalf("dead letter = %+v", d)
 	}
+	validHeaders(t, "dlq", d.Headers)
 	if all, _ := ListDLQ(ctx, e.js, "", 0); len(all) != 1 {
 		t.Fatalf("all = %v", all)
 	}
@@ -231,6 +236,34 @@ func TestDLQListShowRequeuePurge(t *testing.T) {
 	}
 	if _, err := PurgeDLQ(ctx, e.js, ""); err == nil {
 		t.Fatal("purge without a route")
+	}
+}
+
+// validHeaders checks a message's headers, written as the schemas write
+// them (name → one string), against schema name.
+func validHeaders(t *testing.T, name string, h map[string][]string) {
+	t.Helper()
+	doc := make(map[string]string, len(h))
+	for k, v := range h {
+		doc[k] = strings.Join(v, ",")
+	}
+	if err := schemas.ValidateValue(name, doc); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// The dead-letter schema requires exactly the headers the consume loop
+// always writes.
+func TestDLQSchemaRequiresTheDeadLetterHeaders(t *testing.T) {
+	b, _ := schemas.Schema("dlq")
+	var sch struct {
+		Required []string `json:"required"`
+	}
+	if err := json.Unmarshal(b, &sch); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(slices.Sorted(slices.Values(sch.Required)), slices.Sorted(slices.Values(consume.DeadLetterHeaders))) {
+		t.Fatalf("schema dlq requires %v, consume.DeadLetterHeaders lists %v", sch.Required, consume.DeadLetterHeaders)
 	}
 }
 

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
@@ -79,7 +78,7 @@ func Replay(ctx context.Context, js jetstream.JetStream, req ReplayRequest) (Rep
 		DeliverPolicy: jetstream.DeliverByStartSequencePolicy, OptStartSeq: plan.StartSeq,
 		AckPolicy: jetstream.AckExplicitPolicy, AckWait: route.Config.AckWait, MaxDeliver: -1,
 		MaxAckPending: route.Config.MaxAckPending, InactiveThreshold: 24 * time.Hour,
-		Metadata: map[string]string{stream.ReplayEndSeqKey: strconv.FormatUint(plan.EndSeq, 10)},
+		Metadata: stream.ReplayMetadata(plan.EndSeq),
 	}
 	setFilters(&cfg, plan.Filters)
 	if req.DryRun {

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/insightpulse/pulsehub/events/stream"
+	"github.com/insightpulse/pulsehub/events/wire"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -109,17 +110,15 @@ func probe(ctx context.Context, client *http.Client, name, base string) ServiceH
 		return h
 	}
 	defer resp.Body.Close()
-	var body struct {
-		Status string `json:"status"`
-	}
+	var body wire.Health // the health monitor's own answer shares its status
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 	_ = json.Unmarshal(b, &body)
 	h.Status = body.Status
 	if h.Status == "" {
-		h.Status = "fail"
+		h.Status = wire.HealthFail
 	}
 	if resp.StatusCode != http.StatusOK {
-		h.Status, h.Detail = "fail", fmt.Sprintf("HTTP %d", resp.StatusCode)
+		h.Status, h.Detail = wire.HealthFail, fmt.Sprintf("HTTP %d", resp.StatusCode)
 	}
 	return h
 }

@@ -1,6 +1,9 @@
 package reconcile
 
-import "github.com/prometheus/client_golang/prometheus"
+import (
+	"github.com/insightpulse/pulsehub/events/wire"
+	"github.com/prometheus/client_golang/prometheus"
+)
 
 // Metrics shows what the reconciler finds. Create it once per registry.
 type Metrics struct {
@@ -14,10 +17,10 @@ type Metrics struct {
 func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m := &Metrics{
 		// The health monitor reads these two (target github-reconciler).
-		failedDeliveries: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "pulsehub", Subsystem: "github_reconciler",
-			Name: "failed_deliveries", Help: "GitHub App webhook deliveries (GUIDs) with no successful attempt, found by the reconciler's last pass."}),
-		lastRun: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "pulsehub", Subsystem: "github_reconciler",
-			Name: "last_run_timestamp_seconds", Help: "When the reconciler's last successful pass ended, Unix seconds."}),
+		failedDeliveries: prometheus.NewGauge(prometheus.GaugeOpts{Name: wire.MetricReconcilerFailed,
+			Help: "GitHub App webhook deliveries (GUIDs) with no successful attempt, found by the reconciler's last pass."}),
+		lastRun: prometheus.NewGauge(prometheus.GaugeOpts{Name: wire.MetricReconcilerLastRun,
+			Help: "When the reconciler's last successful pass ended, Unix seconds."}),
 		redeliveries: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "pulsehub", Subsystem: "ingester",
 			Name: "github_redeliveries_requested_total", Help: "Redeliveries the reconciler asked GitHub for."}),
 		passFailures: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "pulsehub", Subsystem: "ingester",

@@ -9,8 +9,10 @@
 // so the ingester stores it once even if an earlier attempt got through.
 //
 // This follows GitHub's own guide "Automatically redelivering failed
-// deliveries for a GitHub App webhook". The checkpoint lives in the
-// checkpoints bucket (key github-reconciler), so a restart resumes.
+// deliveries for a GitHub App webhook". The checkpoint
+// (wire.ReconcilerCheckpoint) lives in the checkpoints bucket (key
+// github-reconciler), so a restart, or another replica, resumes; the
+// health monitor reads it too.
 package reconcile
 
 import (
@@ -22,11 +24,9 @@ import (
 	"time"
 
 	"github.com/google/go-github/v60/github"
+	"github.com/insightpulse/pulsehub/events/wire"
 	"github.com/insightpulse/pulsehub/services/ingester/checkpoint"
 )
-
-// Key is the reconciler's checkpoint key.
-const Key = "github-reconciler"
 
 // Defaults for the zero values of Reconciler.
 const (
@@ -41,15 +41,6 @@ const overlap = time.Minute
 
 // maxPages bounds one pass.
 const maxPages = 500
-
-// Mark is the checkpoint (key github-reconciler). The health monitor reads
-// Failed from it.
-type Mark struct {
-	Since       time.Time `json:"since"`       // the next pass looks at deliveries from here on
-	Failed      int       `json:"failed"`      // delivery GUIDs the last pass found with no successful attempt
-	Redelivered int       `json:"redelivered"` // redeliveries the last pass asked for
-	At          time.Time `json:"at"`          // when the last pass ended
-}
 
 // Report is what one pass did.
 type Report struct {
@@ -92,8 +83,8 @@ func (r *Reconciler) Run(ctx context.Context) error {
 
 // Reconcile runs one pass.
 func (r *Reconciler) Reconcile(ctx context.Context) (Report, error) {
-	var m Mark
-	found, err := r.Checkpoints.Load(ctx, Key, &m)
+	var m wire.ReconcilerCheckpoint
+	found, err := r.Checkpoints.Load(ctx, wire.ReconcilerKey, &m)
 	if err != nil {
 		return Report{}, err
 	}
@@ -123,8 +114,8 @@ func (r *Reconciler) Reconcile(ctx context.Context) (Report, error) {
 		rep.Redelivered = append(rep.Redelivered, f.guid)
 	}
 	r.Metrics.report(rep, true)
-	next := Mark{Since: began.UTC(), Failed: len(rep.Failed), Redelivered: len(rep.Redelivered), At: r.now().UTC()}
-	if err := r.Checkpoints.Save(ctx, Key, next); err != nil {
+	next := wire.ReconcilerCheckpoint{Since: began.UTC(), Failed: len(rep.Failed), Redelivered: len(rep.Redelivered), At: r.now().UTC()}
+	if err := r.Checkpoints.Save(ctx, wire.ReconcilerKey, next); err != nil {
 		return rep, err
 	}
 	if len(rep.Failed) > 0 {

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/insightpulse/pulsehub/events/natstest"
+	"github.com/insightpulse/pulsehub/events/wire"
+	"github.com/insightpulse/pulsehub/schemas"
 	"github.com/insightpulse/pulsehub/services/ingester/checkpoint"
 	"github.com/insightpulse/pulsehub/services/ingester/githubtest"
 	"github.com/insightpulse/pulsehub/services/ingester/internal/ingesttest"
@@ -84,9 +86,18 @@ func TestReconcilerRedeliversExactlyTheFailedDeliveries(t *testing.T) {
 	if got := gaugeValue(t, reg, "pulsehub_github_reconciler_failed_deliveries"); got != 3 {
 		t.Fatalf("failed deliveries gauge = %v", got)
 	}
-	var m reconcile.Mark
-	if found, err := e.store.Load(t.Context(), reconcile.Key, &m); err != nil || !found || m.Failed != 3 || m.Redelivered != 2 {
+	var m wire.ReconcilerCheckpoint
+	if found, err := e.store.Load(t.Context(), wire.ReconcilerKey, &m); err != nil || !found || m.Failed != 3 || m.Redelivered != 2 {
 		t.Fatalf("checkpoint %+v %v %v", m, found, err)
+	}
+	// What the health monitor reads, as stored: under the key it looks up,
+	// in the shape the schema gives.
+	stored, err := e.store.KV.Get(t.Context(), "github-reconciler")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := schemas.Validate("reconciler-checkpoint", stored.Value()); err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -118,7 +129,7 @@ func TestReconcilerFailuresKeepTheCheckpoint(t *testing.T) {
 	if _, err := r.Reconcile(t.Context()); err == nil || !strings.Contains(err.Error(), "list app hook deliveries") {
 		t.Fatalf("list failure: %v", err)
 	}
-	if found, _ := e.store.Load(t.Context(), reconcile.Key, &reconcile.Mark{}); found {
+	if found, _ := e.store.Load(t.Context(), wire.ReconcilerKey, &wire.ReconcilerCheckpoint{}); found {
 		t.Fatal("a failed pass wrote a checkpoint")
 	}
 	if _, err := r.Reconcile(t.Context()); err != nil || !slices.Equal(e.gh.Redelivered(), []string{"lost"}) {

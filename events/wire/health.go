@@ -1,0 +1,25 @@
+package wire
+
+// Statuses of a service's GET /health and of each of its checks.
+const (
+	HealthOK   = "ok"
+	HealthFail = "fail"
+)
+
+// Health is the body of GET /health of the ingester, the Odoo writer and
+// the dispatcher (events/service): 200 with status ok, or 503 with status
+// fail when a check fails. `hub status` reads Status; the health monitor
+// names the failing Checks. The health monitor's own GET /health answers
+// its aggregate instead (monitor.Health), whose status is a health status
+// (ok, warning, critical, down, unknown); it shares only Status.
+type Health struct {
+	Status  string                 `json:"status"`
+	Checks  map[string]HealthCheck `json:"checks"`
+	Details map[string]any         `json:"details,omitempty"` // facts that do not decide the status, by name (the dispatcher's breakers)
+}
+
+// HealthCheck is one check of a GET /health.
+type HealthCheck struct {
+	Status string `json:"status"`          // HealthOK or HealthFail
+	Error  string `json:"error,omitempty"` // why it fails
+}

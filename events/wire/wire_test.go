@@ -1,0 +1,39 @@
+package wire
+
+import (
+	"encoding/json"
+	"testing"
+	"time"
+)
+
+// The names on the wire are what stored values, older replicas and the
+// runbook rely on: renaming a Go field must not rename them.
+func TestWireNamesStayTheSame(t *testing.T) {
+	at := time.Date(2026, 11, 22, 5, 15, 0, 0, time.UTC)
+	for _, c := range []struct {
+		name string
+		v    any
+		want string
+	}{
+		{"breakers", Breakers{"ocr": {Service: "ocr", State: BreakerOpen, OpenedAt: at, Capacity: 2, InFlight: 1, Requests: 3,
+			TotalFailures: 4, ConsecutiveFailures: 5}},
+			`{"ocr":{"service":"ocr","state":"open","opened_at":"2026-11-22T05:15:00Z","capacity":2,"in_flight":1,"requests":3,"total_failures":4,"consecutive_failures":5}}`},
+		{"closed breaker", Breaker{Service: "llm", State: BreakerClosed},
+			`{"service":"llm","state":"closed","capacity":0,"in_flight":0,"requests":0,"total_failures":0,"consecutive_failures":0}`},
+		{"health", Health{Status: HealthFail, Checks: map[string]HealthCheck{"nats": {Status: HealthFail, Error: "not connected"}},
+			Details: map[string]any{"breakers": []Breaker{}}},
+			`{"status":"fail","checks":{"nats":{"status":"fail","error":"not connected"}},"details":{"breakers":[]}}`},
+		{"health without details", Health{Status: HealthOK, Checks: map[string]HealthCheck{"nats": {Status: HealthOK}}},
+			`{"status":"ok","checks":{"nats":{"status":"ok"}}}`},
+		{"reconciler checkpoint", ReconcilerCheckpoint{Since: at, Failed: 3, Redelivered: 2, At: at.Add(time.Minute)},
+			`{"since":"2026-11-22T05:15:00Z","failed":3,"redelivered":2,"at":"2026-11-22T05:16:00Z"}`},
+	} {
+		b, err := json.Marshal(c.v)
+		if err != nil || string(b) != c.want {
+			t.Errorf("%s: %s %v\nwant %s", c.name, b, err, c.want)
+		}
+	}
+	if BreakerHalfOpen != "half-open" || ReconcilerKey != "github-reconciler" || BreakersPath != "/breakers" {
+		t.Error("a name on the wire changed")
+	}
+}
