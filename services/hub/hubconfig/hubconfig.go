@@ -1,7 +1,8 @@
 // Package hubconfig is the whole hub config file (hub.yaml): the shared
 // sections (nats, embedded, streams, log, routes) and one section per
-// service. `hub run` and `hub config check` read it strictly; each
-// service's own main reads the same file and keeps only its sections.
+// service. `hub run` and `hub config check` read it strictly; `hub run
+// --only` checks the shared sections and those of the services it runs
+// (ValidateFor).
 package hubconfig
 
 import (
@@ -92,25 +93,12 @@ func (c *Config) ServiceURLs() map[string]string {
 	return out
 }
 
-// Validate reports every problem in the file at once.
+// Validate reports every problem in the file at once: ValidateFor all
+// the services, with the shared sections copied into theirs (Share) so
+// the caller runs with what was checked.
 func (c *Config) Validate() config.Problems {
 	c.Share()
-	var ps config.Problems
-	ps = append(ps, c.NATS.Validate("nats", false)...)
-	if c.NATS.URL == "" {
-		ps = append(ps, c.Embedded.Validate("embedded")...)
-	}
-	ps = append(ps, c.Streams.Validate("streams")...)
-	ps = append(ps, c.Log.Validate("log")...)
-	for _, name := range sortedKeys(c.Odoo) {
-		ps = append(ps, c.Odoo[name].Validate("odoo."+name)...)
-	}
-	ps = append(ps, route.ValidateAll(c.Routes, "routes")...)
-	ps = append(ps, c.Ingester.Validate("ingester")...)
-	ps = append(ps, c.Writer.Validate("odoowriter")...)
-	ps = append(ps, c.Dispatcher.Validate("dispatcher")...)
-	ps = append(ps, c.Healthmon.Validate("healthmon")...)
-	return ps
+	return c.ValidateFor(nil)
 }
 
 // Load reads path (or hub.yaml when path is empty and that file exists, or
