@@ -158,33 +158,3 @@ func TestLoggerIsJSONWithServiceAndLevel(t *testing.T) {
 		t.Fatalf("bad level accepted: %v", ps)
 	}
 }
-
-func TestStandaloneMainRejectsBadConfig(t *testing.T) {
-	f := &testFile{Base: DefaultBase()}
-	var stderr bytes.Buffer
-	t.Setenv("PULSEHUB_NATS_URL", "")
-	code := main("svc", []string{"--config", "/does/not/exist"}, io.Discard, &stderr, f, func(context.Context, Deps) error { return nil })
-	if code != 2 || !strings.Contains(stderr.String(), "nats.url") {
-		t.Fatalf("code %d, stderr %q", code, stderr.String())
-	}
-}
-
-func TestStandaloneMainRunsAndStops(t *testing.T) {
-	srv := natstest.RunServer(t)
-	t.Setenv("PULSEHUB_NATS_URL", srv.ClientURL())
-	f := &testFile{Base: DefaultBase()}
-	ran := false
-	code := main("svc", nil, io.Discard, io.Discard, f, func(ctx context.Context, d Deps) error {
-		ran = d.JS != nil && d.Conn.IsConnected()
-		return nil
-	})
-	if code != 0 || !ran {
-		t.Fatalf("code %d ran %v", code, ran)
-	}
-}
-
-type testFile struct {
-	Base `yaml:",inline"`
-}
-
-func (f *testFile) Validate() config.Problems { return f.Base.Validate() }
