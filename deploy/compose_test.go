@@ -140,10 +140,11 @@ func TestDotEnvIsNotCommitted(t *testing.T) {
 	}
 }
 
-// Every variable a container is given is one its binary reads (derived from
-// its config struct and the map keys of the mounted hub.yaml), and the
-// hub.yaml with that environment passes the service's validation: with
-// every secret of .env.example set, and with only the required ones.
+// Every variable a container is given is one its service reads (hubconfig's
+// variables, the map keys of the mounted hub.yaml included, of the sections
+// `hub run --only <service>` reads), and the hub.yaml with that environment
+// passes the validation of that service alone (ValidateFor): with every
+// secret of .env.example set, and with only the required ones.
 func TestComposeServicesReadEveryVariableTheyAreGiven(t *testing.T) {
 	c := loadCompose(t)
 	hubYAML := repoFile(t, "deploy/compose/hub.yaml")
@@ -185,7 +186,7 @@ func checkContainerEnv(t *testing.T, name string, s composeService, dotenv map[s
 	}
 	for _, k := range slices.Sorted(maps.Keys(env)) {
 		if !l.vars[k] {
-			t.Errorf("service %s is given %s, which its config never reads", name, k)
+			t.Errorf("service %s is given %s, which `hub run --only %s` never reads", name, k, name)
 		}
 	}
 }
@@ -212,7 +213,8 @@ func TestComposeRunsEveryServiceFromItsDockerfileTarget(t *testing.T) {
 	}
 }
 
-// The four services: mounted hub.yaml read-only at the path of --config,
+// The four services: `hub run --only <service>`, the mounted hub.yaml
+// read-only at the path of --config,
 // restarted, started after the NATS nodes are healthy, on a read-only root
 // with no capabilities, streams with 3 replicas.
 func TestComposeRunsTheServicesAlike(t *testing.T) {
@@ -220,8 +222,8 @@ func TestComposeRunsTheServicesAlike(t *testing.T) {
 	nodes := natsNodes(t, c)
 	for _, hs := range hubServices {
 		s := c.Services[hs.name]
-		if strings.Join(s.Command, " ") != "--config /etc/pulsehub/hub.yaml" {
-			t.Errorf("service %s: command %q", hs.name, s.Command)
+		if !slices.Equal(s.Command, runArgs(hs.name)) {
+			t.Errorf("service %s: command %q, want %q", hs.name, s.Command, runArgs(hs.name))
 		}
 		if len(s.Volumes) != 1 || s.Volumes[0] != "./deploy/compose/hub.yaml:/etc/pulsehub/hub.yaml:ro" {
 			t.Errorf("service %s: volumes %v, want deploy/compose/hub.yaml read-only at /etc/pulsehub/hub.yaml", hs.name, s.Volumes)
@@ -257,7 +259,7 @@ func TestComposePortsAndHealthChecks(t *testing.T) {
 		if err != nil {
 			t.Fatalf("service %s: %v", hs.name, err)
 		}
-		listen := hs.http(l.file).Listen
+		listen := hs.http(l.cfg).Listen
 		port := listenPort(t, listen)
 		if !strings.HasPrefix(listen, "0.0.0.0:") {
 			t.Errorf("service %s listens on %s: unreachable from outside its container", hs.name, listen)

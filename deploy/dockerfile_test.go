@@ -8,8 +8,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/insightpulse/pulsehub/services/hub/hubconfig"
 )
 
 // stage is one stage of deploy/Dockerfile.
@@ -55,28 +58,33 @@ func dockerfileTargets(t *testing.T) map[string]bool {
 	return out
 }
 
-// Each service's image runs its binary, exposes the port its default
-// config listens on, and checks /health there (distroless: through /hub).
+// Each service's image is the runtime (hub as the entrypoint) with
+// `run --only <service>` as its command, exposes the port its default
+// config listens on, and checks /health there through `hub healthcheck`
+// (distroless: no curl).
 func TestDockerfileTargetsRunEachServiceOnItsPort(t *testing.T) {
 	stages := dockerfile(t)
+	defaults := hubconfig.Default()
 	for _, hs := range hubServices {
 		st, ok := stages[hs.name]
 		if !ok {
 			t.Errorf("deploy/Dockerfile has no stage %s", hs.name)
 			continue
 		}
-		port := listenPort(t, hs.http(hs.file()).Listen)
-		checks := []struct{ op, want string }{
-			{"ENTRYPOINT", fmt.Sprintf(`["/%s"]`, hs.name)},
-			{"EXPOSE", fmt.Sprint(port)},
-		}
-		for _, c := range checks {
-			if got := st.instructions[c.op]; len(got) != 1 || got[0] != c.want {
-				t.Errorf("stage %s: %s %v, want %s", hs.name, c.op, got, c.want)
-			}
-		}
 		if st.from != "runtime" {
 			t.Errorf("stage %s is FROM %s, want the shared distroless runtime", hs.name, st.from)
+		}
+		port := listenPort(t, hs.http(&defaults).Listen)
+		if got := st.instructions["EXPOSE"]; len(got) != 1 || got[0] != fmt.Sprint(port) {
+			t.Errorf("stage %s: EXPOSE %v, want %d", hs.name, got, port)
+		}
+		if got, want := execForm(t, hs.name, st, "CMD"), []string{"run", "--only", hs.name}; !slices.Equal(got, want) {
+			t.Errorf("stage %s: CMD %q, want %q", hs.name, got, want)
+		}
+		for _, op := range []string{"ENTRYPOINT", "COPY", "RUN", "USER"} {
+			if got := st.instructions[op]; len(got) > 0 {
+				t.Errorf("stage %s: %s %v; a service image is the runtime's hub with a command", hs.name, op, got)
+			}
 		}
 		hc := st.instructions["HEALTHCHECK"]
 		want := []string{"/hub", "healthcheck", fmt.Sprintf("http://127.0.0.1:%d/health", port)}
@@ -85,14 +93,36 @@ func TestDockerfileTargetsRunEachServiceOnItsPort(t *testing.T) {
 			continue
 		}
 		var cmd []string
-		if err := json.Unmarshal([]byte(hc[0][strings.Index(hc[0], " CMD ")+5:]), &cmd); err != nil || strings.Join(cmd, " ") != strings.Join(want, " ") {
+		if err := json.Unmarshal([]byte(hc[0][strings.Index(hc[0], " CMD ")+5:]), &cmd); err != nil || !slices.Equal(cmd, want) {
 			t.Errorf("stage %s: HEALTHCHECK %v, want CMD %q", hs.name, hc, want)
 		}
 	}
 	rt := stages["runtime"]
 	if rt == nil || !strings.HasPrefix(rt.from, "gcr.io/distroless/static") || strings.Join(rt.instructions["USER"], "") != "nonroot:nonroot" {
-		t.Errorf("runtime stage %+v: want distroless static, USER nonroot", rt)
+		t.Fatalf("runtime stage %+v: want distroless static, USER nonroot", rt)
 	}
+	if got := execForm(t, "runtime", rt, "ENTRYPOINT"); !slices.Equal(got, []string{"/hub"}) ||
+		!slices.Equal(rt.instructions["COPY"], []string{"--from=build /out/hub /hub"}) {
+		t.Errorf("runtime stage: ENTRYPOINT %q, COPY %q; want the built hub as /hub, the entrypoint", got, rt.instructions["COPY"])
+	}
+	if got := execForm(t, "hub", stages["hub"], "CMD"); !slices.Equal(got, []string{"run", "--data-dir", "/data"}) {
+		t.Errorf("stage hub: CMD %q, want the whole hub on its embedded server, store in /data", got)
+	}
+}
+
+// execForm is the JSON argument list of a stage's one op (CMD, ENTRYPOINT).
+func execForm(t *testing.T, name string, st *stage, op string) []string {
+	t.Helper()
+	if st == nil {
+		t.Errorf("deploy/Dockerfile has no stage %s", name)
+		return nil
+	}
+	got := st.instructions[op]
+	var args []string
+	if len(got) != 1 || json.Unmarshal([]byte(got[0]), &args) != nil {
+		t.Errorf("stage %s: %s %v, want one in exec form", name, op, got)
+	}
+	return args
 }
 
 // The images, `make build` and this test build with the one script.
@@ -107,29 +137,39 @@ func TestEveryBuildRunsBuildSh(t *testing.T) {
 }
 
 // TestBuildShBuildsStaticBinaries runs deploy/build.sh as the Dockerfile
-// does and checks every binary is statically linked: it runs on a
-// distroless static image, which has no libc.
+// does and checks it writes the hub binary alone (every service runs
+// from it), statically linked (it runs on a distroless static image, which
+// has no libc) and stamped with $VERSION; and the playground's set-up when
+// asked for it.
 func TestBuildShBuildsStaticBinaries(t *testing.T) {
 	if testing.Short() {
-		t.Skip("builds every binary")
+		t.Skip("builds the binaries")
 	}
 	out := t.TempDir()
+	const version = "1.2.3-deploytest"
 	for _, args := range [][]string{{out}, {out, "./deploy/cmd/playground"}} {
 		cmd := exec.Command("sh", append([]string{"deploy/build.sh"}, args...)...)
 		cmd.Dir = ".."
+		cmd.Env = append(os.Environ(), "VERSION="+version)
 		if b, err := cmd.CombinedOutput(); err != nil {
 			t.Fatalf("sh deploy/build.sh %s: %v\n%s", strings.Join(args, " "), err, b)
 		}
 	}
 	want := []string{"hub", "playground"}
-	for _, hs := range hubServices {
-		want = append(want, hs.name)
-	}
 	for _, name := range want {
 		checkStatic(t, filepath.Join(out, name))
 	}
-	if entries, _ := os.ReadDir(out); len(entries) != len(want) {
-		t.Errorf("build.sh wrote %d files, want %d", len(entries), len(want))
+	var got []string
+	entries, _ := os.ReadDir(out)
+	for _, e := range entries {
+		got = append(got, e.Name())
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("build.sh wrote %v, want %v", got, want)
+	}
+	b, err := exec.Command(filepath.Join(out, "hub"), "version").CombinedOutput()
+	if err != nil || strings.TrimSpace(string(b)) != "hub "+version {
+		t.Errorf("hub version: %q, %v; want %q", b, err, "hub "+version)
 	}
 }
 

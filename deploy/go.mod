@@ -17,11 +17,11 @@ require (
 	github.com/insightpulse/pulsehub/events v0.0.0-00010101000000-000000000000
 	github.com/insightpulse/pulsehub/odoo v0.0.0-00010101000000-000000000000
 	github.com/insightpulse/pulsehub/schemas v0.0.0-00010101000000-000000000000 // indirect
-	github.com/insightpulse/pulsehub/services/dispatcher v0.0.0-00010101000000-000000000000
-	github.com/insightpulse/pulsehub/services/healthmon v0.0.0-00010101000000-000000000000
+	github.com/insightpulse/pulsehub/services/dispatcher v0.0.0-00010101000000-000000000000 // indirect
+	github.com/insightpulse/pulsehub/services/healthmon v0.0.0-00010101000000-000000000000 // indirect
 	github.com/insightpulse/pulsehub/services/hub v0.0.0-00010101000000-000000000000
 	github.com/insightpulse/pulsehub/services/ingester v0.0.0-00010101000000-000000000000
-	github.com/insightpulse/pulsehub/services/odoowriter v0.0.0-00010101000000-000000000000
+	github.com/insightpulse/pulsehub/services/odoowriter v0.0.0-00010101000000-000000000000 // indirect
 	github.com/klauspost/compress v1.20.3 // indirect
 	github.com/minio/highwayhash v1.0.4 // indirect
 	github.com/nats-io/jwt/v2 v2.8.2 // indirect

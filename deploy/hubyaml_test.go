@@ -15,8 +15,8 @@ var hubYAMLs = []string{"deploy/compose/hub.yaml", "deploy/k8s/hub.yaml", "deplo
 // Every shipped hub.yaml is valid for `hub run` / `hub config check`:
 // strict (no key the hub does not know, in any section), every route
 // compiled, every section validated, with the secrets of .env.example set
-// and an external NATS. Each service then loads it with its own File (the
-// compose and Kubernetes checks).
+// and an external NATS. The compose and Kubernetes checks then validate it
+// for each service alone, with only that container's environment.
 func TestShippedHubYAMLsAreStrictlyValid(t *testing.T) {
 	env := fakeSecrets(t, slices.Sorted(maps.Keys(envExample(t))))
 	env["PULSEHUB_NATS_URL"] = "nats://nats-1:4222,nats://nats-2:4222,nats://nats-3:4222"

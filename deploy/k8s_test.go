@@ -76,7 +76,7 @@ func TestK8sDeploymentsRunEachServiceHardened(t *testing.T) {
 		if c.Image != "pulsehub/"+hs.name || !images[c.Image] {
 			t.Errorf("%s: image %q, want pulsehub/%s with an images: entry in kustomization.yaml", where, c.Image, hs.name)
 		}
-		checkConfigMount(t, k, where, d.Template.Spec, c)
+		checkRunAndConfig(t, k, hs, where, d.Template.Spec, c)
 		sc := c.SecurityContext
 		if rn := d.Template.Spec.SecurityContext.RunAsNonRoot; rn == nil || !*rn ||
 			sc.AllowPrivilegeEscalation == nil || *sc.AllowPrivilegeEscalation ||
@@ -94,12 +94,13 @@ func TestK8sDeploymentsRunEachServiceHardened(t *testing.T) {
 	}
 }
 
-// checkConfigMount: --config names the mounted hub.yaml of the generated
-// ConfigMap, read-only.
-func checkConfigMount(t *testing.T, k k8s, where string, pod podSpec, c container) {
+// checkRunAndConfig: the container runs `hub run --only <service>` with
+// --config naming the mounted hub.yaml of the generated ConfigMap,
+// read-only.
+func checkRunAndConfig(t *testing.T, k k8s, hs hubService, where string, pod podSpec, c container) {
 	t.Helper()
-	if strings.Join(c.Args, " ") != "--config /etc/pulsehub/hub.yaml" {
-		t.Errorf("%s: args %q", where, c.Args)
+	if want := runArgs(hs.name); len(c.Command) > 0 || !slices.Equal(c.Args, want) {
+		t.Errorf("%s: command %q args %q, want the image's entrypoint (hub) with args %q", where, c.Command, c.Args, want)
 	}
 	gen := map[string]bool{}
 	for _, g := range k.kust.ConfigMapGenerator {
@@ -164,7 +165,7 @@ func TestK8sServicesReadEveryVariableTheyAreGiven(t *testing.T) {
 				}
 				for _, name := range slices.Sorted(maps.Keys(env)) {
 					if !l.vars[name] {
-						t.Errorf("%s is given %s, which its config never reads", where, name)
+						t.Errorf("%s is given %s, which `hub run --only %s` never reads", where, name, hs.name)
 					}
 				}
 				if env["PULSEHUB_STREAMS_REPLICAS"] != "3" {
@@ -192,7 +193,7 @@ func TestK8sProbesAndPortsAreTheConfiguredOnes(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", where, err)
 		}
-		listen := hs.http(l.file).Listen
+		listen := hs.http(l.cfg).Listen
 		port := listenPort(t, listen)
 		if !strings.HasPrefix(listen, "0.0.0.0:") {
 			t.Errorf("%s listens on %s: unreachable from outside its pod", where, listen)

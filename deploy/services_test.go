@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -16,30 +17,39 @@ import (
 	"github.com/insightpulse/pulsehub/deploy/playground"
 	"github.com/insightpulse/pulsehub/events/config"
 	"github.com/insightpulse/pulsehub/events/service"
-	"github.com/insightpulse/pulsehub/services/dispatcher/dispatch"
-	"github.com/insightpulse/pulsehub/services/healthmon/monitor"
-	"github.com/insightpulse/pulsehub/services/ingester/ingester"
-	"github.com/insightpulse/pulsehub/services/odoowriter/writer"
+	"github.com/insightpulse/pulsehub/services/hub/hubconfig"
 )
 
 // hubService is one of the hub's four services as the deployment files
-// run it: the same name is its compose service, its Dockerfile target and
-// its binary; its standalone File says what it reads.
+// run it: `hub run --only <name>`; the same name is its compose service,
+// its Dockerfile target and its Deployment's suffix.
 type hubService struct {
 	name string
-	file func() config.Validator      // the standalone File with its defaults
-	http func(any) service.HTTPConfig // its own listener in a loaded File
+	http func(*hubconfig.Config) service.HTTPConfig // its own listener
 }
 
 var hubServices = []hubService{
-	{"ingester", func() config.Validator { return ingester.DefaultFile() },
-		func(f any) service.HTTPConfig { return f.(*ingester.File).Ingester.HTTP }},
-	{"odoowriter", func() config.Validator { return writer.DefaultFile() },
-		func(f any) service.HTTPConfig { return f.(*writer.File).Writer.HTTP }},
-	{"dispatcher", func() config.Validator { return dispatch.DefaultFile() },
-		func(f any) service.HTTPConfig { return f.(*dispatch.File).Dispatcher.HTTP }},
-	{"healthmon", func() config.Validator { return monitor.DefaultFile() },
-		func(f any) service.HTTPConfig { return f.(*monitor.File).Monitor.HTTP }},
+	{hubconfig.Ingester, func(c *hubconfig.Config) service.HTTPConfig { return c.Ingester.HTTP }},
+	{hubconfig.OdooWriter, func(c *hubconfig.Config) service.HTTPConfig { return c.Writer.HTTP }},
+	{hubconfig.Dispatcher, func(c *hubconfig.Config) service.HTTPConfig { return c.Dispatcher.HTTP }},
+	{hubconfig.Healthmon, func(c *hubconfig.Config) service.HTTPConfig { return c.Healthmon.HTTP }},
+}
+
+// The checks cover every service `hub run --only` knows.
+func TestHubServicesAreTheHubs(t *testing.T) {
+	var names []string
+	for _, hs := range hubServices {
+		names = append(names, hs.name)
+	}
+	if !slices.Equal(names, hubconfig.Services()) {
+		t.Fatalf("the deploy checks know %v, the hub runs %v", names, hubconfig.Services())
+	}
+}
+
+// runArgs is a service container's command line after the image's
+// entrypoint, hub: the mounted hub.yaml, NATS from PULSEHUB_NATS_URL.
+func runArgs(name string) []string {
+	return []string{"run", "--only", name, "--config", "/etc/pulsehub/hub.yaml"}
 }
 
 // serviceNamed is the hub service of that name, or false.
@@ -52,28 +62,39 @@ func serviceNamed(name string) (hubService, bool) {
 	return hubService{}, false
 }
 
-// loaded is a service's standalone File loaded from a hub.yaml with an
-// environment: what the binary would run with.
+// loaded is hub.yaml loaded with a container's environment: what it runs
+// with.
 type loaded struct {
-	file any
-	vars map[string]bool // every variable it reads, the file's map keys included
+	cfg  *hubconfig.Config // nil for the playground
+	vars map[string]bool   // every variable it reads, the file's map keys included
 }
 
-// loadFor loads hub.yaml for the service the way its main does (the file
-// holds the other services' sections too, so not strictly: hubYAMLIsValid
-// checks every key against the whole hub's config), with env as the whole
-// environment, and validates it.
+// loadFor loads hub.yaml strictly with env as the whole environment, as
+// `hub run --only <s>` does, and validates it for that service alone
+// (hubconfig's ValidateFor): the container is given only its own secrets.
+// vars are the variables of the sections it reads (hubconfig's Reads).
 func loadFor(s hubService, hubYAML []byte, env map[string]string) (loaded, error) {
-	f := s.file()
-	err := config.LoadBytes(hubYAML, f, config.Options{LookupEnv: lookup(env)})
-	return loaded{file: f, vars: envVars(f)}, err
+	w := struct {
+		C hubconfig.Config `yaml:",inline"` // a field, not embedded: Config's whole-hub Validate is not promoted
+	}{hubconfig.Default()}
+	if err := config.LoadBytes(hubYAML, &w, config.Options{Strict: true, LookupEnv: lookup(env)}); err != nil {
+		return loaded{}, err
+	}
+	only := []string{s.name}
+	vars := map[string]bool{}
+	for _, v := range config.EnvVars(&w.C) {
+		if w.C.Reads(only, v.Path) {
+			vars[v.Name] = true
+		}
+	}
+	return loaded{cfg: &w.C, vars: vars}, w.C.ValidateFor(only).Err()
 }
 
 // loadPlayground loads hub.yaml as the compose playground's set-up reads it.
 func loadPlayground(hubYAML []byte, env map[string]string) (loaded, error) {
 	f := &playground.File{}
 	err := config.LoadBytes(hubYAML, f, config.Options{LookupEnv: lookup(env)})
-	return loaded{file: f, vars: envVars(f)}, err
+	return loaded{vars: envVars(f)}, err
 }
 
 func lookup(env map[string]string) func(string) (string, bool) {

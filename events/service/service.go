@@ -8,8 +8,9 @@
 //	func Run(ctx context.Context, deps service.Deps, cfg Config) error
 //
 // which returns once ctx is done and its in-flight work is finished or
-// handed back. The hub binary runs all of them in one process; each also
-// has its own main for deployments that scale them apart.
+// handed back. The composition root (services/hub/root, behind `hub run
+// [--only ...]`) is the only caller: it opens the connection (Open), builds
+// the Deps, and runs the services under one supervisor.
 package service
 
 import (

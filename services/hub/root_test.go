@@ -91,7 +91,7 @@ func TestOnlyRefusesAnUnknownService(t *testing.T) {
 		t.Fatal(err)
 	}
 	var out strings.Builder
-	cmd := execHub(bin, "run", "--only", "ingester,mailer")
+	cmd := execHub(t, bin, "run", "--only", "ingester,mailer")
 	cmd.Stderr = &out
 	err = cmd.Run()
 	if code := exitCode(err); code != 2 || !strings.Contains(out.String(), "mailer") || !strings.Contains(out.String(), "Usage: hub run") {
@@ -241,9 +241,13 @@ func exitCode(err error) int {
 	return 0
 }
 
-// execHub is the hub binary with args, run where no hub.yaml is.
-func execHub(bin string, args ...string) *exec.Cmd {
-	cmd := exec.Command(bin, args...)
-	cmd.Dir = os.TempDir()
+// execHub is the hub binary with args, run where no hub.yaml is, killed
+// if it is still running after 30s (a command expected to refuse to
+// start must not hang the suite when it starts instead).
+func execHub(t *testing.T, bin string, args ...string) *exec.Cmd {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.Dir = t.TempDir()
 	return cmd
 }

@@ -19,7 +19,7 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	cfgPath := f.String("config", "", "config file (default: hub.yaml if present, else built-in defaults)")
 	dataDir := f.String("data-dir", "", "JetStream file store directory of the embedded server (default ./data)")
 	natsURL := f.String("nats-url", "", "use this NATS server or cluster (comma-separated URLs) instead of the embedded one")
-	onlyFlag := f.String("only", "", "run only these services (comma-separated: "+strings.Join(hubconfig.Services, ", ")+"); default all")
+	onlyFlag := f.String("only", "", "run only these services (comma-separated: "+strings.Join(hubconfig.Services(), ", ")+"); default all")
 	pos, code, ok := f.parse(args)
 	if !ok {
 		return code

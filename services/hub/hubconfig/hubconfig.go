@@ -1,7 +1,8 @@
 // Package hubconfig is the whole hub config file (hub.yaml): the shared
 // sections (nats, embedded, streams, log, routes) and one section per
-// service. `hub run` and `hub config check` read it strictly; each
-// service's own main reads the same file and keeps only its sections.
+// service. `hub run` and `hub config check` read it strictly; `hub run
+// --only` checks the shared sections and those of the services it runs
+// (ValidateFor).
 package hubconfig
 
 import (
@@ -95,38 +96,23 @@ func (c *Config) ServiceURLs() map[string]string {
 }
 
 // Validate reports every problem in the file at once, in the sections the
-// command that loaded it uses (see LoadFor and LoadForOps).
+// command that loaded it uses (see LoadFor and LoadForOps), with the
+// shared sections copied into the services' (Share) so the caller runs
+// with what was checked.
 func (c *Config) Validate() config.Problems {
 	if c.opsOnly {
 		return c.validateNATS()
 	}
+	c.Share()
 	return c.ValidateFor(c.scope)
 }
 
-// validateNATS checks what an operator command uses: how to reach NATS.
+// validateNATS checks how to reach NATS: all an operator command uses.
 func (c *Config) validateNATS() config.Problems {
 	ps := c.NATS.Validate("nats", false)
 	if c.NATS.URL == "" {
 		ps = append(ps, c.Embedded.Validate("embedded")...)
 	}
-	return ps
-}
-
-// validateAll reports every problem in every section.
-func (c *Config) validateAll() config.Problems {
-	c.Share()
-	var ps config.Problems
-	ps = append(ps, c.validateNATS()...)
-	ps = append(ps, c.Streams.Validate("streams")...)
-	ps = append(ps, c.Log.Validate("log")...)
-	for _, name := range sortedKeys(c.Odoo) {
-		ps = append(ps, c.Odoo[name].Validate("odoo."+name)...)
-	}
-	ps = append(ps, route.ValidateAll(c.Routes, "routes")...)
-	ps = append(ps, c.Ingester.Validate("ingester")...)
-	ps = append(ps, c.Writer.Validate("odoowriter")...)
-	ps = append(ps, c.Dispatcher.Validate("dispatcher")...)
-	ps = append(ps, c.Healthmon.Validate("healthmon")...)
 	return ps
 }
 
