@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/insightpulse/pulsehub/events"
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -144,6 +145,9 @@ func (l *Loop) Run(ctx context.Context) error {
 		}
 		release(slots, n-used)
 		if err := batch.Error(); err != nil && !isIdle(err) {
+			if gone = l.consumerGone(ctx, err); gone != nil {
+				break
+			}
 			l.logPullError(err)
 			pause.wait(ctx)
 			continue
@@ -325,11 +329,14 @@ func (l *Loop) logPullError(err error) {
 // service creates the consumer again.
 var ErrConsumerGone = errors.New("the consumer was deleted while its loop ran")
 
-// consumerGone checks a failed pull: when the server said the consumer is
-// gone and JetStream confirms it (a lookup answers "not found", not a
-// timeout during a leader election), it returns ErrConsumerGone.
+// consumerGone checks a failed pull: when the consumer may be gone (the
+// server said so, or nobody answered the pull request, which is what a
+// pull of a deleted consumer gets) and JetStream confirms it (a lookup
+// answers "not found", not a timeout during a leader election), it
+// returns ErrConsumerGone.
 func (l *Loop) consumerGone(ctx context.Context, err error) error {
-	if !errors.Is(err, jetstream.ErrConsumerNotFound) && !errors.Is(err, jetstream.ErrConsumerDeleted) {
+	if !errors.Is(err, jetstream.ErrConsumerNotFound) && !errors.Is(err, jetstream.ErrConsumerDeleted) &&
+		!errors.Is(err, nats.ErrNoResponders) {
 		return nil
 	}
 	if _, lerr := l.JS.Consumer(ctx, l.Stream, l.Consumer); !errors.Is(lerr, jetstream.ErrConsumerNotFound) {

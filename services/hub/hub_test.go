@@ -48,7 +48,9 @@ type hubProcess struct {
 	natsURL  string
 	ingester string
 	ports    map[string]int // nats, monitor, ingester, odoowriter, dispatcher, healthmon
-	done     chan error
+	done     chan struct{}  // closed when the process has exited; then err and code are set
+	err      error          // what cmd.Wait returned
+	code     int            // the exit status
 }
 
 func startHub(t *testing.T, args ...string) *hubProcess {
@@ -69,7 +71,7 @@ func startHubEnv(t *testing.T, env []string, args ...string) *hubProcess {
 	for _, k := range []string{"nats", "monitor", "ingester", "odoowriter", "dispatcher", "healthmon"} {
 		ports[k] = natstest.FreePort(t)
 	}
-	h := &hubProcess{out: &syncBuffer{}, done: make(chan error, 1), ports: ports,
+	h := &hubProcess{out: &syncBuffer{}, done: make(chan struct{}), ports: ports,
 		natsURL: fmt.Sprintf("nats://127.0.0.1:%d", ports["nats"]), ingester: fmt.Sprintf("127.0.0.1:%d", ports["ingester"])}
 	h.cmd = exec.Command(bin, append([]string{"run", "--data-dir", filepath.Join(dir, "data")}, args...)...)
 	h.cmd.Dir = dir // no hub.yaml there: built-in defaults
@@ -86,9 +88,15 @@ func startHubEnv(t *testing.T, env []string, args ...string) *hubProcess {
 	if err := h.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	go func() { h.done <- h.cmd.Wait() }()
+	go func() {
+		h.err = h.cmd.Wait()
+		h.code = h.cmd.ProcessState.ExitCode()
+		close(h.done)
+	}()
 	t.Cleanup(func() {
-		if h.cmd.ProcessState == nil {
+		select {
+		case <-h.done:
+		default:
 			_ = h.cmd.Process.Kill()
 			<-h.done
 		}
@@ -117,7 +125,7 @@ func (h *hubProcess) exit(t *testing.T, d time.Duration) int {
 	t.Helper()
 	select {
 	case <-h.done:
-		return h.cmd.ProcessState.ExitCode()
+		return h.code
 	case <-time.After(d):
 		t.Fatalf("hub still running %s later", d)
 		return -1
@@ -130,8 +138,8 @@ func (h *hubProcess) stop(t *testing.T) error {
 		t.Fatal(err)
 	}
 	select {
-	case err := <-h.done:
-		return err
+	case <-h.done:
+		return h.err
 	case <-time.After(60 * time.Second):
 		t.Fatal("hub did not exit within 60s of SIGTERM")
 		return nil

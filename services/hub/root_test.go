@@ -101,7 +101,7 @@ func TestOnlyRefusesAnUnknownService(t *testing.T) {
 
 func TestADeadLoopStopsTheProcessWithItsCause(t *testing.T) {
 	cfg := filepath.Join(t.TempDir(), "hub.yaml")
-	if err := os.WriteFile(cfg, []byte("dispatcher:\n  services:\n    ocr: {url: \"http://127.0.0.1:9\"}\n"), 0o600); err != nil {
+	if err := os.WriteFile(cfg, []byte("ingester: {github: {enabled: false}}\ndispatcher:\n  services:\n    ocr: {url: \"http://127.0.0.1:9\"}\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	h := startHub(t, "--config", cfg)
@@ -114,8 +114,10 @@ func TestADeadLoopStopsTheProcessWithItsCause(t *testing.T) {
 	// cannot go on. It used to log "restart the service" at every pull while
 	// /health said ok; now the process stops, and its supervisor (systemd,
 	// Docker, Kubernetes) restarts it, which creates the consumer again.
+	// The hub may stop (and its embedded server with it) before the
+	// delete's answer reaches this client: only the exit is checked.
 	if err := js.DeleteConsumer(ctx, events.StreamJobs, "jobs-ocr"); err != nil {
-		t.Fatal(err)
+		t.Logf("delete consumer: %v (the server stopped with the hub)", err)
 	}
 	if code := h.exit(t, 30*time.Second); code != 1 {
 		t.Fatalf("exit status %d, want 1\n%s", code, h.out)
@@ -134,7 +136,9 @@ func TestADeadLoopStopsTheProcessWithItsCause(t *testing.T) {
 	h2 := startHub(t, "--config", cfg, "--data-dir", dataDirOf(h))
 	h2.waitServing(t, "dispatcher", "/health")
 	_, js2 := natstest.Connect(t, h2.natsURL)
-	if _, err := js2.Consumer(ctx, events.StreamJobs, "jobs-ocr"); err != nil {
+	ctx2, cancel2 := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel2()
+	if _, err := js2.Consumer(ctx2, events.StreamJobs, "jobs-ocr"); err != nil {
 		t.Fatalf("consumer after restart: %v", err)
 	}
 	if err := h2.stop(t); err != nil {

@@ -27,9 +27,12 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(pos) > 0 {
 		return f.fail("unexpected argument %q", pos[0])
 	}
-	only, err := hubconfig.ParseOnly(*onlyFlag)
-	if err != nil {
-		return f.fail("--only: %v", err)
+	var only []string // all
+	if *onlyFlag != "" {
+		var err error
+		if only, err = hubconfig.ParseOnly(*onlyFlag); err != nil {
+			return f.fail("%v", err)
+		}
 	}
 	c, file, err := hubconfig.LoadFor(*cfgPath, only, func(c *hubconfig.Config) {
 		if *dataDir != "" {
