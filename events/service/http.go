@@ -95,8 +95,10 @@ func (s *Server) AddDetail(name string, fn func(context.Context) any) {
 	s.details[name] = fn
 }
 
-// HandleHealth replaces the checks-based GET /health with h, for a
-// service whose health is its own aggregate (the health monitor's).
+// HandleHealth makes h answer GET /health while every check passes, for a
+// service whose health is its own aggregate (the health monitor's); a
+// failing check (the supervisor's "tasks") still answers 503 with the
+// checks.
 func (s *Server) HandleHealth(h http.Handler) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -179,10 +181,6 @@ func (s *Server) health(w http.ResponseWriter, r *http.Request) {
 		details[k] = v
 	}
 	s.mu.Unlock()
-	if custom != nil {
-		custom.ServeHTTP(w, r)
-		return
-	}
 	ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
 	defer cancel()
 	results := make(map[string]checkResult, len(checks))
@@ -207,6 +205,12 @@ func (s *Server) health(w http.ResponseWriter, r *http.Request) {
 		if res.Status != "ok" {
 			status, code = "fail", http.StatusServiceUnavailable
 		}
+	}
+	if custom != nil && code == http.StatusOK {
+		// The service's own aggregate, unless a check (the supervisor's
+		// "tasks": a failed loop, the service stopping) says otherwise.
+		custom.ServeHTTP(w, r)
+		return
 	}
 	body := wire.Health{Status: status, Checks: results}
 	if len(details) > 0 {

@@ -85,6 +85,7 @@ type Conn struct {
 	NC      *nats.Conn
 	JS      jetstream.JetStream
 	closing atomic.Bool
+	closed  chan struct{} // closed by the ClosedHandler
 }
 
 // Open opens a connection that keeps reconnecting forever (a service
@@ -96,10 +97,13 @@ func Open(c NATSConfig, o ConnOptions) (*Conn, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	conn := &Conn{}
+	conn := &Conn{closed: make(chan struct{})}
 	m := newConnMetrics(o.Registry)
 	opts := []nats.Option{
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			if conn.closing.Load() {
+				return // its owner closes it
+			}
 			m.disconnects.Inc()
 			log.Warn("nats disconnected", "connection", o.Name, "error", fmt.Sprint(err))
 		}),
@@ -112,6 +116,7 @@ func Open(c NATSConfig, o ConnOptions) (*Conn, error) {
 			log.Warn("nats async error", "connection", o.Name, "error", err.Error())
 		}),
 		nats.ClosedHandler(func(nc *nats.Conn) {
+			defer close(conn.closed)
 			if conn.closing.Load() {
 				return
 			}
@@ -148,14 +153,24 @@ func Open(c NATSConfig, o ConnOptions) (*Conn, error) {
 	return conn, nil
 }
 
-// Close drains the connection (pending publishes and acks are flushed)
-// and closes it; OnClosed is not called for it.
+// closeWait bounds how long Close waits for a drain.
+const closeWait = 10 * time.Second
+
+// Close drains the connection (pending publishes and acks are flushed),
+// closes it and waits until it is closed (at most 10s); OnClosed is not
+// called for it.
 func (c *Conn) Close() {
 	c.closing.Store(true)
-	if c.NC != nil {
-		if err := c.NC.Drain(); err != nil {
-			c.NC.Close()
-		}
+	if c.NC == nil {
+		return
+	}
+	if err := c.NC.Drain(); err != nil {
+		c.NC.Close()
+	}
+	select {
+	case <-c.closed:
+	case <-time.After(closeWait):
+		c.NC.Close()
 	}
 }
 

@@ -39,6 +39,11 @@ type Group struct {
 	cancel context.CancelCauseFunc
 	eg     errgroup.Group
 
+	// Tasks started with GoLast run until every other task has returned.
+	lastCtx    context.Context
+	lastCancel context.CancelFunc
+	last       errgroup.Group
+
 	mu     sync.Mutex
 	first  error            // the first failure, named
 	failed map[string]error // every task that failed, by name
@@ -49,7 +54,8 @@ type Group struct {
 // fails, or when Fail is called.
 func New(parent context.Context) *Group {
 	ctx, cancel := context.WithCancelCause(parent)
-	return &Group{ctx: ctx, cancel: cancel, failed: map[string]error{}, names: map[string]int{}}
+	lastCtx, lastCancel := context.WithCancel(context.WithoutCancel(parent))
+	return &Group{ctx: ctx, cancel: cancel, lastCtx: lastCtx, lastCancel: lastCancel, failed: map[string]error{}, names: map[string]int{}}
 }
 
 // Context is done once the group stops; tasks receive it.
@@ -59,9 +65,21 @@ func (g *Group) Context() context.Context { return g.ctx }
 // then return nil (or the context's error); any other return stops the
 // group.
 func (g *Group) Go(name string, fn func(context.Context) error) {
+	g.start(&g.eg, g.ctx, name, fn)
+}
+
+// GoLast runs fn as the task name like Go, but its context is done only
+// once every task started with Go has returned: a service's HTTP server,
+// so that /health keeps answering (503, naming the failed task) and
+// in-flight requests finish while the loops drain.
+func (g *Group) GoLast(name string, fn func(context.Context) error) {
+	g.start(&g.last, g.lastCtx, name, fn)
+}
+
+func (g *Group) start(eg *errgroup.Group, ctx context.Context, name string, fn func(context.Context) error) {
 	name = g.unique(name)
-	g.eg.Go(func() error {
-		err := fn(g.ctx)
+	eg.Go(func() error {
+		err := fn(ctx)
 		if g.ctx.Err() != nil && (err == nil || errors.Is(err, context.Canceled)) {
 			return nil // stopped as asked
 		}
@@ -93,18 +111,27 @@ func (g *Group) Stop() { g.cancel(context.Canceled) }
 // nil when the group was stopped by its parent or by Stop.
 func (g *Group) Wait() error {
 	_ = g.eg.Wait()
-	g.cancel(context.Canceled)
+	// Every task started with Go has returned, which stops the group (a
+	// return is a failure) unless there were none: then the group runs its
+	// last tasks until it is stopped.
+	<-g.ctx.Done()
+	g.lastCancel()
+	_ = g.last.Wait()
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	return g.first
 }
 
-// Check is a /health check: nil while no task has failed, else an error
-// naming each failed task with its cause.
+// Check is a /health check: nil while the group runs; once it stops, an
+// error naming each failed task with its cause, or saying it is stopping
+// (a load balancer stops sending work while in-flight work drains).
 func (g *Group) Check(context.Context) error {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if len(g.failed) == 0 {
+		if g.ctx.Err() != nil {
+			return errors.New("stopping")
+		}
 		return nil
 	}
 	names := make([]string, 0, len(g.failed))

@@ -105,3 +105,71 @@ func TestNamesStayUnique(t *testing.T) {
 		t.Fatalf("check = %v", cerr)
 	}
 }
+
+func TestALastTaskOutlivesTheOthersAndSeesTheFailure(t *testing.T) {
+	g := New(context.Background())
+	drained := make(chan struct{})
+	var sawFailure atomic.Bool
+	g.GoLast("http", func(ctx context.Context) error {
+		<-g.Context().Done() // the group is stopping...
+		if err := g.Check(ctx); err != nil && strings.Contains(err.Error(), "loop: boom") {
+			sawFailure.Store(true) // ...and /health can say why
+		}
+		<-ctx.Done()
+		select {
+		case <-drained:
+		default:
+			t.Error("the last task stopped before the loops had drained")
+		}
+		return nil
+	})
+	g.Go("drainer", func(ctx context.Context) error {
+		<-ctx.Done()
+		time.Sleep(50 * time.Millisecond) // hands back in-flight work
+		close(drained)
+		return nil
+	})
+	g.Go("loop", func(context.Context) error { return errors.New("boom") })
+	if err := waitErr(t, g); err == nil || err.Error() != "loop: boom" {
+		t.Fatalf("err = %v", err)
+	}
+	if !sawFailure.Load() {
+		t.Fatal("the last task never saw the failure in Check")
+	}
+	// A last task that fails stops the group like any other.
+	g2 := New(context.Background())
+	g2.Go("loop", untilDone)
+	g2.GoLast("http", func(context.Context) error { return errors.New("listen: address in use") })
+	if err := waitErr(t, g2); err == nil || err.Error() != "http: listen: address in use" {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestCheckSaysStoppingDuringAGracefulStop(t *testing.T) {
+	g := New(context.Background())
+	g.Go("a", untilDone)
+	g.Stop()
+	if err := g.Check(context.Background()); err == nil || err.Error() != "stopping" {
+		t.Fatalf("check = %v", err)
+	}
+	if err := waitErr(t, g); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestAGroupOfOnlyLastTasksRunsUntilStopped(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	g := New(ctx)
+	g.GoLast("http", untilDone)
+	done := make(chan error, 1)
+	go func() { done <- g.Wait() }()
+	select {
+	case err := <-done:
+		t.Fatalf("stopped by itself: %v", err)
+	case <-time.After(100 * time.Millisecond):
+	}
+	cancel()
+	if err := waitErr(t, g); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -147,7 +147,7 @@ func (d *Dispatcher) jobLoop(ctx context.Context, ch *channel.Channel, rm *consu
 func (d *Dispatcher) Run(ctx context.Context) error {
 	g := supervise.New(ctx)
 	d.srv.AddCheck("tasks", g.Check)
-	g.Go("http", d.srv.Run)
+	g.GoLast("http", d.srv.Run)
 	for _, l := range d.loops {
 		g.Go("consumer "+l.Consumer, func(ctx context.Context) error { return consume.RunRoute(ctx, l) })
 	}

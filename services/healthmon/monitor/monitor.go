@@ -9,7 +9,6 @@ package monitor
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"net/http"
 	"sync"
@@ -178,13 +177,10 @@ func (m *Monitor) Run(ctx context.Context) error {
 	}
 	m.log.Info("health monitor running", "addr", m.Addr(), "probes", len(m.jobs), "interval", m.cfg.Interval.String(),
 		"consecutive", m.cfg.Consecutive)
-	g.Go("http", m.srv.Run)
+	g.GoLast("http", m.srv.Run)
 	err := g.Wait()
 	m.client.CloseIdleConnections()
-	if err != nil {
-		return fmt.Errorf("healthmon: %w", err)
-	}
-	return nil
+	return err
 }
 
 // RunOnce probes every target once, all probes at the same time, and

@@ -82,6 +82,9 @@ func Run(ctx context.Context, o Options) error {
 		var err error
 		srv, err = embedded.Start(ctx, c.Embedded, embedded.SlogLogger{L: log.With("component", "nats-server")})
 		if err != nil {
+			if ctx.Err() != nil {
+				return nil // a signal while starting: nothing ran, nothing to hand back
+			}
 			return err
 		}
 		defer func() {

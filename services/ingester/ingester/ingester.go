@@ -40,7 +40,7 @@ func Run(ctx context.Context, deps service.Deps, cfg Config) error {
 	for _, l := range loops {
 		g.Go(l.name, l.run)
 	}
-	g.Go("http", srv.Run)
+	g.GoLast("http", srv.Run)
 	return g.Wait()
 }
 

@@ -142,7 +142,7 @@ func (w *writer) run(ctx context.Context, srv *service.Server) error {
 	for _, lp := range w.loops {
 		g.Go("route "+lp.opts.Name, func(ctx context.Context) error { return consume.RunRoute(ctx, lp.l) })
 	}
-	g.Go("http", srv.Run)
+	g.GoLast("http", srv.Run)
 	w.log.Info("odoo writer running", "routes", len(w.loops), "batch_size", w.cfg.BatchSize, "linger", w.cfg.Linger.String())
 	err := g.Wait()
 	w.batcher.Close() // every handler returned: cut what is left in flight
