@@ -103,20 +103,11 @@ func TestNATSConfigsFormAJetStreamCluster(t *testing.T) {
 		return false
 	})
 	_, js := natstest.Connect(t, strings.Join(urls, ","))
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
 	cfg := stream.DefaultConfig()
 	cfg.Replicas = 3
-	var err error
-	for deadline := time.Now().Add(30 * time.Second); ; {
-		if _, err = stream.Ensure(ctx, js, stream.Specs(cfg)...); err == nil || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(200 * time.Millisecond) // the meta layer is still settling: bounded retry
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
+	natstest.EnsureStreams(t, js, cfg) // waits out the meta layer still settling
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
 	s, err := js.Stream(ctx, events.StreamGitHub)
 	if err != nil {
 		t.Fatal(err)

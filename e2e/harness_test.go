@@ -108,9 +108,7 @@ func NewHub(t *testing.T, o Options) *Hub {
 	h.Odoo = odootest.New(t, odootest.WithModels(o.Models...))
 	h.OCR = NewOCRService(t)
 	h.Config = h.config(t, o)
-	if _, err := stream.Ensure(context.Background(), h.JS, stream.Specs(h.Config.Streams)...); err != nil {
-		t.Fatal(err)
-	}
+	natstest.EnsureStreams(t, h.JS, h.Config.Streams)
 	h.Ingester = "http://" + h.Config.Ingester.HTTP.Listen
 	for _, name := range []string{"odoowriter", "dispatcher", "ingester"} {
 		h.Start(name)

@@ -29,13 +29,8 @@ type fixture struct {
 
 func setup(t *testing.T, ackWait time.Duration) *fixture {
 	t.Helper()
-	s := natstest.RunServer(t)
-	_, js := natstest.Connect(t, s.ClientURL())
-	ctx := context.Background()
-	if _, err := stream.Ensure(ctx, js, stream.Specs(stream.DefaultConfig())...); err != nil {
-		t.Fatal(err)
-	}
-	_, err := stream.EnsureConsumer(ctx, js, stream.ConsumerOptions{Name: route, Stream: events.StreamGitHub, Subjects: []string{"github.>"}, AckWait: ackWait})
+	js := natstest.RunHub(t).JS
+	_, err := stream.EnsureConsumer(context.Background(), js, stream.ConsumerOptions{Name: route, Stream: events.StreamGitHub, Subjects: []string{"github.>"}, AckWait: ackWait})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -375,9 +370,7 @@ func TestFailedDeadLetterPublishKeepsTheMessage(t *testing.T) {
 	var calls atomic.Int32
 	f.run(t, func(ctx context.Context, m *Msg) error { calls.Add(1); return events.Permanentf("bad") }, fast(), nil)
 	natstest.WaitFor(t, 10*time.Second, "a second attempt after the DLQ publish failed", func() bool { return calls.Load() >= 2 })
-	if _, err := stream.Ensure(context.Background(), f.js, stream.Specs(stream.DefaultConfig())...); err != nil {
-		t.Fatal(err)
-	}
+	natstest.EnsureStreams(t, f.js)
 	natstest.WaitFor(t, 15*time.Second, "the dead letter once DLQ exists", func() bool { return len(f.dlq(t)) == 1 })
 	f.waitSettled(t)
 }

@@ -1,7 +1,10 @@
 // Package natstest runs real nats-servers with JetStream in-process for
-// tests: one server, or a named three-node cluster on loopback with helpers
+// tests: one server, one with the hub's streams ensured and a connection
+// to it (RunHub), or a named three-node cluster on loopback with helpers
 // to wait for leaders and to stop and restart a node. Every server it
-// starts is shut down by t.Cleanup, and its store lives in t.TempDir.
+// starts is shut down by t.Cleanup, and its store lives in t.TempDir;
+// StartHub alone is for programs outside a test (benchmarks), which close
+// it themselves.
 //
 // It follows nats-server's own test helpers (jetstream_helpers_test.go):
 // the promises about delivery are tested against real JetStream, never a
@@ -9,6 +12,7 @@
 package natstest
 
 import (
+	"fmt"
 	"net"
 	"testing"
 	"time"
@@ -40,16 +44,24 @@ func Options(dir string) *server.Options {
 // Start starts a server from opts and waits until it accepts clients.
 func Start(tb testing.TB, opts *server.Options) *server.Server {
 	tb.Helper()
+	s, err := start(opts)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return s
+}
+
+func start(opts *server.Options) (*server.Server, error) {
 	s, err := server.NewServer(opts)
 	if err != nil {
-		tb.Fatalf("natstest: new server: %v", err)
+		return nil, fmt.Errorf("natstest: new server: %w", err)
 	}
 	s.Start()
 	if !s.ReadyForConnections(Wait) {
 		s.Shutdown()
-		tb.Fatalf("natstest: server %s not ready within %s", opts.ServerName, Wait)
+		return nil, fmt.Errorf("natstest: server %s not ready within %s", opts.ServerName, Wait)
 	}
-	return s
+	return s, nil
 }
 
 // RunServer starts one JetStream server for the test and stops it after.
@@ -74,17 +86,26 @@ func Shutdown(s *server.Server) {
 // by t.Cleanup.
 func Connect(tb testing.TB, url string, opts ...nats.Option) (*nats.Conn, jetstream.JetStream) {
 	tb.Helper()
+	nc, js, err := connect(url, opts...)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(nc.Close)
+	return nc, js
+}
+
+func connect(url string, opts ...nats.Option) (*nats.Conn, jetstream.JetStream, error) {
 	base := []nats.Option{nats.MaxReconnects(-1), nats.ReconnectWait(50 * time.Millisecond), nats.Timeout(2 * time.Second)}
 	nc, err := nats.Connect(url, append(base, opts...)...)
 	if err != nil {
-		tb.Fatalf("natstest: connect %s: %v", url, err)
+		return nil, nil, fmt.Errorf("natstest: connect %s: %w", url, err)
 	}
-	tb.Cleanup(nc.Close)
 	js, err := jetstream.New(nc)
 	if err != nil {
-		tb.Fatalf("natstest: jetstream: %v", err)
+		nc.Close()
+		return nil, nil, fmt.Errorf("natstest: jetstream: %w", err)
 	}
-	return nc, js
+	return nc, js, nil
 }
 
 // FreePort returns a loopback TCP port nothing listens on right now.

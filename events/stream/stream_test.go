@@ -1,4 +1,4 @@
-package stream
+package stream_test
 
 import (
 	"context"
@@ -9,6 +9,7 @@ import (
 
 	"github.com/insightpulse/pulsehub/events"
 	"github.com/insightpulse/pulsehub/events/natstest"
+	"github.com/insightpulse/pulsehub/events/stream"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -23,25 +24,25 @@ func setup(t *testing.T) (context.Context, jetstream.JetStream) {
 
 func TestEnsureCreatesThenChangesNothing(t *testing.T) {
 	ctx, js := setup(t)
-	specs := Specs(DefaultConfig())
-	changes, err := Ensure(ctx, js, specs...)
+	specs := stream.Specs(stream.DefaultConfig())
+	changes, err := stream.Ensure(ctx, js, specs...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(changes) != len(Names()) {
+	if len(changes) != len(stream.Names()) {
 		t.Fatalf("changes = %v", changes)
 	}
 	for _, c := range changes {
-		if c.Action != Created {
+		if c.Action != stream.Created {
 			t.Errorf("%s: %s, want created", c.Stream, c.Action)
 		}
 	}
-	again, err := Ensure(ctx, js, specs...)
+	again, err := stream.Ensure(ctx, js, specs...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, c := range again {
-		if c.Action != Unchanged {
+		if c.Action != stream.Unchanged {
 			t.Errorf("second Ensure changed %s: %v", c.Stream, c.Fields)
 		}
 	}
@@ -56,8 +57,8 @@ func TestEnsureCreatesThenChangesNothing(t *testing.T) {
 
 func TestEnsureAppliesChangedMaxAgeAndKeepsMessages(t *testing.T) {
 	ctx, js := setup(t)
-	cfg := DefaultConfig()
-	if _, err := Ensure(ctx, js, Specs(cfg)...); err != nil {
+	cfg := stream.DefaultConfig()
+	if _, err := stream.Ensure(ctx, js, stream.Specs(cfg)...); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := js.Publish(ctx, "github.issues.opened", []byte("{}")); err != nil {
@@ -66,11 +67,11 @@ func TestEnsureAppliesChangedMaxAgeAndKeepsMessages(t *testing.T) {
 	l := cfg.Limits[events.StreamGitHub]
 	l.MaxAge = 7 * 24 * time.Hour
 	cfg.Limits[events.StreamGitHub] = l
-	changes, err := Ensure(ctx, js, Specs(cfg)...)
+	changes, err := stream.Ensure(ctx, js, stream.Specs(cfg)...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if changes[0].Stream != events.StreamGitHub || changes[0].Action != Updated || changes[0].Fields[0] != "max_age" {
+	if changes[0].Stream != events.StreamGitHub || changes[0].Action != stream.Updated || changes[0].Fields[0] != "max_age" {
 		t.Fatalf("changes = %+v", changes)
 	}
 	s, _ := js.Stream(ctx, events.StreamGitHub)
@@ -91,8 +92,8 @@ func TestEnsureRefusesIncompatibleChangeAndKeepsData(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	_, err = Ensure(ctx, js, Specs(DefaultConfig())...)
-	if !errors.Is(err, ErrIncompatible) || !strings.Contains(err.Error(), "GITHUB") || !strings.Contains(err.Error(), "untouched") {
+	_, err = stream.Ensure(ctx, js, stream.Specs(stream.DefaultConfig())...)
+	if !errors.Is(err, stream.ErrIncompatible) || !strings.Contains(err.Error(), "GITHUB") || !strings.Contains(err.Error(), "untouched") {
 		t.Fatalf("err = %v", err)
 	}
 	s, err := js.Stream(ctx, events.StreamGitHub)
@@ -107,13 +108,13 @@ func TestEnsureRefusesIncompatibleChangeAndKeepsData(t *testing.T) {
 
 func TestEnsureReportsLimitsJetStreamRejects(t *testing.T) {
 	ctx, js := setup(t)
-	cfg := DefaultConfig()
-	if _, err := Ensure(ctx, js, Specs(cfg)...); err != nil {
+	cfg := stream.DefaultConfig()
+	if _, err := stream.Ensure(ctx, js, stream.Specs(cfg)...); err != nil {
 		t.Fatal(err)
 	}
 	cfg.Replicas = 3 // a single server cannot hold three replicas
-	_, err := Ensure(ctx, js, Specs(cfg)...)
-	if !errors.Is(err, ErrIncompatible) || !strings.Contains(err.Error(), "replicas") {
+	_, err := stream.Ensure(ctx, js, stream.Specs(cfg)...)
+	if !errors.Is(err, stream.ErrIncompatible) || !strings.Contains(err.Error(), "replicas") {
 		t.Fatalf("err = %v", err)
 	}
 }
@@ -124,7 +125,7 @@ func TestEnsureKeepsSubjectsAddedByHand(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Ensure(ctx, js, Specs(DefaultConfig())...); err != nil {
+	if _, err := stream.Ensure(ctx, js, stream.Specs(stream.DefaultConfig())...); err != nil {
 		t.Fatal(err)
 	}
 	s, _ := js.Stream(ctx, events.StreamHealth)
@@ -134,9 +135,9 @@ func TestEnsureKeepsSubjectsAddedByHand(t *testing.T) {
 }
 
 func TestConfigValidate(t *testing.T) {
-	cfg := DefaultConfig()
+	cfg := stream.DefaultConfig()
 	cfg.Replicas = 2
-	cfg.Limits["NOPE"] = Limits{DuplicateWindow: time.Minute}
+	cfg.Limits["NOPE"] = stream.Limits{DuplicateWindow: time.Minute}
 	l := cfg.Limits[events.StreamDLQ]
 	l.DuplicateWindow = 100 * 24 * time.Hour
 	cfg.Limits[events.StreamDLQ] = l
@@ -144,23 +145,23 @@ func TestConfigValidate(t *testing.T) {
 	if len(ps) != 3 {
 		t.Fatalf("problems = %v", ps)
 	}
-	if DefaultConfig().Validate("streams") != nil {
+	if stream.DefaultConfig().Validate("streams") != nil {
 		t.Fatal("defaults invalid")
 	}
 }
 
 func TestEnsureConsumerKeepsDeliverPolicy(t *testing.T) {
 	ctx, js := setup(t)
-	if _, err := Ensure(ctx, js, Specs(DefaultConfig())...); err != nil {
+	if _, err := stream.Ensure(ctx, js, stream.Specs(stream.DefaultConfig())...); err != nil {
 		t.Fatal(err)
 	}
-	o := ConsumerOptions{Name: "r1", Stream: events.StreamGitHub, Subjects: []string{"github.issues.*"}, DeliverNew: true}
-	if _, err := EnsureConsumer(ctx, js, o); err != nil {
+	o := stream.ConsumerOptions{Name: "r1", Stream: events.StreamGitHub, Subjects: []string{"github.issues.*"}, DeliverNew: true}
+	if _, err := stream.EnsureConsumer(ctx, js, o); err != nil {
 		t.Fatal(err)
 	}
 	o.DeliverNew = false
 	o.Subjects = []string{"github.issues.*", "github.push.*"}
-	c, err := EnsureConsumer(ctx, js, o)
+	c, err := stream.EnsureConsumer(ctx, js, o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -172,9 +173,9 @@ func TestEnsureConsumerKeepsDeliverPolicy(t *testing.T) {
 
 func TestEnsureBucketIsIdempotent(t *testing.T) {
 	ctx, js := setup(t)
-	b := Bucket(DefaultConfig(), events.BucketHealth, "health", 32, 0)
+	b := stream.Bucket(stream.DefaultConfig(), events.BucketHealth, "health", 32, 0)
 	for i := 0; i < 2; i++ {
-		kv, err := EnsureBucket(ctx, js, b)
+		kv, err := stream.EnsureBucket(ctx, js, b)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -186,11 +187,11 @@ func TestEnsureBucketIsIdempotent(t *testing.T) {
 }
 
 func TestReplayMetadataReadsBack(t *testing.T) {
-	md := ReplayMetadata(1234)
-	if md["pulsehub_replay_end_seq"] != "1234" || ReplayEndSeq(md) != 1234 {
-		t.Fatalf("metadata %v reads back as %d", md, ReplayEndSeq(md))
+	md := stream.ReplayMetadata(1234)
+	if md["pulsehub_replay_end_seq"] != "1234" || stream.ReplayEndSeq(md) != 1234 {
+		t.Fatalf("metadata %v reads back as %d", md, stream.ReplayEndSeq(md))
 	}
-	if ReplayEndSeq(nil) != 0 || ReplayEndSeq(map[string]string{ReplayEndSeqKey: "x"}) != 0 {
+	if stream.ReplayEndSeq(nil) != 0 || stream.ReplayEndSeq(map[string]string{stream.ReplayEndSeqKey: "x"}) != 0 {
 		t.Fatal("a consumer made by hand has no end")
 	}
 }

@@ -212,13 +212,10 @@ func TestRunbookCommandsRunAgainstARealServer(t *testing.T) {
 	if err != nil {
 		t.Skip("the nats CLI is not installed (go install github.com/nats-io/natscli/nats@v0.5.0)")
 	}
-	s := natstest.RunServer(t)
-	_, js := natstest.Connect(t, s.ClientURL())
+	hub := natstest.RunHub(t)
+	js := hub.JS
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	if _, err := stream.Ensure(ctx, js, stream.Specs(stream.DefaultConfig())...); err != nil {
-		t.Fatal(err)
-	}
 	for _, r := range exampleRoutes(t) {
 		if _, err := stream.EnsureConsumer(ctx, js, r.ConsumerOptions()); err != nil {
 			t.Fatal(err)
@@ -254,7 +251,7 @@ func TestRunbookCommandsRunAgainstARealServer(t *testing.T) {
 		if cmd[1] == "sub" {
 			continue // waits for messages forever; its subject is checked by TestRunbookNamesExist
 		}
-		args := append([]string{bin, "--server", s.ClientURL()}, cmd[1:]...)
+		args := append([]string{bin, "--server", hub.URL}, cmd[1:]...)
 		if cmd[2] == "view" {
 			// nats stream view pages interactively and insists on a terminal:
 			// give it one with util-linux's script(1).

@@ -39,14 +39,8 @@ func newBus(t *testing.T) *bus { return newBusWith(t, stream.DefaultConfig()) }
 
 func newBusWith(t *testing.T, streams stream.Config) *bus {
 	t.Helper()
-	srv := natstest.RunServer(t)
-	nc, js := natstest.Connect(t, srv.ClientURL())
-	ctx, cancel := context.WithTimeout(context.Background(), wait)
-	defer cancel()
-	if _, err := stream.Ensure(ctx, js, stream.Specs(streams)...); err != nil {
-		t.Fatal(err)
-	}
-	return &bus{nc: nc, js: js}
+	h := natstest.RunHub(t, streams)
+	return &bus{nc: h.Conn, js: h.JS}
 }
 
 // running is a dispatcher run by a test; stop ends it and waits.

@@ -18,11 +18,7 @@ import (
 
 func bus(t *testing.T, withBucket bool) jetstream.JetStream {
 	t.Helper()
-	srv := natstest.RunServer(t)
-	_, js := natstest.Connect(t, srv.ClientURL())
-	if _, err := stream.Ensure(context.Background(), js, stream.Specs(stream.DefaultConfig())...); err != nil {
-		t.Fatal(err)
-	}
+	js := natstest.RunHub(t).JS
 	if withBucket {
 		if _, err := jobstate.Open(context.Background(), js, stream.DefaultConfig(), time.Hour); err != nil {
 			t.Fatal(err)

@@ -39,9 +39,7 @@ func newEnv(t testing.TB, bare bool) env {
 	srv := natstest.RunServer(t)
 	nc, js := natstest.Connect(t, srv.ClientURL())
 	if !bare {
-		if _, err := stream.Ensure(context.Background(), js, stream.Specs(stream.DefaultConfig())...); err != nil {
-			t.Fatal(err)
-		}
+		natstest.EnsureStreams(t, js)
 	}
 	return env{srv: srv, js: js, deps: service.Deps{Conn: nc, JS: js, Logger: slog.New(slog.DiscardHandler),
 		Registry: prometheus.NewRegistry(), Streams: stream.DefaultConfig()}}

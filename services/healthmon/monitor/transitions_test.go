@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"github.com/insightpulse/pulsehub/events"
-	"github.com/insightpulse/pulsehub/events/stream"
+	"github.com/insightpulse/pulsehub/events/natstest"
 	"github.com/insightpulse/pulsehub/schemas"
 	"github.com/insightpulse/pulsehub/services/healthmon/status"
 	"github.com/insightpulse/pulsehub/services/healthmon/store"
@@ -126,9 +126,7 @@ func TestTransitionPublishedOnceHEALTHExists(t *testing.T) {
 	if n := counterValue(m.metrics.errors.WithLabelValues("publish")); n < 1 {
 		t.Fatalf("publish failure not counted: %v", n)
 	}
-	if _, err := stream.Ensure(ctx, e.js, stream.Specs(stream.DefaultConfig())...); err != nil {
-		t.Fatal(err)
-	}
+	natstest.EnsureStreams(t, e.js)
 	m.RunOnce(ctx) // the waiting transition goes out with the next result
 	msgs := transitions(t, e.js, "http-svc")
 	if len(msgs) != 1 || msgs[0].Subject != "health.http-svc.ok" {

@@ -47,12 +47,9 @@ func TestRouteGrading(t *testing.T) {
 }
 
 func TestRoutesReadAStuckConsumerAndItsDeadLetters(t *testing.T) {
-	srv := natstest.RunServer(t)
-	_, js := natstest.Connect(t, srv.ClientURL())
+	hub := natstest.RunHub(t)
+	srv, js := hub.Server, hub.JS
 	ctx := context.Background()
-	if _, err := stream.Ensure(ctx, js, stream.Specs(stream.DefaultConfig())...); err != nil {
-		t.Fatal(err)
-	}
 	healthtest.StuckRoute(t, js, "orders")
 	rs, err := (&Routes{JS: js, Thresholds: RouteThresholds{LagWarning: 3, DLQWarning: 1}, Advisories: &Advisories{}}).Check(ctx)
 	if err != nil || len(rs) != 1 {

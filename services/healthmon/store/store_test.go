@@ -19,9 +19,7 @@ func setup(t *testing.T, withStreams bool) (*Store, jetstream.JetStream) {
 	srv := natstest.RunServer(t)
 	_, js := natstest.Connect(t, srv.ClientURL())
 	if withStreams {
-		if _, err := stream.Ensure(context.Background(), js, stream.Specs(stream.DefaultConfig())...); err != nil {
-			t.Fatal(err)
-		}
+		natstest.EnsureStreams(t, js)
 	}
 	return New(js, stream.DefaultConfig()), js
 }

@@ -26,12 +26,7 @@ func runCLI(t *testing.T, url string, args ...string) (int, string, string) {
 
 func startServer(t *testing.T) string {
 	t.Helper()
-	s := natstest.RunServer(t)
-	_, js := natstest.Connect(t, s.ClientURL())
-	if _, err := stream.Ensure(context.Background(), js, stream.Specs(stream.DefaultConfig())...); err != nil {
-		t.Fatal(err)
-	}
-	return s.ClientURL()
+	return natstest.RunHub(t).URL
 }
 
 func TestOperatorCommandsTalkToJetStream(t *testing.T) {

@@ -64,12 +64,7 @@ func setup(t *testing.T) *env {
 	old := consume.ReplayPoll
 	consume.ReplayPoll = 100 * time.Millisecond
 	t.Cleanup(func() { consume.ReplayPoll = old })
-	s := natstest.RunServer(t)
-	_, js := natstest.Connect(t, s.ClientURL())
-	if _, err := stream.Ensure(context.Background(), js, stream.Specs(stream.DefaultConfig())...); err != nil {
-		t.Fatal(err)
-	}
-	return &env{js: js}
+	return &env{js: natstest.RunHub(t).JS}
 }
 
 // route creates a route consumer and runs it with the standard chain.

@@ -17,7 +17,6 @@ import (
 	"github.com/insightpulse/pulsehub/events/natstest"
 	"github.com/insightpulse/pulsehub/events/route"
 	"github.com/insightpulse/pulsehub/events/service"
-	"github.com/insightpulse/pulsehub/events/stream"
 	"github.com/insightpulse/pulsehub/odoo"
 	"github.com/insightpulse/pulsehub/odoo/odootest"
 	"github.com/nats-io/nats.go"
@@ -41,11 +40,7 @@ const fastRetry = `{initial_interval: 10ms, max_interval: 50ms, max_attempts: 20
 
 func setup(t *testing.T, routes string, opts ...odootest.Option) *harness {
 	t.Helper()
-	s := natstest.RunServer(t)
-	nc, js := natstest.Connect(t, s.ClientURL())
-	if _, err := stream.Ensure(context.Background(), js, stream.Specs(stream.DefaultConfig())...); err != nil {
-		t.Fatal(err)
-	}
+	hub := natstest.RunHub(t)
 	fake := odootest.New(t, opts...)
 	cfg := DefaultConfig()
 	cfg.HTTP.Listen = fmt.Sprintf("127.0.0.1:%d", natstest.FreePort(t))
@@ -57,7 +52,7 @@ func setup(t *testing.T, routes string, opts ...odootest.Option) *harness {
 			t.Fatal(err)
 		}
 	}
-	return &harness{nc: nc, js: js, fake: fake, cfg: cfg, logs: &syncBuffer{}}
+	return &harness{nc: hub.Conn, js: hub.JS, fake: fake, cfg: cfg, logs: &syncBuffer{}}
 }
 
 // start runs the writer until the returned stop is called (or the test

@@ -11,12 +11,8 @@ import (
 
 func deps(tb testing.TB) service.Deps {
 	tb.Helper()
-	srv := natstest.RunServer(tb)
-	nc, js := natstest.Connect(tb, srv.ClientURL())
-	if _, err := stream.Ensure(context.Background(), js, stream.Specs(stream.DefaultConfig())...); err != nil {
-		tb.Fatal(err)
-	}
-	return service.Deps{Conn: nc, JS: js, Streams: stream.DefaultConfig()}
+	h := natstest.RunHub(tb)
+	return service.Deps{Conn: h.Conn, JS: h.JS, Streams: stream.DefaultConfig()}
 }
 
 // TestScenarioRuns checks the scenario end to end at a small size; the

@@ -45,11 +45,7 @@ func StartNATS(tb testing.TB) *NATS {
 	n.URL = n.Srv.ClientURL()
 	tb.Cleanup(n.Stop)
 	_, js := natstest.Connect(tb, n.URL)
-	ctx, cancel := context.WithTimeout(context.Background(), natstest.Wait)
-	defer cancel()
-	if _, err := stream.Ensure(ctx, js, stream.Specs(stream.DefaultConfig())...); err != nil {
-		tb.Fatalf("ingesttest: ensure streams: %v", err)
-	}
+	natstest.EnsureStreams(tb, js)
 	return n
 }
 

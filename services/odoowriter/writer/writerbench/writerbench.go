@@ -7,7 +7,6 @@ package writerbench
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -18,12 +17,9 @@ import (
 	"github.com/insightpulse/pulsehub/events/natstest"
 	"github.com/insightpulse/pulsehub/events/route"
 	"github.com/insightpulse/pulsehub/events/service"
-	"github.com/insightpulse/pulsehub/events/stream"
 	"github.com/insightpulse/pulsehub/odoo"
 	"github.com/insightpulse/pulsehub/odoo/odootest"
 	"github.com/insightpulse/pulsehub/services/odoowriter/writer"
-	"github.com/nats-io/nats-server/v2/server"
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -123,9 +119,7 @@ func Compare(ctx context.Context, base Options) (batched, single Result, ratio f
 // env is a nats-server and a fake Odoo for one run.
 type env struct {
 	dir  string
-	ns   *server.Server
-	nc   *nats.Conn
-	js   jetstream.JetStream
+	hub  *natstest.Hub // the nats-server, a connection and the hub's streams
 	fake *odootest.Server
 }
 
@@ -135,27 +129,9 @@ func start(o Options) (*env, error) {
 		return nil, err
 	}
 	e := &env{dir: dir}
-	opts := natstest.Options(dir)
-	if e.ns, err = server.NewServer(opts); err != nil {
+	if e.hub, err = natstest.StartHub(dir); err != nil {
 		e.close()
-		return nil, fmt.Errorf("writerbench: nats-server: %w", err)
-	}
-	e.ns.Start()
-	if !e.ns.ReadyForConnections(natstest.Wait) {
-		e.close()
-		return nil, errors.New("writerbench: nats-server not ready")
-	}
-	if e.nc, err = nats.Connect(e.ns.ClientURL()); err != nil {
-		e.close()
-		return nil, err
-	}
-	if e.js, err = jetstream.New(e.nc); err != nil {
-		e.close()
-		return nil, err
-	}
-	if _, err = stream.Ensure(context.Background(), e.js, stream.Specs(stream.DefaultConfig())...); err != nil {
-		e.close()
-		return nil, err
+		return nil, fmt.Errorf("writerbench: %w", err)
 	}
 	if e.fake, err = odootest.NewServer(odootest.WithLatency(o.Latency)); err != nil {
 		e.close()
@@ -165,13 +141,12 @@ func start(o Options) (*env, error) {
 }
 
 func (e *env) close() {
-	if e.nc != nil {
-		e.nc.Close()
+	if e.hub != nil {
+		e.hub.Close()
 	}
 	if e.fake != nil {
 		e.fake.Close()
 	}
-	natstest.Shutdown(e.ns)
 	_ = os.RemoveAll(e.dir)
 }
 
@@ -181,7 +156,7 @@ func (e *env) publish(ctx context.Context, n int) error {
 	for i := range n {
 		body := fmt.Sprintf(`{"action":"opened","issue":{"id":%d,"number":%d,"title":"Issue %d","body":"Found by the bench."}}`, 100000+i, i+1, i)
 		ev := events.New(ctx, "writerbench", "com.github.issues.opened", []byte(body))
-		f, err := e.js.PublishMsgAsync(ev.Msg("github.issues.opened"))
+		f, err := e.hub.JS.PublishMsgAsync(ev.Msg("github.issues.opened"))
 		if err != nil {
 			return fmt.Errorf("writerbench: publish: %w", err)
 		}
@@ -213,7 +188,7 @@ func (e *env) runWriter(ctx context.Context, o Options) (time.Duration, error) {
 	done := make(chan error, 1)
 	began := time.Now()
 	go func() {
-		done <- writer.Run(wctx, service.Deps{Conn: e.nc, JS: e.js, Logger: o.Logger, Registry: prometheus.NewRegistry()}, cfg)
+		done <- writer.Run(wctx, service.Deps{Conn: e.hub.Conn, JS: e.hub.JS, Logger: o.Logger, Registry: prometheus.NewRegistry()}, cfg)
 	}()
 	took, err := e.waitAcked(ctx, uint64(o.Events), began, done)
 	cancel()
@@ -246,7 +221,7 @@ func (e *env) waitAcked(ctx context.Context, n uint64, began time.Time, done <-c
 			return 0, fmt.Errorf("writerbench: the writer stopped early: %v", err)
 		case <-tick.C:
 		}
-		c, err := e.js.Consumer(ctx, events.StreamGitHub, "bench")
+		c, err := e.hub.JS.Consumer(ctx, events.StreamGitHub, "bench")
 		if err != nil {
 			continue // not created yet
 		}
