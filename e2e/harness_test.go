@@ -268,7 +268,7 @@ func (h *Hub) MustSend(d Delivery) {
 	}
 }
 
-// fixture reads a GitHub payload from the shared fixtures.
+// fixture reads a GitHub payload from testdata/github (see its README).
 func fixture(t *testing.T, path string) map[string]any {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join("testdata", "github", path))

@@ -1,6 +1,7 @@
 package events
 
-// Streams: one per subject family (see DESIGN.md and the README's table).
+// Streams: one per subject family (docs/architecture.md lists their
+// subjects, writers and limits; package stream declares them).
 const (
 	StreamGitHub  = "GITHUB"   // github.<event>.<action>
 	StreamOdoo    = "ODOO"     // odoo.event.<model>.<source>

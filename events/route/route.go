@@ -34,7 +34,7 @@ type Spec struct {
 
 // From selects a route's events.
 type From struct {
-	Stream   string   `yaml:"stream"`   // GITHUB, ODOO, ODOO_CMD, JOBS, RESULTS, HEALTH
+	Stream   string   `yaml:"stream"`   // GITHUB, ODOO, ODOO_CMD, JOBS, RESULTS, HEALTH or DLQ
 	Subjects []string `yaml:"subjects"` // filter subjects (wildcards allowed); empty = the whole stream
 	Start    string   `yaml:"start"`    // all (default: the stream's history too) or new (only events stored after the route is created)
 }

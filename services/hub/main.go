@@ -1,5 +1,9 @@
-// Command hub runs Pulse Hub in one process on an embedded NATS JetStream
-// (`hub run`), checks its config, and carries the operator commands.
+// Command hub is Pulse Hub's one binary: `hub run [--only ...]` runs any
+// set of the services (all four on an embedded NATS JetStream by default,
+// or against an external server or cluster), `hub config` checks the
+// config, and the operator commands inspect and repair what is stored.
+// SIGINT and SIGTERM stop it gracefully; it exits 1 when it stopped
+// because something failed (see services/hub/root).
 package main
 
 import (

@@ -156,7 +156,8 @@ func TestStoppedMidCallCallsAgainWithTheSameKeyAndIsDoneOnce(t *testing.T) {
 	}
 }
 
-// expenseOCR is DESIGN.md's route: an Odoo expense event → the OCR service.
+// expenseOCR is the example route of the dispatcher's README: an Odoo
+// expense event → the OCR service's extract task.
 func expenseOCR() route.Spec {
 	return route.Spec{Name: "expense-ocr", From: route.From{Stream: events.StreamOdoo, Subjects: []string{"odoo.event.hr_expense.*"}},
 		Dispatch: &route.DispatchTarget{Service: "ocr", Task: "extract", Path: "/extract", Body: `{attachment_id: .attachment_id, expense_id: ._id}`},

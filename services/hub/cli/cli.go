@@ -1,6 +1,8 @@
-// Package cli is the hub binary's command line: `hub run` (the whole hub
-// in one process), `hub config check|env|defaults`, and the operator
-// commands.
+// Package cli is the hub binary's command line: `hub run` (any set of the
+// services, through the composition root in package root), `hub config
+// check|env|defaults`, and the operator commands. `hub COMMAND -h` prints
+// a command's usage on stdout and exits 0; a wrong flag exits 2 with the
+// usage on stderr.
 package cli
 
 import (
