@@ -16,15 +16,12 @@ import (
 
 	"github.com/insightpulse/pulsehub/events/config"
 	"github.com/insightpulse/pulsehub/events/natstest"
-	"github.com/insightpulse/pulsehub/events/service"
 	"github.com/insightpulse/pulsehub/events/stream"
 	"github.com/insightpulse/pulsehub/odoo"
 	"github.com/insightpulse/pulsehub/odoo/odootest"
-	"github.com/insightpulse/pulsehub/services/dispatcher/dispatch"
 	"github.com/insightpulse/pulsehub/services/hub/hubconfig"
+	"github.com/insightpulse/pulsehub/services/hub/root"
 	"github.com/insightpulse/pulsehub/services/ingester/githubhook"
-	"github.com/insightpulse/pulsehub/services/ingester/ingester"
-	"github.com/insightpulse/pulsehub/services/odoowriter/writer"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -157,28 +154,15 @@ healthmon:
 	return c
 }
 
-// Start runs one service (ingester, odoowriter, dispatcher, healthmon) on
-// its own NATS connection, as `hub run` does.
+// Start runs one service (ingester, odoowriter, dispatcher, healthmon)
+// the way a deployment does: through the composition root, as
+// `hub run --only <name> --nats-url <the server or cluster>`.
 func (h *Hub) Start(name string) {
 	h.t.Helper()
-	nc, js := natstest.Connect(h.t, h.NATSURL)
-	deps := service.Deps{Conn: nc, JS: js, Logger: h.logger(name), Registry: service.NewRegistry(), Streams: h.Config.Streams}
-	c := h.Config
-	c.Share()
-	var run func(context.Context) error
-	switch name {
-	case "ingester":
-		run = func(ctx context.Context) error { return ingester.Run(ctx, deps, c.Ingester) }
-	case "odoowriter":
-		run = func(ctx context.Context) error { return writer.Run(ctx, deps, c.Writer) }
-	case "dispatcher":
-		run = func(ctx context.Context) error { return dispatch.Run(ctx, deps, c.Dispatcher) }
-	default:
-		h.t.Fatalf("unknown service %s", name)
-	}
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &running{cancel: cancel, done: make(chan error, 1)}
-	go func() { r.done <- run(ctx) }()
+	o := root.Options{Config: h.Config, Only: []string{name}, Logger: h.logger()}
+	go func() { r.done <- root.Run(ctx, o) }()
 	h.mu.Lock()
 	h.services[name] = r
 	h.mu.Unlock()
@@ -212,10 +196,11 @@ func (h *Hub) StopAll() {
 	}
 }
 
-// logger writes a service's JSON logs to a file kept when the test fails.
-func (h *Hub) logger(name string) *slog.Logger {
+// logger is the services' JSON log: on stderr with E2E_LOG set, else
+// discarded.
+func (h *Hub) logger() *slog.Logger {
 	if os.Getenv("E2E_LOG") != "" {
-		return slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug})).With("service", name)
+		return slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
 	return slog.New(slog.NewJSONHandler(io.Discard, nil))
 }
