@@ -97,7 +97,7 @@ func setFromEnv(f leaf, name string, lookup func(string) (string, bool)) error {
 func setString(v reflect.Value, s, source string) error {
 	switch {
 	case v.Type() == secretType:
-		v.Set(reflect.ValueOf(Secret{value: s, source: source}))
+		v.Set(reflect.ValueOf(newSecret(s, source)))
 		return nil
 	case v.Type() == durationType:
 		d, err := time.ParseDuration(s)

@@ -27,8 +27,9 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-// redacted is what a Secret prints as, wherever it is printed.
-const redacted = "[redacted]"
+// Redacted is what a Secret prints as, wherever it is printed, and what
+// Scrub puts in the place of a secret value found in text.
+const Redacted = "[redacted]"
 
 // Secret is a credential: a password, an API key, a webhook secret. Its
 // value is only reachable through Value; every printing path (fmt, JSON,
@@ -39,7 +40,15 @@ type Secret struct {
 }
 
 // NewSecret wraps a literal value.
-func NewSecret(v string) Secret { return Secret{value: v, source: "literal"} }
+func NewSecret(v string) Secret { return newSecret(v, "literal") }
+
+// newSecret is every Secret's constructor: it registers the value with
+// the scrubber (RegisterSecret), so that from then on Scrub replaces it
+// in whatever text the hub logs, stores or shows.
+func newSecret(v, source string) Secret {
+	RegisterSecret(v)
+	return Secret{value: v, source: source}
+}
 
 // Value returns the secret itself. Call it only where the secret is used.
 func (s Secret) Value() string { return s.value }
@@ -55,7 +64,7 @@ func (s Secret) String() string {
 	if !s.IsSet() {
 		return ""
 	}
-	return redacted
+	return Redacted
 }
 
 // GoString implements fmt.GoStringer so %#v does not leak either.
@@ -92,14 +101,14 @@ func (s *Secret) UnmarshalYAML(n *yaml.Node) error {
 		case ref.Env != "" && ref.File != "":
 			return fmt.Errorf("line %d: a secret is either {env: NAME} or {file: PATH}, not both", n.Line)
 		case ref.Env != "":
-			*s = Secret{value: os.Getenv(ref.Env), source: "env:" + ref.Env}
+			*s = newSecret(os.Getenv(ref.Env), "env:"+ref.Env)
 			return nil
 		case ref.File != "":
 			v, err := readSecretFile(ref.File)
 			if err != nil {
 				return fmt.Errorf("line %d: %w", n.Line, err)
 			}
-			*s = Secret{value: v, source: "file:" + ref.File}
+			*s = newSecret(v, "file:"+ref.File)
 			return nil
 		}
 		return fmt.Errorf("line %d: a secret mapping needs env or file", n.Line)

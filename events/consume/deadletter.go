@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/insightpulse/pulsehub/events"
+	"github.com/insightpulse/pulsehub/events/config"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -61,7 +62,9 @@ func DeadLetterMsg(m *Msg, cause error) *nats.Msg {
 		}
 		out.Header[k] = append([]string(nil), v...)
 	}
-	info := DeadLetterInfo{Reason: truncate(cause.Error(), maxReason), Kind: events.Classify(cause).String(),
+	// The reason is stored and shown (hub dlq show): a service that echoed
+	// its credentials in an error answer must not put them there.
+	info := DeadLetterInfo{Reason: truncate(config.Scrub(cause.Error()), maxReason), Kind: events.Classify(cause).String(),
 		Attempts: m.Attempt, Time: time.Now().UTC().Truncate(time.Second), OriginStream: m.Stream(), OriginSeq: m.Seq(),
 		OriginSubject: m.Subject(), Route: m.Route}
 	if m.exhausted {

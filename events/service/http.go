@@ -192,7 +192,7 @@ func (s *Server) health(w http.ResponseWriter, r *http.Request) {
 			defer wg.Done()
 			res := checkResult{Status: "ok"}
 			if err := c.Fn(ctx); err != nil {
-				res = checkResult{Status: "fail", Error: err.Error()}
+				res = checkResult{Status: "fail", Error: config.Scrub(err.Error())}
 			}
 			mu.Lock()
 			results[c.Name] = res

@@ -71,13 +71,13 @@ func parseLevel(s string) (slog.Level, error) {
 // NewLogger returns a JSON logger writing to w with the service's name on
 // every line. Keys are lower_snake; see the consume package for the keys
 // each message's lines carry (correlation_id, route, subject, stream_seq).
+// No configured secret reaches w (ScrubHandler).
 func NewLogger(w io.Writer, c LogConfig, serviceName string) *slog.Logger {
 	level, err := parseLevel(c.Level)
 	if err != nil {
 		level = slog.LevelInfo
 	}
-	h := slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level})
-	l := slog.New(h)
+	l := slog.New(ScrubHandler(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level})))
 	if serviceName != "" {
 		l = l.With("service", serviceName)
 	}
