@@ -5,6 +5,8 @@ go 1.26.0
 require (
 	github.com/insightpulse/pulsehub/events v0.0.0-00010101000000-000000000000
 	github.com/insightpulse/pulsehub/odoo v0.0.0-00010101000000-000000000000
+	github.com/insightpulse/pulsehub/services/dispatcher v0.0.0-00010101000000-000000000000
+	github.com/insightpulse/pulsehub/services/healthmon v0.0.0-00010101000000-000000000000
 	github.com/insightpulse/pulsehub/services/hub v0.0.0-00010101000000-000000000000
 	github.com/insightpulse/pulsehub/services/ingester v0.0.0-00010101000000-000000000000
 	github.com/nats-io/nats.go v1.55.0
@@ -23,8 +25,6 @@ require (
 	github.com/google/go-tpm v0.9.8 // indirect
 	github.com/google/uuid v1.6.0 // indirect
 	github.com/insightpulse/pulsehub/schemas v0.0.0-00010101000000-000000000000 // indirect
-	github.com/insightpulse/pulsehub/services/dispatcher v0.0.0-00010101000000-000000000000 // indirect
-	github.com/insightpulse/pulsehub/services/healthmon v0.0.0-00010101000000-000000000000 // indirect
 	github.com/insightpulse/pulsehub/services/odoowriter v0.0.0-00010101000000-000000000000 // indirect
 	github.com/itchyny/gojq v0.12.20 // indirect
 	github.com/itchyny/timefmt-go v0.1.9 // indirect

@@ -16,6 +16,7 @@ import (
 
 	"github.com/insightpulse/pulsehub/events/config"
 	"github.com/insightpulse/pulsehub/events/natstest"
+	"github.com/insightpulse/pulsehub/events/service"
 	"github.com/insightpulse/pulsehub/events/stream"
 	"github.com/insightpulse/pulsehub/odoo"
 	"github.com/insightpulse/pulsehub/odoo/odootest"
@@ -77,6 +78,7 @@ type Hub struct {
 	mu       sync.Mutex
 	services map[string]*running
 	client   *http.Client
+	log      io.Writer
 }
 
 type running struct {
@@ -91,12 +93,13 @@ type Options struct {
 	Models   []odootest.Model        // extra Odoo models or fields
 	Tune     func(*hubconfig.Config) // change the config before the services start
 	Extra    string                  // more YAML appended to the config
+	Log      io.Writer               // the services' JSON log (as `hub run` writes it); default discarded, or stderr with E2E_LOG set
 }
 
 // NewHub starts JetStream (unless given), the fakes, and every service.
 func NewHub(t *testing.T, o Options) *Hub {
 	t.Helper()
-	h := &Hub{t: t, services: map[string]*running{}, client: &http.Client{Timeout: 30 * time.Second}}
+	h := &Hub{t: t, services: map[string]*running{}, client: &http.Client{Timeout: 30 * time.Second}, log: o.Log}
 	h.NATSURL = o.NATSURL
 	if h.NATSURL == "" {
 		h.NATSURL = natstest.RunServer(t).ClientURL()
@@ -196,13 +199,16 @@ func (h *Hub) StopAll() {
 	}
 }
 
-// logger is the services' JSON log: on stderr with E2E_LOG set, else
-// discarded.
+// logger is the services' JSON log, built as `hub run` builds it: to
+// Options.Log, else on stderr with E2E_LOG set, else discarded.
 func (h *Hub) logger() *slog.Logger {
-	if os.Getenv("E2E_LOG") != "" {
-		return slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	switch {
+	case h.log != nil:
+		return service.NewLogger(h.log, service.LogConfig{Level: "debug"}, "")
+	case os.Getenv("E2E_LOG") != "":
+		return service.NewLogger(os.Stderr, service.LogConfig{Level: "debug"}, "")
 	}
-	return slog.New(slog.NewJSONHandler(io.Discard, nil))
+	return slog.New(slog.DiscardHandler)
 }
 
 func (h *Hub) waitHealthy(url string) {

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/insightpulse/pulsehub/events/config"
 )
 
 // Client calls one Odoo instance. It is safe for concurrent use; at most
@@ -55,7 +57,7 @@ func New(cfg Config, opts ...Option) (*Client, error) {
 	if c.http == nil {
 		c.http = &http.Client{Transport: newHTTPTransport(cfg.MaxConcurrency)}
 	}
-	p := &poster{client: c.http, timeout: cfg.Timeout}
+	p := &poster{client: noRedirects(c.http), timeout: cfg.Timeout}
 	switch cfg.Transport {
 	case TransportJSON2:
 		c.tr = &json2Transport{p: p, base: cfg.baseURL(), db: cfg.Database, secret: cfg.Password}
@@ -226,10 +228,13 @@ func (c *Client) finish(err error, model, method string) error {
 	if f.accessDenied() {
 		f.transient = false
 	}
+	// This client's own password, however short (config.Scrub ignores
+	// secrets under config.MinSecretBytes), then every other secret.
 	if s := c.cfg.Password.Value(); s != "" {
-		f.Message = strings.ReplaceAll(f.Message, s, "[redacted]")
-		f.Detail = strings.ReplaceAll(f.Detail, s, "[redacted]")
+		f.Message = strings.ReplaceAll(f.Message, s, config.Redacted)
+		f.Detail = strings.ReplaceAll(f.Detail, s, config.Redacted)
 	}
+	f.Message, f.Detail = config.Scrub(f.Message), config.Scrub(f.Detail)
 	return f
 }
 

@@ -42,6 +42,11 @@ type Config struct {
 	// Timeout bounds each HTTP call to Odoo unless the caller's context
 	// ends sooner; default 30s.
 	Timeout time.Duration `yaml:"timeout"`
+	// AllowInsecureHTTP lets an http:// URL to another machine through
+	// validation: the password or API key then crosses the network in clear
+	// text, so only for a trusted network (a compose network, a cluster
+	// with its own encryption). Loopback is always allowed; default false.
+	AllowInsecureHTTP bool `yaml:"allow_insecure_http"`
 }
 
 // Defaults fills the zero values with their defaults.
@@ -64,6 +69,9 @@ func (c Config) Validate(path string) config.Problems {
 	var ps config.Problems
 	at := func(field string) string { return path + "." + field }
 	validateURL(&ps, at("url"), c.URL)
+	if c.Password.IsSet() {
+		config.CheckCleartext(&ps, at("url"), c.URL, "the password or API key", c.AllowInsecureHTTP)
+	}
 	transport := c.Transport
 	if transport == "" {
 		transport = TransportXMLRPC

@@ -28,7 +28,12 @@ func TestValidateReportsEveryProblemWithItsPath(t *testing.T) {
 		want []string // "path: message" prefixes, in order
 	}{
 		{"valid xmlrpc", Config{URL: "https://erp.example.com", Database: "db", Login: "bot", Password: config.NewSecret("k")}, nil},
-		{"valid json2 needs no login or database", Config{URL: "http://odoo:8069/", Transport: "json2", Password: config.NewSecret("k")}, nil},
+		{"valid json2 needs no login or database", Config{URL: "https://odoo:8069/", Transport: "json2", Password: config.NewSecret("k")}, nil},
+		{"password in clear text to another machine", Config{URL: "http://odoo:8069/", Transport: "json2", Password: config.NewSecret("k")}, []string{
+			"odoo.main.url: http:// to odoo would send the password or API key in clear text to another machine",
+		}},
+		{"allowed in clear text", Config{URL: "http://odoo:8069/", Transport: "json2", Password: config.NewSecret("k"), AllowInsecureHTTP: true}, nil},
+		{"loopback in clear text", Config{URL: "http://127.0.0.1:8069/", Transport: "json2", Password: config.NewSecret("k")}, nil},
 		{"empty", Config{}, []string{
 			"odoo.main.url: is required",
 			"odoo.main.database: is required",

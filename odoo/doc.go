@@ -19,5 +19,9 @@
 // A Client bounds its concurrent calls (Odoo has few workers), takes every
 // deadline from the caller's context and its configured timeout,
 // authenticates once and re-authenticates once when Odoo denies access, and
-// never puts its password or API key into an error or a log line.
+// never puts its password or API key into an error or a log line (nor any
+// other configured secret: config.Scrub). It never follows a redirect,
+// which could take the credentials elsewhere; a redirect is a permanent
+// *Fault naming where Odoo pointed. Config.Validate refuses an http:// URL
+// to another machine unless AllowInsecureHTTP is set.
 package odoo

@@ -44,6 +44,19 @@ func (v Version) Major() int64 {
 	return 0
 }
 
+// noRedirects is a copy of hc that never follows a redirect. Every call
+// carries the credentials — the password in the XML-RPC body (which a 307
+// or 308 sends again to wherever it points), the API key in JSON-2's
+// Authorization header — so a redirect, even to the same host, is answered
+// with a permanent *Fault naming where Odoo pointed: the configured url is
+// out of date (http:// behind a proxy that redirects to https://, a moved
+// instance), and only the operator can say the new address is trusted.
+func noRedirects(hc *http.Client) *http.Client {
+	cp := *hc
+	cp.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	return &cp
+}
+
 // poster sends HTTP requests with the per-call timeout and turns a failure
 // to get an answer into a transient *Fault.
 type poster struct {
@@ -81,6 +94,17 @@ func (p *poster) do(ctx context.Context, method, url string, header http.Header,
 		return answer{}, netFault(err)
 	}
 	defer resp.Body.Close()
+	if resp.StatusCode >= 300 && resp.StatusCode < 400 {
+		to := "(no Location)"
+		if loc, err := resp.Location(); err == nil {
+			loc.User, loc.RawQuery, loc.Fragment = nil, "", ""
+			to = loc.String()
+		}
+		f := permanentFault("a redirect to %s, not followed (it would take the credentials along): "+
+			"set the instance's url to the address Odoo answers on", to)
+		f.HTTPStatus = resp.StatusCode
+		return answer{}, f
+	}
 	data, err := io.ReadAll(resp.Body)
 	if err != nil {
 		return answer{}, netFault(err)

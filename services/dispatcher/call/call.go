@@ -2,9 +2,16 @@
 // answer means: a success with its body, a transient failure worth
 // retrying (connection errors, timeouts, 5xx, 408, 429 — with the
 // answer's Retry-After as the least wait), or a permanent one (any other
-// 4xx, an answer that is not JSON where JSON is expected, an answer too
-// large), which is dead-lettered at once with the status and the first
-// KiB of the answer.
+// 4xx, a redirect, an answer that is not JSON where JSON is expected, an
+// answer too large), which is dead-lettered at once with the status and
+// the first KiB of the answer, every configured secret scrubbed from it.
+//
+// A call never follows a redirect: the request carries the service's
+// auth header, which Go's client would send on to whatever host the
+// redirect names (it drops only Authorization and cookies, and only
+// between unrelated domains). A service's URL is configured, so a
+// redirect means that configuration is out of date; the failure says
+// where the service pointed.
 package call
 
 import (
@@ -22,6 +29,7 @@ import (
 	"time"
 
 	"github.com/insightpulse/pulsehub/events"
+	"github.com/insightpulse/pulsehub/events/config"
 )
 
 // Headers every call carries besides Content-Type and the auth header.
@@ -73,7 +81,9 @@ func Do(ctx context.Context, client *http.Client, req Request) (Answer, error) {
 	}
 	what := req.describe()
 	start := time.Now()
-	resp, err := client.Do(hreq)
+	noRedirects := *client // a copy: the caller's client keeps its own policy
+	noRedirects.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	resp, err := noRedirects.Do(hreq)
 	if err != nil {
 		return Answer{Duration: time.Since(start)}, transport(ctx, what, err)
 	}
@@ -160,6 +170,10 @@ func transport(ctx context.Context, what string, err error) error {
 	if errors.Is(err, context.DeadlineExceeded) || errors.Is(ctx.Err(), context.DeadlineExceeded) {
 		return events.Transient(fmt.Errorf("%s: timed out: %w", what, context.DeadlineExceeded))
 	}
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = ue.Err // it repeats the URL, query included; what has it without
+	}
 	return events.Transient(fmt.Errorf("%s: %w", what, err))
 }
 
@@ -180,6 +194,10 @@ func statusError(what string, resp *http.Response, body []byte) error {
 	code := resp.StatusCode
 	if code >= 200 && code < 300 {
 		return nil
+	}
+	if code >= 300 && code < 400 {
+		return events.Permanentf("%s: %s: a redirect to %s, not followed (it would take the service's auth header along): "+
+			"set the service's url to the address it answers on", what, resp.Status, redactLocation(resp))
 	}
 	err := fmt.Errorf("%s: %s: %s", what, resp.Status, snippet(body))
 	switch {
@@ -211,16 +229,32 @@ func RetryAfter(v string, now time.Time) time.Duration {
 	return 0
 }
 
-// snippet is the first KiB of an answer, made printable for a header.
+// redactLocation is where a redirect points, without its query.
+func redactLocation(resp *http.Response) string {
+	loc, err := resp.Location()
+	if err != nil {
+		return "(no Location)"
+	}
+	return redact(loc.String())
+}
+
+// snippet is the first KiB of an answer, made printable for a header,
+// with every configured secret scrubbed: the error goes into logs, the
+// job's record and the dead letter, and a service may echo the request's
+// auth header in its error answer.
 func snippet(body []byte) string {
 	if len(body) == 0 {
 		return "(empty answer)"
 	}
-	s := body
+	// Scrub before cutting, so a secret across the cut is still found.
+	if len(body) > 64*snippetBytes {
+		body = body[:64*snippetBytes]
+	}
+	s := config.Scrub(string(body))
 	if len(s) > snippetBytes {
 		s = s[:snippetBytes]
 	}
-	return strings.ToValidUTF8(string(s), "?")
+	return strings.ToValidUTF8(s, "?")
 }
 
 // decode turns the body into the result's response value.

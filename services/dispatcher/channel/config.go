@@ -26,15 +26,16 @@ const (
 // is called. Its name (the map key) is the <service> token of
 // jobs.<service>.<task> and results.<service>.<task>.
 type Config struct {
-	URL              string          `yaml:"url"`                // base URL the route's or task's path is appended to, e.g. http://127.0.0.1:9000; required
-	AuthHeader       string          `yaml:"auth_header"`        // header the auth secret is sent in; default Authorization
-	Auth             config.Secret   `yaml:"auth"`               // that header's value, e.g. "Bearer xyz" (env PULSEHUB_DISPATCHER_SERVICES_<NAME>_AUTH or _AUTH_FILE); none by default
-	Timeout          time.Duration   `yaml:"timeout"`            // one call, answer body included; default 30s
-	Capacity         int             `yaml:"capacity"`           // calls in flight to this service at most (queue_job's channel capacity, root.ocr:2); default 4
-	MaxResponseBytes int64           `yaml:"max_response_bytes"` // a longer answer is a permanent failure; default 8 MiB
-	Retry            route.Retry     `yaml:"retry"`              // transient failures of jobs, and of routes that set no retry of their own
-	Breaker          BreakerConfig   `yaml:"breaker"`            // circuit breaker
-	Tasks            map[string]Task `yaml:"tasks"`              // per task (jobs.<service>.<task>): path and method; a task not listed is POST /<task>
+	URL               string          `yaml:"url"`                 // base URL the route's or task's path is appended to, e.g. http://127.0.0.1:9000; required
+	AuthHeader        string          `yaml:"auth_header"`         // header the auth secret is sent in; default Authorization
+	Auth              config.Secret   `yaml:"auth"`                // that header's value, e.g. "Bearer xyz" (env PULSEHUB_DISPATCHER_SERVICES_<NAME>_AUTH or _AUTH_FILE); none by default
+	AllowInsecureHTTP bool            `yaml:"allow_insecure_http"` // with auth, an http:// url to another machine is refused unless this is true (a trusted network, e.g. compose); loopback is always allowed; default false
+	Timeout           time.Duration   `yaml:"timeout"`             // one call, answer body included; default 30s
+	Capacity          int             `yaml:"capacity"`            // calls in flight to this service at most (queue_job's channel capacity, root.ocr:2); default 4
+	MaxResponseBytes  int64           `yaml:"max_response_bytes"`  // a longer answer is a permanent failure; default 8 MiB
+	Retry             route.Retry     `yaml:"retry"`               // transient failures of jobs, and of routes that set no retry of their own
+	Breaker           BreakerConfig   `yaml:"breaker"`             // circuit breaker
+	Tasks             map[string]Task `yaml:"tasks"`               // per task (jobs.<service>.<task>): path and method; a task not listed is POST /<task>
 }
 
 // Task is one entry of `dispatcher.services.<name>.tasks`.
@@ -130,6 +131,8 @@ func (c Config) Validate(path string) config.Problems {
 		ps.Add(path+".url", "%q: want an absolute http:// or https:// URL", c.URL)
 	case u.User != nil:
 		ps.Add(path+".url", "must not hold credentials: put them in auth (a secret)")
+	case c.Auth.IsSet():
+		config.CheckCleartext(&ps, path+".url", c.URL, "the auth header", c.AllowInsecureHTTP)
 	}
 	if c.AuthHeader != "" && strings.ContainsAny(c.AuthHeader, " :\t\r\n") {
 		ps.Add(path+".auth_header", "%q is not a header name", c.AuthHeader)

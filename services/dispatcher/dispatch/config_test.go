@@ -48,6 +48,16 @@ func TestConfigValidation(t *testing.T) {
 		{"missing url and credentials in url", func(c *Config) {
 			c.Services = map[string]channel.Config{"a": {}, "b": {URL: "http://u:p@host"}}
 		}, []string{"dispatcher.services.a.url", "dispatcher.services.b.url"}},
+		{"auth in clear text to another machine", func(c *Config) {
+			auth := config.NewSecret("Bearer config-test-token")
+			c.Services = map[string]channel.Config{
+				"remote":     {URL: "http://ocr:9000", Auth: auth},
+				"allowed":    {URL: "http://ocr:9000", Auth: auth, AllowInsecureHTTP: true},
+				"loopback":   {URL: "http://localhost:9000", Auth: auth},
+				"tls":        {URL: "https://ocr.example.com", Auth: auth},
+				"no-secrets": {URL: "http://ocr:9000"},
+			}
+		}, []string{"dispatcher.services.remote.url"}},
 		{"durations", func(c *Config) { c.ResultTTL, c.JobRetention, c.ShutdownGrace, c.SlotWait = 0, -1, -1, -1 },
 			[]string{"dispatcher.result_ttl", "dispatcher.job_retention", "dispatcher.shutdown_grace", "dispatcher.slot_wait"}},
 		{"http listen", func(c *Config) { c.HTTP.Listen = "nope" }, []string{"dispatcher.http.listen"}},

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/insightpulse/pulsehub/events"
+	"github.com/insightpulse/pulsehub/events/config"
 	"github.com/insightpulse/pulsehub/events/stream"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -211,7 +212,9 @@ func (s *Store) encode(r *Record) ([]byte, error) {
 	if r.CreatedAt.IsZero() {
 		r.CreatedAt = r.UpdatedAt
 	}
-	r.LastError = clip(r.LastError, maxLastError)
+	// Scrubbed here, where every record is written: `hub jobs show` prints
+	// it, and an error may quote a service that echoed its credentials.
+	r.LastError = clip(config.Scrub(r.LastError), maxLastError)
 	return json.Marshal(r)
 }
 

@@ -5,6 +5,7 @@ import (
 	"maps"
 
 	"github.com/insightpulse/pulsehub/events"
+	"github.com/insightpulse/pulsehub/events/config"
 	"github.com/insightpulse/pulsehub/services/healthmon/probe"
 	"github.com/insightpulse/pulsehub/services/healthmon/status"
 	"github.com/insightpulse/pulsehub/services/healthmon/store"
@@ -16,6 +17,7 @@ const maxUnsent = 16
 // record applies one result: hysteresis decides the status, the KV gets
 // the record, and a transition is published when the status changed.
 func (m *Monitor) record(ctx context.Context, r probe.Result) {
+	r = scrubbed(r)
 	step := m.tracker.Observe(r.Target, r.Status, r.CheckedAt)
 	rec := store.Record{Target: r.Target, Kind: r.Kind, Status: step.Status, LatencyMS: store.Millis(r.Latency),
 		Message: r.Message, CheckedAt: r.CheckedAt.UTC(), Since: step.Since.UTC(), Details: maps.Clone(r.Details)}
@@ -65,6 +67,24 @@ func (m *Monitor) record(ctx context.Context, r probe.Result) {
 	m.mu.Lock()
 	m.known[r.Target] = rec
 	m.mu.Unlock()
+}
+
+// scrubbed is r with every configured secret taken out of its message and
+// details: what a probe read (an error answer, a failing check's text, an
+// Odoo fault) goes into KV, the HEALTH stream, the status page and the log.
+func scrubbed(r probe.Result) probe.Result {
+	r.Message = config.Scrub(r.Message)
+	if len(r.Details) > 0 {
+		d := make(map[string]any, len(r.Details))
+		for k, v := range r.Details {
+			if s, ok := v.(string); ok {
+				v = config.Scrub(s)
+			}
+			d[k] = v
+		}
+		r.Details = d
+	}
+	return r
 }
 
 // transition is the event for a completed step.

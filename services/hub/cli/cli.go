@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 
+	"github.com/insightpulse/pulsehub/events/config"
 	"github.com/insightpulse/pulsehub/services/hub/hubconfig"
 	"gopkg.in/yaml.v3"
 )
@@ -50,6 +51,13 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return runCmd(ctx, args[1:], stdout, stderr)
 	case "config":
 		return configCmd(args[1:], stdout, stderr)
+	}
+	// The operator commands print what the hub stored (job records, dead
+	// letters, health statuses, services' /health): what was stored before
+	// secrets were scrubbed on the way in is scrubbed on the way out, for
+	// every secret the command's config and environment know.
+	stdout, stderr = config.ScrubWriter(stdout), config.ScrubWriter(stderr)
+	switch args[0] {
 	case "status":
 		return statusCmd(ctx, args[1:], stdout, stderr)
 	case "replay":
@@ -93,9 +101,13 @@ func configCmd(args []string, stdout, stderr io.Writer) int {
 		if _, err := os.Stat(path); err != nil {
 			return f.fail("%v", err)
 		}
-		if _, _, err := hubconfig.Load(path); err != nil {
+		c, _, err := hubconfig.Load(path)
+		if err != nil {
 			fmt.Fprintf(stderr, "%s: invalid:\n%v\n", path, err)
 			return 1
+		}
+		for _, n := range c.Notices {
+			fmt.Fprintf(stdout, "%s: warning: %s\n", path, n)
 		}
 		fmt.Fprintf(stdout, "%s: ok\n", path)
 		return 0

@@ -6,7 +6,9 @@
 package hubconfig
 
 import (
+	"fmt"
 	"os"
+	"slices"
 	"sort"
 
 	"github.com/insightpulse/pulsehub/events/config"
@@ -79,7 +81,7 @@ func (c *Config) Share() {
 		// secret is given. A config file that enables GitHub without a
 		// secret is still refused.
 		c.Ingester.GitHub.Enabled = false
-		c.Notices = append(c.Notices, "GitHub webhooks are off: no webhook secret; set PULSEHUB_GITHUB_WEBHOOK_SECRET (or _FILE) to turn POST /github on")
+		c.notice("GitHub webhooks are off: no webhook secret; set PULSEHUB_GITHUB_WEBHOOK_SECRET (or _FILE) to turn POST /github on")
 	}
 }
 
@@ -104,7 +106,18 @@ func (c *Config) Validate() config.Problems {
 		return c.validateNATS()
 	}
 	c.Share()
+	for _, path := range config.ShortSecrets(c) {
+		c.notice(fmt.Sprintf("%s is shorter than %d bytes: a secret that short is not scrubbed from logs, stored errors and pages "+
+			"(it would blank ordinary words); use a longer one (an API key, or openssl rand -hex 24)", path, config.MinSecretBytes))
+	}
 	return c.ValidateFor(c.scope)
+}
+
+// notice adds n to Notices once, however often the config is validated.
+func (c *Config) notice(n string) {
+	if !slices.Contains(c.Notices, n) {
+		c.Notices = append(c.Notices, n)
+	}
 }
 
 // validateNATS checks how to reach NATS: all an operator command uses.

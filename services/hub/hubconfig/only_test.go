@@ -44,7 +44,7 @@ func TestParseOnly(t *testing.T) {
 const onlyYAML = `
 nats: {url: "nats://nats-1:4222"}
 odoo:
-  default: {url: "http://odoo:8069", database: prod, login: hub}
+  default: {url: "http://odoo:8069", allow_insecure_http: true, database: prod, login: hub}
 routes:
   - name: issues
     from: {stream: GITHUB, subjects: ["github.issues.*"]}

@@ -33,7 +33,11 @@ func Reference(root string) (string, error) {
 	b.WriteString("Generated from the config structs by `go test ./services/hub/hubconfig -run TestReference -update`; do not edit by hand.\n\n")
 	b.WriteString("`hub.yaml` (or `--config FILE`) over these defaults, then `PULSEHUB_*` environment variables. ")
 	b.WriteString("A secret field also reads `<VARIABLE>_FILE`, and in YAML accepts `{env: NAME}` or `{file: PATH}`. ")
-	b.WriteString("`<name>` marks a map key: the variable exists for the keys the file defines. Check a file with `hub config check`.\n")
+	b.WriteString("`<name>` marks a map key: the variable exists for the keys the file defines. Check a file with `hub config check`.\n\n")
+	fmt.Fprintf(&b, "Every secret's value is replaced by `%s` in whatever the hub logs, stores from error text or shows; "+
+		"secrets shorter than %d bytes are not (they would blank ordinary words), and `hub run` and `hub config check` warn about them. "+
+		"An `http://` URL to another machine that would carry credentials (an Odoo instance, a service with `auth`, the GitHub App's `base_url`) "+
+		"is refused unless its section sets `%s: true`; loopback is always allowed.\n", config.Redacted, config.MinSecretBytes, config.AllowInsecureHTTPKey)
 	t := reflect.TypeOf(c)
 	for i := 0; i < t.NumField(); i++ {
 		f := t.Field(i)

@@ -45,11 +45,12 @@ type GitHubConfig struct {
 // GitHubAppConfig is `ingester.github.app`: the GitHub App whose failed
 // deliveries the reconciler asks again. Off when private_key is unset.
 type GitHubAppConfig struct {
-	AppID      int64         `yaml:"app_id" env:"PULSEHUB_GITHUB_APP_ID"`               // the App's numeric id
-	PrivateKey config.Secret `yaml:"private_key" env:"PULSEHUB_GITHUB_APP_PRIVATE_KEY"` // the App's PEM private key; unset = reconciler off
-	BaseURL    string        `yaml:"base_url"`                                          // REST API root; default https://api.github.com/ (GHES: https://<host>/api/v3/)
-	Interval   time.Duration `yaml:"interval"`                                          // between reconciler passes; default 5m
-	Lookback   time.Duration `yaml:"lookback"`                                          // oldest deliveries looked at; default 72h
+	AppID             int64         `yaml:"app_id" env:"PULSEHUB_GITHUB_APP_ID"`               // the App's numeric id
+	PrivateKey        config.Secret `yaml:"private_key" env:"PULSEHUB_GITHUB_APP_PRIVATE_KEY"` // the App's PEM private key; unset = reconciler off
+	BaseURL           string        `yaml:"base_url"`                                          // REST API root; default https://api.github.com/ (GHES: https://<host>/api/v3/)
+	AllowInsecureHTTP bool          `yaml:"allow_insecure_http"`                               // an http:// base_url to another machine is refused unless this is true (the App's JWT would cross the network in clear text); loopback is always allowed; default false
+	Interval          time.Duration `yaml:"interval"`                                          // between reconciler passes; default 5m
+	Lookback          time.Duration `yaml:"lookback"`                                          // oldest deliveries looked at; default 72h
 }
 
 // OdooWebhookConfig is `ingester.odoo_webhook`: limits of POST /odoo/{name}/{token}.
@@ -128,6 +129,8 @@ func (g GitHubConfig) validate(path string) config.Problems {
 		}
 		if u, err := url.Parse(a.BaseURL); a.BaseURL != "" && (err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "") {
 			ps.Add(ap+".base_url", "want an http(s) URL such as https://api.github.com/, got %q", a.BaseURL)
+		} else {
+			config.CheckCleartext(&ps, ap+".base_url", a.BaseURL, "the App's signed JWT", a.AllowInsecureHTTP)
 		}
 		positive(&ps, ap+".interval", a.Interval)
 		positive(&ps, ap+".lookback", a.Lookback)

@@ -48,7 +48,24 @@ func NewClient(appID int64, privateKeyPEM []byte, baseURL string, base http.Roun
 		return nil, fmt.Errorf("github app %d: base_url %q is not a URL", appID, baseURL)
 	}
 	tr.BaseURL = strings.TrimSuffix(baseURL, "/")
-	c := github.NewClient(&http.Client{Transport: tr, Timeout: 30 * time.Second})
+	c := github.NewClient(&http.Client{Transport: tr, Timeout: 30 * time.Second, CheckRedirect: sameHostOnly})
 	c.BaseURL = u
 	return c, nil
+}
+
+// sameHostOnly follows a redirect only to the API's own scheme and host.
+// The apps transport signs every request it sends, redirected ones
+// included, so a redirect to another host would carry the App's JWT there
+// (Go drops Authorization on such a redirect only when the caller set it,
+// not when a transport adds it); GitHub redirects within the API (a
+// renamed repository) on the same host.
+func sameHostOnly(req *http.Request, via []*http.Request) error {
+	if len(via) >= 10 {
+		return fmt.Errorf("stopped after %d redirects", len(via))
+	}
+	from := via[0].URL
+	if req.URL.Host != from.Host || req.URL.Scheme != from.Scheme {
+		return fmt.Errorf("redirect from %s to %s://%s not followed: it would carry the App's credentials to another host", from.Host, req.URL.Scheme, req.URL.Host)
+	}
+	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/insightpulse/pulsehub/events"
+	"github.com/insightpulse/pulsehub/events/config"
 	"github.com/insightpulse/pulsehub/odoo"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -89,13 +90,13 @@ func (m *Monitor) record(inst, model, method string, took time.Duration, err err
 	}
 	s.LastCall = now
 	if outcome == OutcomeTransient {
-		s.State, s.LastError, s.LastErrorAt = "down", err.Error(), now
+		s.State, s.LastError, s.LastErrorAt = "down", config.Scrub(err.Error()), now
 		m.up.WithLabelValues(inst).Set(0)
 		return
 	}
 	s.State, s.LastOK = "up", now
 	if err != nil {
-		s.LastError, s.LastErrorAt = err.Error(), now
+		s.LastError, s.LastErrorAt = config.Scrub(err.Error()), now // served on /health/odoo
 	}
 	m.up.WithLabelValues(inst).Set(1)
 }
