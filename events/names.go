@@ -19,6 +19,8 @@ const (
 	BucketResults     = "results"     // dispatcher: result cache by Idempotency-Key
 	BucketCheckpoints = "checkpoints" // ingester: Odoo poll and GitHub reconciler checkpoints
 	BucketLeases      = "leases"      // package lease: which replica runs each singleton job (ingester polls and reconciler, healthmon publisher)
+
+	BucketGitHubRedeliveries = "github-redeliveries" // ingester: the GitHub reconciler's failed deliveries, one key per delivery GUID
 )
 
 // Headers of the envelope: CloudEvents 1.0 in binary content mode (the

@@ -40,8 +40,11 @@ type family struct {
 const day = 24 * time.Hour
 
 var families = []family{
+	// GITHUB remembers a delivery GUID for GitHub's 3-day retention: the
+	// reconciler may ask for a redelivery of a delivery the hub stored
+	// but GitHub logged as failed up to its lookback (70 h) later.
 	{events.StreamGitHub, []string{"github.>"}, "GitHub App webhook deliveries, body as received",
-		Limits{MaxAge: 30 * day, MaxBytes: -1, MaxMsgs: -1, DuplicateWindow: day}, false},
+		Limits{MaxAge: 30 * day, MaxBytes: -1, MaxMsgs: -1, DuplicateWindow: 3 * day}, false},
 	{events.StreamOdoo, []string{"odoo.event.>"}, "Odoo record changes from webhook actions and polls",
 		Limits{MaxAge: 30 * day, MaxBytes: -1, MaxMsgs: -1, DuplicateWindow: day}, false},
 	{events.StreamOdooCmd, []string{"odoo.cmd.>"}, "explicit write commands for the Odoo writer",

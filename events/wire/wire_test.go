@@ -27,13 +27,20 @@ func TestWireNamesStayTheSame(t *testing.T) {
 			`{"status":"ok","checks":{"nats":{"status":"ok"}}}`},
 		{"reconciler checkpoint", ReconcilerCheckpoint{Since: at, Failed: 3, Redelivered: 2, At: at.Add(time.Minute)},
 			`{"since":"2026-11-22T05:15:00Z","failed":3,"redelivered":2,"at":"2026-11-22T05:16:00Z"}`},
+		{"reconciler checkpoint with a backlog and an error", ReconcilerCheckpoint{Since: at, Failed: 3, Redelivered: 2, At: at.Add(time.Minute),
+			BacklogCursor: "v1_7", BacklogFrom: at.Add(time.Minute), Pending: 2, Refused: 1, Errors: 1,
+			ErrorClass: ReconcilerErrorJWTClock, Error: "clock", ErrorAt: at, PausedUntil: at.Add(time.Hour)},
+			`{"since":"2026-11-22T05:15:00Z","failed":3,"redelivered":2,"at":"2026-11-22T05:16:00Z","backlog_cursor":"v1_7",` +
+				`"backlog_from":"2026-11-22T05:16:00Z","pending":2,"refused":1,"errors":1,"error_class":"jwt_clock","error":"clock",` +
+				`"error_at":"2026-11-22T05:15:00Z","paused_until":"2026-11-22T06:15:00Z"}`},
 	} {
 		b, err := json.Marshal(c.v)
 		if err != nil || string(b) != c.want {
 			t.Errorf("%s: %s %v\nwant %s", c.name, b, err, c.want)
 		}
 	}
-	if BreakerHalfOpen != "half-open" || ReconcilerKey != "github-reconciler" || BreakersPath != "/breakers" {
+	if BreakerHalfOpen != "half-open" || ReconcilerKey != "github-reconciler" || BreakersPath != "/breakers" ||
+		ReconcilerErrorJWTClock != "jwt_clock" || ReconcilerErrorRateLimited != "rate_limited" {
 		t.Error("a name on the wire changed")
 	}
 }

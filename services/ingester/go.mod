@@ -7,12 +7,14 @@ go 1.26.0
 // reconciler; golang-jwt/jwt/v4 (ghinstallation's own) checks the App key
 // at config time and the JWT in the test fake of GitHub's API.
 // golang.org/x/sync/semaphore (a weighted semaphore) is the byte budget for
-// request bodies in flight (intake.Budget).
+// request bodies in flight (intake.Budget). google/uuid (already nats-server's)
+// makes delivery GUIDs in the reconciler's tests.
 
 require (
 	github.com/bradleyfalzon/ghinstallation/v2 v2.19.0
 	github.com/golang-jwt/jwt/v4 v4.5.2
 	github.com/google/go-github/v60 v60.0.0
+	github.com/google/uuid v1.6.0
 	github.com/nats-io/nats-server/v2 v2.15.2
 	github.com/nats-io/nats.go v1.55.0
 	github.com/prometheus/client_golang v1.25.0
@@ -26,7 +28,6 @@ require (
 	github.com/cenkalti/backoff/v4 v4.3.0 // indirect
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect
 	github.com/google/go-tpm v0.9.8 // indirect
-	github.com/google/uuid v1.6.0 // indirect
 	github.com/kolo/xmlrpc v0.0.0-20220921171641-a4b6fa1dd06b // indirect
 	github.com/kylelemons/godebug v1.1.0 // indirect
 	github.com/minio/highwayhash v1.0.4 // indirect

@@ -46,6 +46,9 @@ func DefaultReconcilerThresholds() ReconcilerThresholds {
 // reconciler's checkpoint in KV when there is one: of several ingester
 // replicas one runs the reconciler (it holds a lease), and the replica
 // that answered /metrics may be one standing by, whose gauges are zero.
+// The checkpoint also says why the last pass failed (its error class):
+// GitHub refusing the App's JWT (a clock that is off, a wrong key) is
+// critical, a rate limit or GitHub away a warning.
 type Reconciler struct {
 	URL        string // the ingester's base URL, e.g. http://127.0.0.1:8080
 	Thresholds ReconcilerThresholds
@@ -75,8 +78,12 @@ func (p *Reconciler) Check(ctx context.Context) ([]Result, error) {
 		return nil, nil
 	}
 	source := "metrics"
-	if cp, ok := p.checkpoint(ctx); ok {
-		failed, lastRun, source = float64(cp.Failed), float64(cp.At.UnixNano())/float64(time.Second), "checkpoint"
+	var cp wire.ReconcilerCheckpoint
+	if c, ok := p.checkpoint(ctx); ok {
+		cp, failed, lastRun, source = c, float64(c.Failed), 0, "checkpoint"
+		if !c.At.IsZero() {
+			lastRun = float64(c.At.UnixNano()) / float64(time.Second)
+		}
 	}
 	r := Result{Target: TargetReconciler, Kind: KindReconciler, Status: status.OK, CheckedAt: a.start, Latency: a.took,
 		Details: map[string]any{"failed_deliveries": failed, "source": source}}
@@ -84,7 +91,34 @@ func (p *Reconciler) Check(ctx context.Context) ([]Result, error) {
 	if lastRun > 0 {
 		r.Details["last_run"] = unixTime(lastRun)
 	}
+	if cp.Pending > 0 || cp.Refused > 0 {
+		r.Details["pending_deliveries"], r.Details["refused_deliveries"] = cp.Pending, cp.Refused
+	}
+	if cp.ErrorClass != "" {
+		s, why := gradeError(cp)
+		r.Status, r.Message = status.Worst(r.Status, s), joinMessage(why, r.Message)
+		r.Details["error_class"], r.Details["error_at"] = cp.ErrorClass, cp.ErrorAt
+		if !cp.PausedUntil.IsZero() {
+			r.Details["paused_until"] = cp.PausedUntil
+		}
+	}
 	return []Result{r}, nil
+}
+
+// gradeError grades the error the reconciler's last pass wrote into its
+// checkpoint: a JWT GitHub refuses (a clock that is off, a wrong key)
+// stops every pass, so it is critical; a rate limit or GitHub away is a
+// warning; an error about one delivery is said, and graded by the count
+// of failed deliveries.
+func gradeError(cp wire.ReconcilerCheckpoint) (status.Status, string) {
+	s := status.OK
+	switch cp.ErrorClass {
+	case wire.ReconcilerErrorJWTClock, wire.ReconcilerErrorUnauthorized:
+		s = status.Critical
+	case wire.ReconcilerErrorRateLimited, wire.ReconcilerErrorGitHubUnavailable:
+		s = status.Warning
+	}
+	return s, fmt.Sprintf("last error (%s): %s", cp.ErrorClass, cp.Error)
 }
 
 // checkpoint reads the reconciler's checkpoint (wire.ReconcilerKey in
@@ -101,7 +135,7 @@ func (p *Reconciler) checkpoint(ctx context.Context) (cp wire.ReconcilerCheckpoi
 		return cp, false
 	}
 	e, err := kv.Get(ctx, wire.ReconcilerKey)
-	if err != nil || json.Unmarshal(e.Value(), &cp) != nil || cp.At.IsZero() {
+	if err != nil || json.Unmarshal(e.Value(), &cp) != nil || (cp.At.IsZero() && cp.ErrorClass == "") {
 		return cp, false
 	}
 	return cp, true

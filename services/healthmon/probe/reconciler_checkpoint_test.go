@@ -49,6 +49,16 @@ func TestReconcilerGradesFromTheSharedCheckpoint(t *testing.T) {
 		{"stale", `{"failed": 0, "at": "2026-01-01T11:00:00Z"}`, status.Warning, "checkpoint", "last pass 1h0m0s ago (stale after 30m0s)"},
 		{"not a checkpoint", `{"failed": "many"}`, status.OK, "metrics", "no pass finished yet"},
 		{"no pass yet", `{"failed": 0}`, status.OK, "metrics", "no pass finished yet"},
+		// Issue 19, point 7: why the last pass failed is on the health page.
+		{"the hub's clock is off", `{"since": "0001-01-01T00:00:00Z", "failed": 0, "redelivered": 0, "at": "0001-01-01T00:00:00Z", "errors": 1,
+			"error_class": "jwt_clock", "error": "GitHub refuses the App's JWT for its time claims, so the hub's clock is off", "error_at": "2026-01-01T11:59:00Z"}`,
+			status.Critical, "checkpoint", "last error (jwt_clock): GitHub refuses the App's JWT for its time claims, so the hub's clock is off; no pass finished yet"},
+		{"rate limited", `{"since": "2026-01-01T11:55:00Z", "failed": 0, "redelivered": 0, "at": "2026-01-01T11:59:00Z", "errors": 1,
+			"error_class": "rate_limited", "error": "GitHub's rate limit", "error_at": "2026-01-01T11:59:00Z", "paused_until": "2026-01-01T12:30:00Z"}`,
+			status.Warning, "checkpoint", "last error (rate_limited): GitHub's rate limit; no failed deliveries in the last window"},
+		{"one refused", `{"since": "2026-01-01T11:55:00Z", "failed": 1, "redelivered": 0, "at": "2026-01-01T11:59:00Z", "refused": 1, "errors": 1,
+			"error_class": "redelivery_refused", "error": "422", "error_at": "2026-01-01T11:59:00Z"}`,
+			status.Warning, "checkpoint", "last error (redelivery_refused): 422; 1 failed GitHub deliveries in the last window (warning from 1)"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			if _, err := kv.Put(t.Context(), wire.ReconcilerKey, []byte(c.value)); err != nil {

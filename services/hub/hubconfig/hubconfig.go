@@ -10,7 +10,9 @@ import (
 	"os"
 	"slices"
 	"sort"
+	"time"
 
+	"github.com/insightpulse/pulsehub/events"
 	"github.com/insightpulse/pulsehub/events/config"
 	"github.com/insightpulse/pulsehub/events/route"
 	"github.com/insightpulse/pulsehub/events/service"
@@ -66,6 +68,7 @@ func Default() Config {
 // so every service section is checked with what it will run with.
 func (c *Config) Share() {
 	c.Ingester.Odoo = c.Odoo
+	c.Ingester.GitHub.DuplicateWindow = c.githubDuplicateWindow()
 	c.Writer.Odoo, c.Writer.Routes = c.Odoo, c.Routes
 	c.Dispatcher.Routes = c.Routes
 	c.Healthmon.Odoo = c.Odoo
@@ -83,6 +86,15 @@ func (c *Config) Share() {
 		c.Ingester.GitHub.Enabled = false
 		c.notice("GitHub webhooks are off: no webhook secret; set PULSEHUB_GITHUB_WEBHOOK_SECRET (or _FILE) to turn POST /github on")
 	}
+}
+
+// githubDuplicateWindow is the GITHUB stream's duplicate window as the
+// streams will be ensured with: the configured one, else the default.
+func (c *Config) githubDuplicateWindow() time.Duration {
+	if l, ok := c.Streams.Limits[events.StreamGitHub]; ok {
+		return l.DuplicateWindow
+	}
+	return stream.DefaultConfig().Limits[events.StreamGitHub].DuplicateWindow
 }
 
 // ServiceURLs maps each service to the base URL its /health answers on.

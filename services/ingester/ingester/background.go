@@ -64,7 +64,13 @@ func backgroundLoops(ctx context.Context, deps service.Deps, cfg Config) ([]task
 		if err != nil {
 			return nil, fmt.Errorf("ingester: github reconciler: %w", err)
 		}
-		r := &reconcile.Reconciler{Apps: client.Apps, Checkpoints: store, Interval: app.Interval, Lookback: app.Lookback,
+		records, err := reconcile.OpenRecords(ctx, deps.JS, deps.Streams)
+		if err != nil {
+			return nil, fmt.Errorf("ingester: github reconciler: %w", err)
+		}
+		r := &reconcile.Reconciler{Apps: client.Apps, Checkpoints: store, Records: records, Interval: app.Interval,
+			Lookback: app.Lookback, Overlap: app.Overlap, MaxPages: app.MaxPages, MaxPerPass: app.MaxRedeliveriesPerPass,
+			MaxPerMinute: app.MaxRedeliveriesPerMinute, Backoff: app.RedeliveryBackoff, MaxBackoff: app.RedeliveryBackoffMax,
 			Log: deps.Logger.With("component", "github-reconciler"), Metrics: reconcile.NewMetrics(deps.Registry)}
 		loops = append(loops, leased(reconcilerLease, r.Run))
 	} else {

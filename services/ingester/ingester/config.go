@@ -40,6 +40,13 @@ type GitHubConfig struct {
 	MaxBodyBytes          int64           `yaml:"max_body_bytes"`                                       // bytes; default 26214400 (25 MiB, GitHub's cap)
 	PublishTimeout        time.Duration   `yaml:"publish_timeout"`                                      // wait for the PubAck before answering 503; default 5s (GitHub waits 10s)
 	App                   GitHubAppConfig `yaml:"app"`                                                  // the App, for the redelivery reconciler
+
+	// DuplicateWindow is the GITHUB stream's duplicate window
+	// (streams.limits.GITHUB.duplicate_window), filled in by whoever runs
+	// the ingester: the reconciler's lookback must stay inside it, or a
+	// delivery GitHub logged as failed but the hub stored would be stored
+	// again when redelivered. 0 = not checked.
+	DuplicateWindow time.Duration `yaml:"-"`
 }
 
 // GitHubAppConfig is `ingester.github.app`: the GitHub App whose failed
@@ -50,7 +57,14 @@ type GitHubAppConfig struct {
 	BaseURL           string        `yaml:"base_url"`                                          // REST API root; default https://api.github.com/ (GHES: https://<host>/api/v3/)
 	AllowInsecureHTTP bool          `yaml:"allow_insecure_http"`                               // an http:// base_url to another machine is refused unless this is true (the App's JWT would cross the network in clear text); loopback is always allowed; default false
 	Interval          time.Duration `yaml:"interval"`                                          // between reconciler passes; default 5m
-	Lookback          time.Duration `yaml:"lookback"`                                          // oldest deliveries looked at; default 72h
+	Lookback          time.Duration `yaml:"lookback"`                                          // oldest deliveries looked at, and how long a failed one is asked for; under GitHub's 72h retention and the GITHUB duplicate window; default 70h
+	Overlap           time.Duration `yaml:"overlap"`                                           // each pass looks this far before its checkpoint, for deliveries GitHub lists late; under lookback, at most 6h; default 15m
+	MaxPages          int           `yaml:"max_pages"`                                         // list requests (of 100 deliveries) per pass; the rest is listed by the next pass; default 100
+
+	MaxRedeliveriesPerPass   int           `yaml:"max_redeliveries_per_pass"`   // redelivery requests per pass; the rest wait for the next; default 100
+	MaxRedeliveriesPerMinute int           `yaml:"max_redeliveries_per_minute"` // redelivery requests per minute, evenly spaced; 1-60 (GitHub asks for a second between mutating requests); default 30
+	RedeliveryBackoff        time.Duration `yaml:"redelivery_backoff"`          // a failed delivery is asked again after this, doubled each time; default 10m
+	RedeliveryBackoffMax     time.Duration `yaml:"redelivery_backoff_max"`      // the longest wait between two requests for one delivery; default 6h
 }
 
 // OdooWebhookConfig is `ingester.odoo_webhook`: limits of POST /odoo/{name}/{token}.
@@ -84,7 +98,10 @@ func DefaultConfig() Config {
 		HTTP: service.HTTPConfig{Listen: "127.0.0.1:8080", ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 30 * time.Second,
 			WriteTimeout: 30 * time.Second, IdleTimeout: 120 * time.Second, MaxHeaderBytes: 64 << 10, ShutdownTimeout: 10 * time.Second},
 		GitHub: GitHubConfig{Enabled: true, MaxBodyBytes: githubhook.DefaultMaxBodyBytes, PublishTimeout: 5 * time.Second,
-			App: GitHubAppConfig{BaseURL: reconcile.DefaultBaseURL, Interval: reconcile.DefaultInterval, Lookback: reconcile.DefaultLookback}},
+			App: GitHubAppConfig{BaseURL: reconcile.DefaultBaseURL, Interval: reconcile.DefaultInterval, Lookback: reconcile.DefaultLookback,
+				Overlap: reconcile.DefaultOverlap, MaxPages: reconcile.DefaultMaxPages, MaxRedeliveriesPerPass: reconcile.DefaultMaxPerPass,
+				MaxRedeliveriesPerMinute: reconcile.DefaultMaxPerMinute, RedeliveryBackoff: reconcile.DefaultBackoff,
+				RedeliveryBackoffMax: reconcile.DefaultMaxBackoff}},
 		OdooWebhook:      OdooWebhookConfig{MaxBodyBytes: odoohook.DefaultMaxBodyBytes, PublishTimeout: 700 * time.Millisecond},
 		MaxInFlightBytes: intake.DefaultBudgetBytes,
 	}
@@ -132,8 +149,44 @@ func (g GitHubConfig) validate(path string) config.Problems {
 		} else {
 			config.CheckCleartext(&ps, ap+".base_url", a.BaseURL, "the App's signed JWT", a.AllowInsecureHTTP)
 		}
-		positive(&ps, ap+".interval", a.Interval)
-		positive(&ps, ap+".lookback", a.Lookback)
+		ps = append(ps, a.validateReconciler(ap, g.DuplicateWindow)...)
+	}
+	return ps
+}
+
+// validateReconciler checks the reconciler's window and pacing against
+// what GitHub keeps and allows, and against the GITHUB duplicate window.
+func (a GitHubAppConfig) validateReconciler(path string, duplicateWindow time.Duration) config.Problems {
+	var ps config.Problems
+	positive(&ps, path+".interval", a.Interval)
+	positive(&ps, path+".lookback", a.Lookback)
+	positive(&ps, path+".overlap", a.Overlap)
+	positive(&ps, path+".redelivery_backoff", a.RedeliveryBackoff)
+	if a.Lookback >= reconcile.Retention {
+		ps.Add(path+".lookback", "%s is not under GitHub's %s retention: deliveries near the edge are refused a redelivery; keep a margin (default %s)",
+			a.Lookback, reconcile.Retention, reconcile.DefaultLookback)
+	}
+	if duplicateWindow > 0 && a.Lookback >= duplicateWindow {
+		ps.Add(path+".lookback", "%s is not shorter than the GITHUB stream's duplicate window (streams.limits.GITHUB.duplicate_window, %s): "+
+			"a delivery the hub stored but GitHub logged as failed would be stored again when redelivered", a.Lookback, duplicateWindow)
+	}
+	if a.Overlap > 6*time.Hour || (a.Lookback > 0 && a.Overlap >= a.Lookback) {
+		ps.Add(path+".overlap", "%s must be under the lookback and at most 6h: every pass lists that much again", a.Overlap)
+	}
+	for _, n := range []struct {
+		key string
+		v   int
+	}{{"max_pages", a.MaxPages}, {"max_redeliveries_per_pass", a.MaxRedeliveriesPerPass}, {"max_redeliveries_per_minute", a.MaxRedeliveriesPerMinute}} {
+		if n.v < 1 {
+			ps.Add(path+"."+n.key, "must be at least 1")
+		}
+	}
+	if a.MaxRedeliveriesPerMinute > 60 {
+		ps.Add(path+".max_redeliveries_per_minute", "%d is over 60: GitHub asks for a second at least between mutating requests (secondary rate limits)",
+			a.MaxRedeliveriesPerMinute)
+	}
+	if a.RedeliveryBackoffMax < a.RedeliveryBackoff {
+		ps.Add(path+".redelivery_backoff_max", "%s is shorter than redelivery_backoff %s", a.RedeliveryBackoffMax, a.RedeliveryBackoff)
 	}
 	return ps
 }

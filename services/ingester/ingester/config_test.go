@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/insightpulse/pulsehub/events/config"
 	"github.com/insightpulse/pulsehub/odoo"
@@ -170,4 +171,44 @@ func testKey(t *testing.T) []byte {
 		t.Fatal(err)
 	}
 	return pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(k)})
+}
+
+// Issue 19: the reconciler's window stays inside GitHub's retention and
+// the GITHUB duplicate window, and its pacing within what GitHub allows.
+func TestConfigBoundsTheReconcilersWindowAndPacing(t *testing.T) {
+	app := func(tune func(*ingester.GitHubConfig)) config.Problems {
+		cfg := ingester.DefaultConfig()
+		cfg.GitHub.WebhookSecrets = []config.Secret{config.NewSecret("s")}
+		cfg.GitHub.App.AppID, cfg.GitHub.App.PrivateKey = 7, config.NewSecret(string(testKey(t)))
+		cfg.GitHub.DuplicateWindow = 72 * time.Hour
+		if tune != nil {
+			tune(&cfg.GitHub)
+		}
+		return cfg.Validate("ingester")
+	}
+	if ps := app(nil); len(ps) > 0 {
+		t.Fatalf("the defaults: %v", ps)
+	}
+	const p = "ingester.github.app."
+	for _, c := range []struct {
+		name, path, says string
+		tune             func(*ingester.GitHubConfig)
+	}{
+		{"lookback at GitHub's retention", p + "lookback", "retention", func(g *ingester.GitHubConfig) {
+			g.App.Lookback, g.DuplicateWindow = 72*time.Hour, 96*time.Hour
+		}},
+		{"lookback past the duplicate window", p + "lookback", "duplicate window", func(g *ingester.GitHubConfig) { g.DuplicateWindow = 24 * time.Hour }},
+		{"overlap as long as the lookback", p + "overlap", "under the lookback", func(g *ingester.GitHubConfig) { g.App.Overlap = g.App.Lookback }},
+		{"no pages", p + "max_pages", "at least 1", func(g *ingester.GitHubConfig) { g.App.MaxPages = 0 }},
+		{"no redelivery per pass", p + "max_redeliveries_per_pass", "at least 1", func(g *ingester.GitHubConfig) { g.App.MaxRedeliveriesPerPass = 0 }},
+		{"faster than a second", p + "max_redeliveries_per_minute", "over 60", func(g *ingester.GitHubConfig) { g.App.MaxRedeliveriesPerMinute = 61 }},
+		{"backoff upside down", p + "redelivery_backoff_max", "shorter", func(g *ingester.GitHubConfig) { g.App.RedeliveryBackoffMax = time.Minute }},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			ps := app(c.tune)
+			if len(ps) != 1 || ps[0].Path != c.path || !strings.Contains(ps.Error(), c.says) {
+				t.Fatalf("problems %v, want one at %s saying %q", ps, c.path, c.says)
+			}
+		})
+	}
 }

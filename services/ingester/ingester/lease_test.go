@@ -35,8 +35,8 @@ func startReplica(t *testing.T, n *ingesttest.NATS) *replica {
 	r := &replica{odoo: odootest.New(t), github: githubtest.New(t, 7), logs: &ingesttest.Buffer{}, done: make(chan error, 1)}
 	cfg := githubConfig()
 	cfg.HTTP.Listen = fmt.Sprintf("127.0.0.1:%d", natstest.FreePort(t))
-	cfg.GitHub.App = ingester.GitHubAppConfig{AppID: 7, PrivateKey: config.NewSecret(string(r.github.KeyPEM)), BaseURL: r.github.URL,
-		Interval: 50 * time.Millisecond, Lookback: time.Hour}
+	cfg.GitHub.App.AppID, cfg.GitHub.App.PrivateKey, cfg.GitHub.App.BaseURL = 7, config.NewSecret(string(r.github.KeyPEM)), r.github.URL
+	cfg.GitHub.App.Interval, cfg.GitHub.App.Lookback, cfg.GitHub.App.Overlap = 50*time.Millisecond, time.Hour, time.Minute
 	cfg.Odoo = map[string]odoo.Config{"main": r.odoo.Config(odoo.TransportXMLRPC)}
 	cfg.OdooSources = map[string]ingester.OdooSource{"partners": {Token: config.NewSecret(token), Model: "res.partner", Instance: "main",
 		Poll: ingester.PollConfig{Enabled: true, Interval: 50 * time.Millisecond}}}

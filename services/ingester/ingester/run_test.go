@@ -31,8 +31,8 @@ func TestRunServesPollsReconcilesAndStops(t *testing.T) {
 
 	cfg := githubConfig()
 	cfg.HTTP.Listen = fmt.Sprintf("127.0.0.1:%d", natstest.FreePort(t))
-	cfg.GitHub.App = ingester.GitHubAppConfig{AppID: 7, PrivateKey: config.NewSecret(string(gh.KeyPEM)), BaseURL: gh.URL,
-		Interval: time.Hour, Lookback: 72 * time.Hour}
+	cfg.GitHub.App.AppID, cfg.GitHub.App.PrivateKey, cfg.GitHub.App.BaseURL = 7, config.NewSecret(string(gh.KeyPEM)), gh.URL
+	cfg.GitHub.App.Interval = time.Hour
 	cfg.Odoo = map[string]odoo.Config{"main": fake.Config(odoo.TransportXMLRPC)}
 	cfg.OdooSources = map[string]ingester.OdooSource{"partners": {Token: config.NewSecret(token), Model: "res.partner", Instance: "main",
 		Poll: ingester.PollConfig{Enabled: true, Fields: []string{"name", "write_date"}, Interval: time.Hour}}}
