@@ -104,7 +104,7 @@ func knownConsumers(routes []route.Spec) map[string]string {
 
 func TestRunbookNamesExist(t *testing.T) {
 	consumers := knownConsumers(exampleRoutes(t))
-	buckets := []string{events.BucketHealth, events.BucketJobs, events.BucketResults, events.BucketCheckpoints, events.BucketLeases}
+	buckets := []string{events.BucketHealth, events.BucketJobs, events.BucketResults, events.BucketCheckpoints, events.BucketGitHubRedeliveries, events.BucketLeases}
 	for _, cmd := range runbookCommands(t) {
 		args := positional(cmd[1:])
 		switch {
