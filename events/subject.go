@@ -1,6 +1,8 @@
 package events
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strings"
@@ -23,6 +25,10 @@ import (
 // (Odoo models) are the one lossy case; parsers return the token and the
 // exact name travels in the envelope (ce-subject, or the body), which is
 // where a consumer reads it.
+//
+// A token is at most three times as long as its name; names are bounded
+// where they arrive (MaxNameLen, bounds.go), never cut here, so that two
+// names never share a token.
 func Token(name string) string {
 	if name == "" {
 		return "_"
@@ -37,11 +43,15 @@ func Token(name string) string {
 		case c == '.':
 			b.WriteByte('_')
 		default:
-			fmt.Fprintf(&b, "%%%02X", c)
+			b.WriteByte('%')
+			b.WriteByte(upperHex[c>>4])
+			b.WriteByte(upperHex[c&0xf])
 		}
 	}
 	return b.String()
 }
+
+const upperHex = "0123456789ABCDEF"
 
 func isPlain(c byte) bool {
 	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-'
@@ -124,9 +134,34 @@ func ResultSubject(service, task string) string {
 	return "results." + Token(service) + "." + Token(task)
 }
 
-// DLQSubject is dlq.<route>.<original subject>.
+// DLQSubject is dlq.<route>.<original subject>. An original too long to
+// fit within MaxSubjectLen (a subject published from outside the hub, up
+// to the server's max_control_line) keeps its leading tokens that fit and
+// ends in _long_<16 hex digits of its SHA-256>: the dead letter can still
+// be stored, the subject still names its family (dlq.<route>.jobs.ocr.…),
+// and the exact original travels in the Pulsehub-Origin-Subject header.
 func DLQSubject(route, original string) string {
-	return "dlq." + Token(route) + "." + original
+	head := "dlq." + Token(route) + "."
+	if len(head)+len(original) <= MaxSubjectLen {
+		return head + original
+	}
+	return head + shortened(original, MaxSubjectLen-len(head))
+}
+
+// shortened is original cut at a token boundary and marked with its hash,
+// in at most room bytes (original is longer than room).
+func shortened(original string, room int) string {
+	sum := sha256.Sum256([]byte(original))
+	mark := "_long_" + hex.EncodeToString(sum[:8])
+	n := room - len(mark) - 1 // the bytes of leading tokens that fit before ".<mark>"
+	if n <= 0 {
+		return mark
+	}
+	i := strings.LastIndexByte(original[:n+1], '.') // original[n] may be the dot after whole tokens
+	if i <= 0 {
+		return mark
+	}
+	return original[:i] + "." + mark
 }
 
 // HealthSubject is health.<target>.<status>.
@@ -137,8 +172,8 @@ func HealthSubject(target, status string) string {
 // ErrSubject is wrapped by every subject validation and parse error.
 var ErrSubject = errors.New("invalid subject")
 
-// ValidateSubject checks a subject to publish on: non-empty tokens without
-// wildcards or whitespace.
+// ValidateSubject checks a subject to publish on: at most MaxSubjectLen
+// bytes of non-empty tokens without wildcards or whitespace.
 func ValidateSubject(s string) error { return validate(s, false) }
 
 // ValidateFilter checks a subject filter: like ValidateSubject, but `*` may
@@ -148,6 +183,9 @@ func ValidateFilter(s string) error { return validate(s, true) }
 func validate(s string, wildcards bool) error {
 	if s == "" {
 		return fmt.Errorf("%w: empty", ErrSubject)
+	}
+	if len(s) > MaxSubjectLen {
+		return fmt.Errorf("%w %q: %d bytes long, the most is %d: %w", ErrSubject, clipped(s), len(s), MaxSubjectLen, ErrTooLong)
 	}
 	toks := strings.Split(s, ".")
 	for i, t := range toks {

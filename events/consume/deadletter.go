@@ -44,7 +44,12 @@ func (d DeadLetter) Middleware(next Handler) Handler {
 		}
 		pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), d.Timeout)
 		defer cancel()
-		if _, perr := d.JS.PublishMsg(pctx, DeadLetterMsg(m, err)); perr != nil {
+		dl := DeadLetterMsg(m, err)
+		perr := events.CheckSubject(dl.Subject) // within the limit for every valid route name: DLQSubject shortens a long original
+		if perr == nil {
+			_, perr = d.JS.PublishMsg(pctx, dl)
+		}
+		if perr != nil {
 			return events.RetryAfter(fmt.Errorf("dead-letter %s seq %d: %w (original error: %v)", m.Stream(), m.Seq(), perr, err), time.Second)
 		}
 		m.deadLettered = true

@@ -27,11 +27,11 @@ func (t *DispatchTarget) Validate(path string) config.Problems {
 	var ps config.Problems
 	if t.Service == "" {
 		ps.Add(path+".service", "is required: the name of an entry under dispatcher.services")
-	} else if !namePattern.MatchString(t.Service) {
-		ps.Add(path+".service", "%q: service names are letters, digits, '-' or '_'", t.Service)
+	} else if !events.IsName(t.Service) {
+		ps.Add(path+".service", "%q: service names are 1-%d letters, digits, '-' or '_'", t.Service, events.MaxNameLen)
 	}
-	if t.Task != "" && !namePattern.MatchString(t.Task) {
-		ps.Add(path+".task", "%q: use letters, digits, '-' or '_' (it is a subject token)", t.Task)
+	if t.Task != "" && !events.IsName(t.Task) {
+		ps.Add(path+".task", "%q: use 1-%d letters, digits, '-' or '_' (it is a subject token)", t.Task, events.MaxNameLen)
 	}
 	if t.Path != "" && !strings.HasPrefix(t.Path, "/") {
 		ps.Add(path+".path", "%q must start with /", t.Path)
@@ -47,10 +47,8 @@ func (t *DispatchTarget) Validate(path string) config.Problems {
 		}
 	}
 	if t.ResultSubject != "" {
-		if err := events.ValidateSubject(t.ResultSubject); err != nil {
+		if err := events.ValidateResultSubject(t.ResultSubject); err != nil {
 			ps.Add(path+".result_subject", "%v", err)
-		} else if !strings.HasPrefix(t.ResultSubject, "results.") {
-			ps.Add(path+".result_subject", "%q is not in stream RESULTS (its subjects start with results.)", t.ResultSubject)
 		}
 	}
 	switch t.Response {

@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"sort"
 
+	"github.com/insightpulse/pulsehub/events"
 	"github.com/insightpulse/pulsehub/events/config"
 )
 
@@ -60,18 +61,17 @@ type Lookup struct {
 }
 
 var (
-	modelPattern = regexp.MustCompile(`^[a-z][a-z0-9_]*(\.[a-z0-9_]+)*$`)
 	fieldPattern = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 )
 
 // Validate checks the target and compiles its expressions.
 func (t *OdooTarget) Validate(path string) config.Problems {
 	var ps config.Problems
-	if !modelPattern.MatchString(t.Model) {
-		ps.Add(path+".model", "%q is not an Odoo model name (like project.task)", t.Model)
+	if !events.IsOdooModel(t.Model) {
+		ps.Add(path+".model", "%q is not an Odoo model name (like project.task, at most %d bytes)", t.Model, events.MaxNameLen)
 	}
-	if t.Instance != "" && !namePattern.MatchString(t.Instance) {
-		ps.Add(path+".instance", "%q: instance names are letters, digits, '-' or '_'", t.Instance)
+	if t.Instance != "" && !events.IsName(t.Instance) {
+		ps.Add(path+".instance", "%q: instance names are 1-%d letters, digits, '-' or '_'", t.Instance, events.MaxNameLen)
 	}
 	expr := func(p, src string) {
 		if _, err := Compile(src); err != nil {
@@ -119,7 +119,7 @@ func (t *OdooTarget) Validate(path string) config.Problems {
 		if _, dup := t.Values[f]; dup {
 			ps.Add(p, "field %s is given by values too; give it once", f)
 		}
-		if !modelPattern.MatchString(l.Model) || !fieldPattern.MatchString(l.Field) {
+		if !events.IsOdooModel(l.Model) || !fieldPattern.MatchString(l.Field) {
 			ps.Add(p, "a lookup needs model and field")
 		}
 		if l.Missing != "" && l.Missing != MissingFail && l.Missing != MissingEmpty {

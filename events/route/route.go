@@ -8,7 +8,6 @@ package route
 
 import (
 	"fmt"
-	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -75,8 +74,6 @@ func (s Spec) Target() string {
 	return ""
 }
 
-var namePattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
-
 // reserved are the consumer names the hub's built-in routes use.
 var reserved = []string{"odoo-cmd"}
 
@@ -101,8 +98,8 @@ func ValidateAll(specs []Spec, path string) config.Problems {
 func (s Spec) Validate(path string) config.Problems {
 	var ps config.Problems
 	switch {
-	case !namePattern.MatchString(s.Name):
-		ps.Add(path+".name", "%q: use 1-64 letters, digits, '-' or '_' (it becomes the consumer's name)", s.Name)
+	case !events.IsName(s.Name):
+		ps.Add(path+".name", "%q: use 1-%d letters, digits, '-' or '_' (it becomes the consumer's name)", s.Name, events.MaxNameLen)
 	case slices.Contains(reserved, s.Name):
 		ps.Add(path+".name", "%q is reserved for a built-in route", s.Name)
 	case strings.HasSuffix(s.Name, stream.ReplaySuffix):

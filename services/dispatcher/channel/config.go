@@ -4,11 +4,11 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"regexp"
 	"sort"
 	"strings"
 	"time"
 
+	"github.com/insightpulse/pulsehub/events"
 	"github.com/insightpulse/pulsehub/events/config"
 	"github.com/insightpulse/pulsehub/events/route"
 	"github.com/insightpulse/pulsehub/services/dispatcher/call"
@@ -99,12 +99,14 @@ func (b BreakerConfig) WithDefaults() BreakerConfig {
 	return b
 }
 
-// namePattern keeps service names usable as they are in subjects
-// (jobs.<service>.<task>) and consumer names (jobs-<service>).
-var namePattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,59}$`)
+// MaxNameLen bounds service and task names: a plain name (events.IsName)
+// that leaves room for the consumer name jobs-<service> within
+// events.MaxNameLen, so that it is usable as it is in subjects
+// (jobs.<service>.<task>) and consumer names.
+const MaxNameLen = events.MaxNameLen - len("jobs-")
 
-// ValidName reports whether name can name a service.
-func ValidName(name string) bool { return namePattern.MatchString(name) }
+// ValidName reports whether name can name a service or a task.
+func ValidName(name string) bool { return events.IsName(name) && len(name) <= MaxNameLen }
 
 // ValidResponse reports whether s is a response mode ("" is auto).
 func ValidResponse(s string) bool {
@@ -155,7 +157,7 @@ func (c Config) Validate(path string) config.Problems {
 func (t Task) validate(path, name string) config.Problems {
 	var ps config.Problems
 	if !ValidName(name) {
-		ps.Add(path, "task name %q: use letters, digits, '-' or '_' (it is a subject token)", name)
+		ps.Add(path, "task name %q: use 1-%d letters, digits, '-' or '_' (it is a subject token)", name, MaxNameLen)
 	}
 	if t.Path != "" && !strings.HasPrefix(t.Path, "/") {
 		ps.Add(path+".path", "%q must start with /", t.Path)

@@ -48,7 +48,7 @@ func (c Config) Validate(path string) config.Problems {
 	for _, name := range c.serviceNames() {
 		p := fmt.Sprintf("%s.services.%s", path, name)
 		if !channel.ValidName(name) {
-			ps.Add(p, "service name %q: use 1-59 letters, digits, '-' or '_' (it is a subject token and part of a consumer name)", name)
+			ps.Add(p, "service name %q: use 1-%d letters, digits, '-' or '_' (it is a subject token and part of a consumer name)", name, channel.MaxNameLen)
 		}
 		ps = append(ps, c.Services[name].Validate(p)...)
 	}

@@ -46,9 +46,14 @@ func TestResultSubjectNoStreamStoresIsPermanentAndTheAnswerIsKept(t *testing.T) 
 	b := newBus(t)
 	svc := newFake(t, ok)
 	b.start(t, testConfig(map[string]channel.Config{"ocr": svcConfig(svc.URL, 2)}))
-	e := b.enqueue(t, "ocr", "extract", jobs.Job{Payload: json.RawMessage(`{}`), ResultSubject: "nowhere.ocr"})
+	// A result subject is always under results. (jobs.Job.Check): only a
+	// RESULTS stream deleted by hand stores it nowhere.
+	if err := b.js.DeleteStream(context.Background(), events.StreamResults); err != nil {
+		t.Fatal(err)
+	}
+	e := b.enqueue(t, "ocr", "extract", jobs.Job{Payload: json.RawMessage(`{}`), ResultSubject: "results.ocr.mine"})
 	rec := b.waitState(t, e.ID, jobstate.Dead)
-	if !strings.Contains(rec.LastError, "no stream stores nowhere.ocr") || svc.count() != 1 {
+	if !strings.Contains(rec.LastError, "no stream stores results.ocr.mine") || svc.count() != 1 {
 		t.Fatalf("calls %d, record %+v", svc.count(), rec)
 	}
 	// The answer was paid for: it is in the cache for a requeue once the subject is fixed.

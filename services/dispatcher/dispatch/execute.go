@@ -175,6 +175,11 @@ func (d *Dispatcher) publishCached(ctx context.Context, m *consume.Msg, t target
 // Its Nats-Msg-Id names the Idempotency-Key, so a redelivery that gets
 // here again within RESULTS' duplicate window stores it once.
 func (d *Dispatcher) publish(ctx context.Context, m *consume.Msg, t target, body []byte) (published, error) {
+	// Checked for jobs before the call and for routes at start; this is
+	// the last line before anything is sent: a result goes to RESULTS only.
+	if err := events.ValidateResultSubject(t.resultSubject); err != nil {
+		return published{}, events.Permanentf("publish result of %s seq %d: %w", m.Subject(), m.Seq(), err)
+	}
 	ev := m.Event.Derive("/dispatcher/"+t.ch.Name(), ResultType, body)
 	ev.Subject = m.Event.Subject
 	msg := ev.Msg(t.resultSubject)

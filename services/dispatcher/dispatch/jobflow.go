@@ -55,10 +55,20 @@ func (d *Dispatcher) jobHandler(ch *channel.Channel, rm *consume.Metrics) consum
 	}
 }
 
-// loadRun reads the job's record and parses the job.
+// loadRun reads the job's record and parses the job. A message the hub
+// cannot keep a record of — its id is no KV key, its subject names no
+// task — fails for good (the DLQ) without a look at the bucket.
 func (d *Dispatcher) loadRun(ctx context.Context, service string, m *consume.Msg) (*jobRun, error) {
-	run := &jobRun{}
 	id := requestID(m)
+	task, terr := jobs.Task(m.Subject())
+	switch {
+	case !jobstate.ValidID(id):
+		return refused(service, m, events.Permanentf("job id (ce-id) %.64q… of %d bytes: a job id is 1-%d letters, digits or -_=./",
+			id, len(id), events.MaxIDLen)), nil
+	case terr != nil:
+		return refused(service, m, events.Permanent(terr)), nil
+	}
+	run := &jobRun{}
 	rec, err := d.store.Get(ctx, id)
 	switch {
 	case errors.Is(err, jobstate.ErrNotFound):
@@ -74,7 +84,6 @@ func (d *Dispatcher) loadRun(ctx context.Context, service string, m *consume.Msg
 	}
 	run.fresh = m.Meta != nil && noAnswerYet(rec, run.known, m.Seq(), m.Meta.NumDelivered)
 	if !run.known {
-		task, _ := jobs.Task(m.Subject())
 		rec = jobstate.Record{ID: id, Service: service, Task: or(task, "_"), State: jobstate.Pending,
 			Description: run.job.Description, IdentityKey: run.job.IdentityKey}
 		if !m.Event.Time.IsZero() {
@@ -93,6 +102,13 @@ func (d *Dispatcher) loadRun(ctx context.Context, service string, m *consume.Msg
 	rec.RequestSubject, rec.RequestSeq = m.Subject(), m.Seq()
 	run.rec = rec
 	return run, nil
+}
+
+// refused is the run of a job message that fails with err before
+// anything is read or called.
+func refused(service string, m *consume.Msg, err error) *jobRun {
+	return &jobRun{parseErr: err, rec: jobstate.Record{ID: requestID(m), Service: service, Task: "_", State: jobstate.Pending,
+		RequestSubject: m.Subject(), RequestSeq: m.Seq()}}
 }
 
 // validatedBefore reports whether the job message at seq was validated
@@ -120,6 +136,9 @@ func (d *Dispatcher) runJob(ctx context.Context, m *consume.Msg, ch *channel.Cha
 		return run.parseErr
 	}
 	job := run.job
+	if err := job.Check(); err != nil {
+		return err // a job validated before (Decode) is checked again: it may have been published by hand
+	}
 	if wait := time.Until(job.ETA); wait > 0 {
 		// Published by hand with a future eta rather than scheduled.
 		d.metrics.deferred.WithLabelValues(ch.Name(), "eta").Inc()

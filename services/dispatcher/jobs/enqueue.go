@@ -76,7 +76,10 @@ func Enqueue(ctx context.Context, js jetstream.JetStream, service, task string, 
 // one blocks it until the window ends.
 func (c *Client) Enqueue(ctx context.Context, service, task string, job Job) (Enqueued, error) {
 	if !channel.ValidName(service) || !channel.ValidName(task) {
-		return Enqueued{}, fmt.Errorf("enqueue %q/%q: service and task are letters, digits, '-' or '_'", service, task)
+		return Enqueued{}, fmt.Errorf("enqueue %.64q/%.64q: service and task are 1-%d letters, digits, '-' or '_'", service, task, channel.MaxNameLen)
+	}
+	if err := job.Check(); err != nil {
+		return Enqueued{}, fmt.Errorf("enqueue %s.%s: %w", service, task, err)
 	}
 	data, err := json.Marshal(job)
 	if err != nil {
@@ -98,6 +101,9 @@ func (c *Client) Enqueue(ctx context.Context, service, task string, job Job) (En
 	if scheduled {
 		subject = events.JobScheduleSubject(service, task, ev.ID)
 		opts = append(opts, jetstream.WithScheduleAt(eta), jetstream.WithScheduleTarget(target))
+	}
+	if err := events.CheckSubject(subject); err != nil {
+		return Enqueued{}, fmt.Errorf("enqueue %s.%s: %w", service, task, err)
 	}
 	msg := ev.Msg(subject)
 	if job.IdentityKey != "" {

@@ -36,7 +36,33 @@ func Parse(data []byte) (Job, error) {
 	if err := schemas.Validate("job", data); err != nil {
 		return Job{}, events.Permanentf("job body: %w", err)
 	}
-	return Decode(data)
+	j, err := Decode(data)
+	if err != nil {
+		return Job{}, err
+	}
+	if err := j.Check(); err != nil {
+		return Job{}, err
+	}
+	return j, nil
+}
+
+// Check enforces what a job may make the hub do with its fields, beyond
+// their shape: its result_subject stays in stream RESULTS (under
+// results.), so a job cannot make the dispatcher publish an Odoo command
+// or a GitHub event, and its identity_key (the message's Nats-Msg-Id)
+// is at most events.MaxIDLen bytes. Parse and Enqueue check it, and the
+// dispatcher again before it calls the service: a job published with
+// `nats pub` never went through either. Its error is permanent.
+func (j Job) Check() error {
+	if j.ResultSubject != "" {
+		if err := events.ValidateResultSubject(j.ResultSubject); err != nil {
+			return events.Permanentf("job result_subject: %w", err)
+		}
+	}
+	if err := events.CheckID("job identity_key", j.IdentityKey); err != nil {
+		return events.Permanent(err)
+	}
+	return nil
 }
 
 // Decode reads a job body that was validated before: by Enqueue, or by

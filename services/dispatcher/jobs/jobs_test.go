@@ -47,7 +47,9 @@ func TestParse(t *testing.T) {
 	if (jobs.Job{}).MaxAttempts(8) != 8 {
 		t.Error("default attempts")
 	}
-	for _, bad := range []string{`{}`, `{"payload":1,"colour":"red"}`, `{"payload":1,"retry_pattern":{"0":1}}`, `not json`, `{"payload":1,"eta":"soon"}`} {
+	for _, bad := range []string{`{}`, `{"payload":1,"colour":"red"}`, `{"payload":1,"retry_pattern":{"0":1}}`, `not json`, `{"payload":1,"eta":"soon"}`,
+		`{"payload":1,"result_subject":"odoo.cmd.res_partner.unlink"}`, `{"payload":1,"result_subject":"results"}`,
+		`{"payload":1,"identity_key":"` + strings.Repeat("k", 129) + `"}`} {
 		if _, err := jobs.Parse([]byte(bad)); !events.IsPermanent(err) {
 			t.Errorf("Parse(%s) = %v, want a permanent error", bad, err)
 		}
@@ -82,6 +84,12 @@ func TestEnqueueRecordsAndRefusesBadJobs(t *testing.T) {
 		{"ocr", "t", jobs.Job{Path: "no-slash"}, "path"},
 		{"ocr", "t", jobs.Job{MaxRetries: new(int), Method: "TRACE"}, "method"},
 		{"ocr", "t", jobs.Job{ETA: time.Now().Add(40 * 24 * time.Hour)}, "max_age"},
+		{strings.Repeat("s", 60), "t", jobs.Job{}, "1-59 letters"},
+		{"ocr", strings.Repeat("t", 4060), jobs.Job{}, "1-59 letters"},
+		{"ocr", "t", jobs.Job{ResultSubject: "odoo.cmd.res_partner.unlink"}, "results."},
+		{"ocr", "t", jobs.Job{ResultSubject: "results." + strings.Repeat("r", 1020)}, "result_subject"},
+		{"ocr", "t", jobs.Job{IdentityKey: strings.Repeat("k", 129)}, "identity_key"},
+		{"ocr", "t", jobs.Job{IdentityKey: "a\nb"}, "identity_key"},
 	}
 	for _, b := range bad {
 		if _, _, err := jobs.Enqueue(ctx, js, b.svc, b.task, b.job); err == nil || !strings.Contains(strings.ToLower(err.Error()), b.want) {

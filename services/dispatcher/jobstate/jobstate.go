@@ -261,10 +261,16 @@ func (s *Store) List(ctx context.Context, f Filter) ([]Record, error) {
 	}
 }
 
+// ValidID reports whether id can be a job id: a key of bucket jobs of at
+// most events.MaxIDLen bytes. A job id is its message's ce-id, which a
+// message published by hand may set to anything: a longer key would make
+// a subject ($KV.jobs.<id>, and the direct get's) the server may refuse.
+func ValidID(id string) bool { return validKey(id) }
+
 // validKey is the KV key rule (letters, digits and -_=./, no leading or
-// trailing dot).
+// trailing dot) within events.MaxIDLen.
 func validKey(k string) bool {
-	if k == "" || k[0] == '.' || k[len(k)-1] == '.' {
+	if k == "" || len(k) > events.MaxIDLen || k[0] == '.' || k[len(k)-1] == '.' {
 		return false
 	}
 	for i := 0; i < len(k); i++ {

@@ -63,36 +63,58 @@ func (c Clock) Now() time.Time {
 // TargetName joins prefix and name into a target name of lower-case
 // letters, digits and '-'. A name that is not already made of those is
 // cleaned and gets a short hash of the original, so two names never share
-// a target: "Github_Issues" becomes "github-issues-3f2a1c".
+// a target: "Github_Issues" becomes "github-issues-3f2a1c". A target is
+// at most maxTarget bytes (it is a subject token and a KV key): a longer
+// one keeps what fits of its start and ends in a longer hash of the whole
+// name, so it is not cut into another's.
 func TargetName(prefix, name string) string {
 	clean := name
 	if !isTargetToken(name) {
-		var b strings.Builder
-		for _, r := range strings.ToLower(name) {
-			if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-' {
-				b.WriteRune(r)
-			} else {
-				b.WriteByte('-')
-			}
-		}
-		sum := sha256.Sum256([]byte(name))
-		clean = strings.Trim(b.String(), "-")
+		clean = cleaned(name)
 		if clean != "" {
 			clean += "-"
 		}
-		clean += hex.EncodeToString(sum[:3])
+		clean += hash(name, 3)
 	}
-	if prefix == "" {
+	if prefix != "" {
+		clean = prefix + "-" + clean
+	}
+	if len(clean) <= maxTarget {
 		return clean
 	}
-	return prefix + "-" + clean
+	mark := hash(name, 8)
+	keep := strings.TrimRight(clean[:maxTarget-len(mark)-1], "-")
+	return keep + "-" + mark
+}
+
+// maxTarget bounds a target name.
+const maxTarget = 128
+
+// cleaned is name in lower case with every other character than a
+// letter, a digit or '-' turned into '-', trimmed of '-'.
+func cleaned(name string) string {
+	var b strings.Builder
+	for _, r := range strings.ToLower(name) {
+		if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-' {
+			b.WriteRune(r)
+		} else {
+			b.WriteByte('-')
+		}
+	}
+	return strings.Trim(b.String(), "-")
+}
+
+// hash is the first n bytes of name's SHA-256, in hex.
+func hash(name string, n int) string {
+	sum := sha256.Sum256([]byte(name))
+	return hex.EncodeToString(sum[:n])
 }
 
 // IsTargetName reports whether s is a valid target name.
 func IsTargetName(s string) bool { return isTargetToken(s) }
 
 func isTargetToken(s string) bool {
-	if s == "" || len(s) > 128 {
+	if s == "" || len(s) > maxTarget {
 		return false
 	}
 	for i := 0; i < len(s); i++ {

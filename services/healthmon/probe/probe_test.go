@@ -1,6 +1,7 @@
 package probe
 
 import (
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -49,7 +50,17 @@ func TestTargetName(t *testing.T) {
 	if TargetName("route", "A_b") != TargetName("route", "A_b") {
 		t.Error("target names are not stable")
 	}
-	for _, bad := range []string{"", "Upper", "dot.ted", "under_score"} {
+	// Names of any length make targets within the limit, never the same.
+	long, longer := strings.Repeat("r", 300), strings.Repeat("r", 301)
+	for _, n := range []string{long, longer, strings.Repeat("R_", 200), strings.Repeat("a", 128), strings.Repeat("a", 200)} {
+		if got := TargetName("route", n); !IsTargetName(got) || !strings.HasPrefix(got, "route-") {
+			t.Errorf("TargetName of %d bytes = %q (%d bytes)", len(n), got, len(got))
+		}
+	}
+	if TargetName("route", long) == TargetName("route", longer) {
+		t.Error("two long names share a target")
+	}
+	for _, bad := range []string{"", "Upper", "dot.ted", "under_score", strings.Repeat("a", 129)} {
 		if IsTargetName(bad) {
 			t.Errorf("IsTargetName(%q)", bad)
 		}

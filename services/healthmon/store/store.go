@@ -153,6 +153,9 @@ func TransitionID(t Transition) string {
 // the log lines about it.
 func (s *Store) Publish(ctx context.Context, t Transition) (string, error) {
 	subject := events.HealthSubject(t.Target, string(t.Status))
+	if err := events.CheckSubject(subject); err != nil {
+		return "", fmt.Errorf("publish transition of %.64q: %w", t.Target, err)
+	}
 	body, err := json.Marshal(t)
 	if err != nil {
 		return "", fmt.Errorf("publish %s: encode: %w", subject, err)

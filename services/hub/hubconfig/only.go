@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/insightpulse/pulsehub/events"
 	"github.com/insightpulse/pulsehub/events/config"
 	"github.com/insightpulse/pulsehub/events/route"
 )
@@ -62,6 +63,9 @@ func (c Config) ValidateFor(only []string) config.Problems {
 	ps = append(ps, c.Log.Validate("log")...)
 	if c.usesOdoo(runs) {
 		for _, name := range sortedKeys(c.Odoo) {
+			if !events.IsName(name) {
+				ps.Add("odoo."+name, "instance name %q: use 1-%d letters, digits, '-' or '_' (routes name it, and it names a health target)", name, events.MaxNameLen)
+			}
 			ps = append(ps, c.Odoo[name].Validate("odoo."+name)...)
 		}
 	}

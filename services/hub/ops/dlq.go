@@ -122,6 +122,9 @@ func Requeue(ctx context.Context, js jetstream.JetStream, letters []DeadLetter, 
 		if d.OriginSubject == "" {
 			return out, fmt.Errorf("dead letter %d has no origin subject", d.Seq)
 		}
+		if err := events.CheckSubject(d.OriginSubject); err != nil {
+			return out, fmt.Errorf("dead letter %d: its origin subject: %w", d.Seq, err)
+		}
 		if dryRun {
 			out = append(out, r)
 			continue

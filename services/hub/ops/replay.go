@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/insightpulse/pulsehub/events"
 	"github.com/insightpulse/pulsehub/events/stream"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nuid"
@@ -58,6 +59,9 @@ func Replay(ctx context.Context, js jetstream.JetStream, req ReplayRequest) (Rep
 		plan.Filters = []string{route.Config.FilterSubject}
 	}
 	if req.Subject != "" {
+		if err := events.ValidateFilter(req.Subject); err != nil {
+			return plan, fmt.Errorf("--subject: %w", err)
+		}
 		if !coveredBy(req.Subject, plan.Filters) {
 			return plan, fmt.Errorf("subject %q is not among route %s's subjects %v", req.Subject, req.Route, plan.Filters)
 		}

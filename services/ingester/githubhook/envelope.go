@@ -79,13 +79,31 @@ func parse(contentType string, body []byte) (summary, error) {
 		return summary{}, fmt.Errorf("%w: not valid JSON", errMalformed)
 	}
 	f := gjson.GetManyBytes(doc, summaryPaths...)
+	action, err := actionOf(f[0])
+	if err != nil {
+		return summary{}, err
+	}
 	return summary{
-		action:         str(f[0]),
+		action:         action,
 		repoURL:        str(f[1]),
 		repoFullName:   str(f[2]),
 		orgURL:         str(f[3]),
 		installationID: integer(f[4]),
 	}, nil
+}
+
+// actionOf is the payload's action: a string of at most
+// events.MaxNameLen bytes, since it becomes a subject token (any byte is
+// escaped by events.Token); a longer one is refused rather than cut, so
+// two actions never share a subject. Anything but a string is no action.
+func actionOf(r gjson.Result) (string, error) {
+	if r.Type != gjson.String {
+		return "", nil
+	}
+	if err := events.CheckName("the payload's action", r.Str); err != nil {
+		return "", fmt.Errorf("%w: %w", errMalformed, err)
+	}
+	return r.Str, nil
 }
 
 // str is a JSON string that fits in a header; anything else is "".

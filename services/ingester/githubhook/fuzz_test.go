@@ -2,11 +2,13 @@ package githubhook_test
 
 import (
 	"bytes"
+	"context"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"strings"
 	"testing"
 
 	"github.com/insightpulse/pulsehub/events"
@@ -19,7 +21,12 @@ const fuzzSecret = "fuzz secret"
 
 // FuzzHandler sends arbitrary deliveries to the handler in front of a real
 // JetStream: it must never panic, never answer 2xx to a delivery that is
-// not signed with the secret, and store something only when it answers 2xx.
+// not signed with the secret, store something only when it answers 2xx,
+// and store it only on a subject within the hub's limits (no token longer
+// than a name within its limit makes, the subject within
+// events.MaxSubjectLen, Nats-Msg-Id within events.MaxIDLen).
+//
+//	go test -run '^$' -fuzz FuzzHandler -fuzztime 60s -fuzzminimizetime 100x -parallel 1 ./githubhook
 func FuzzHandler(f *testing.F) {
 	push, _ := os.ReadFile("../testdata/github/push/payload.json")
 	f.Add("push", "d1", "application/json", uint8(1), "", push)
@@ -28,6 +35,9 @@ func FuzzHandler(f *testing.F) {
 	f.Add("ping", "d4", "application/json", uint8(2), "sha256=00", []byte(`{"zen":"x"}`))
 	f.Add("", "", "", uint8(1), "", []byte(`{`))
 	f.Add("a.b", "\x00", "text/plain; charset=\xff", uint8(2), "sha256=", []byte(`null`))
+	f.Add(strings.Repeat("e", 64), strings.Repeat("d", 128), "application/json", uint8(1), "", []byte(`{"action":"`+strings.Repeat("é", 32)+`"}`))
+	f.Add(strings.Repeat("e", 65), "d5", "application/json", uint8(1), "", []byte(`{"action":"opened"}`))
+	f.Add("issues", "d6", "application/json", uint8(1), "", []byte(`{"action":"`+strings.Repeat("a", 4060)+`"}`))
 
 	n := ingesttest.StartNATS(f)
 	deps := n.Deps(f, io.Discard)
@@ -35,6 +45,10 @@ func FuzzHandler(f *testing.F) {
 		Publish: &intake.Publisher{Conn: deps.Conn, JS: deps.JS}}
 	endpoint := h.Endpoint(slog.New(slog.DiscardHandler), nil, nil)
 	_, js := n.Client(f)
+	stored, err := js.Stream(context.Background(), events.StreamGitHub)
+	if err != nil {
+		f.Fatal(err)
+	}
 
 	f.Fuzz(func(t *testing.T, event, guid, contentType string, mode uint8, sig string, body []byte) {
 		req := httptest.NewRequest(http.MethodPost, "/github", bytes.NewReader(body))
@@ -65,6 +79,12 @@ func FuzzHandler(f *testing.F) {
 			t.Fatalf("stored a delivery answered %d", rec.Code)
 		case after > before && !sigValid:
 			t.Fatal("stored an unsigned body")
+		case after > before:
+			m, err := stored.GetMsg(context.Background(), after) // nothing is ever deleted: the count is the last sequence
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkBounds(t, m.Subject, m.Header.Get(events.HeaderMsgID))
 		}
 	})
 }
@@ -76,4 +96,21 @@ func validHeader(v string) bool {
 		}
 	}
 	return true
+}
+
+// checkBounds fails t when a stored delivery's subject or message id is
+// over the hub's limits.
+func checkBounds(t *testing.T, subject, msgID string) {
+	t.Helper()
+	if len(subject) > events.MaxSubjectLen || events.CheckSubject(subject) != nil {
+		t.Fatalf("stored on a subject of %d bytes: %v", len(subject), events.CheckSubject(subject))
+	}
+	for _, tok := range strings.Split(subject, ".") {
+		if len(tok) > events.MaxTokenLen {
+			t.Fatalf("stored on %q: a token of %d bytes", subject, len(tok))
+		}
+	}
+	if len(msgID) == 0 || len(msgID) > events.MaxIDLen {
+		t.Fatalf("stored with a Nats-Msg-Id of %d bytes", len(msgID))
+	}
 }

@@ -6,11 +6,13 @@
 package githubhook
 
 import (
+	"fmt"
 	"log/slog"
 	"net/http"
 	"regexp"
 	"time"
 
+	"github.com/insightpulse/pulsehub/events"
 	"github.com/insightpulse/pulsehub/services/ingester/intake"
 )
 
@@ -27,10 +29,9 @@ type Handler struct {
 	Now      func() time.Time  // clock for ce-time; default time.Now
 }
 
-var (
-	eventPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
-	guidPattern  = regexp.MustCompile(`^[A-Za-z0-9-]{1,128}$`)
-)
+// guidPattern is a delivery GUID: GitHub sends a UUID; at most
+// events.MaxIDLen bytes, since it becomes ce-id and Nats-Msg-Id.
+var guidPattern = regexp.MustCompile(fmt.Sprintf(`^[A-Za-z0-9-]{1,%d}$`, events.MaxIDLen))
 
 // Endpoint wraps the handler with the request log, metrics and the body
 // budget it shares with the other endpoints (nil: unbounded).
@@ -105,12 +106,12 @@ func (h *Handler) delivery(r *http.Request, body []byte) (Delivery, intake.Resul
 	switch {
 	case d.Event == "":
 		return bad("X-GitHub-Event header is required")
-	case !eventPattern.MatchString(d.Event):
-		return bad("X-GitHub-Event is not an event name (letters, digits, _ and -)")
+	case !events.IsName(d.Event):
+		return bad(fmt.Sprintf("X-GitHub-Event is not an event name (1-%d letters, digits, _ and -)", events.MaxNameLen))
 	case d.GUID == "":
 		return bad("X-GitHub-Delivery header is required")
 	case !guidPattern.MatchString(d.GUID):
-		return bad("X-GitHub-Delivery is not a delivery GUID")
+		return bad(fmt.Sprintf("X-GitHub-Delivery is not a delivery GUID (1-%d letters, digits and -)", events.MaxIDLen))
 	case d.ContentType != ContentJSON && d.ContentType != ContentForm:
 		return d, intake.Reject(http.StatusUnsupportedMediaType, intake.OutcomeUnsupportedMedia,
 			"Content-Type must be application/json or application/x-www-form-urlencoded"), false

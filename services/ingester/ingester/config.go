@@ -3,11 +3,11 @@ package ingester
 import (
 	"fmt"
 	"net/url"
-	"regexp"
 	"slices"
 	"sort"
 	"time"
 
+	"github.com/insightpulse/pulsehub/events"
 	"github.com/insightpulse/pulsehub/events/config"
 	"github.com/insightpulse/pulsehub/events/service"
 	"github.com/insightpulse/pulsehub/odoo"
@@ -76,7 +76,7 @@ type OdooWebhookConfig struct {
 // OdooSource is `ingester.odoo_sources.<name>`: one Odoo webhook action's URL.
 type OdooSource struct {
 	Token    config.Secret `yaml:"token"`    // the secret in the URL; required (env PULSEHUB_INGESTER_ODOO_SOURCES_<NAME>_TOKEN or _FILE)
-	Model    string        `yaml:"model"`    // the only model accepted (others: 400); required for the poll; default any
+	Model    string        `yaml:"model"`    // the only model accepted (others: 400), an Odoo model name of at most 64 bytes; required for the poll; default any
 	Instance string        `yaml:"instance"` // a key of the top-level odoo: section; ce-source and the poll's Odoo
 	Poll     PollConfig    `yaml:"poll"`     // catch-up of changes the webhook lost
 }
@@ -106,8 +106,6 @@ func DefaultConfig() Config {
 		MaxInFlightBytes: intake.DefaultBudgetBytes,
 	}
 }
-
-var sourceName = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
 
 // Validate reports every problem under path (the hub passes "ingester").
 func (c Config) Validate(path string) config.Problems {
@@ -203,8 +201,11 @@ func (o OdooWebhookConfig) validate(path string) config.Problems {
 
 func (s OdooSource) validate(path, name string, instances map[string]odoo.Config) config.Problems {
 	var ps config.Problems
-	if !sourceName.MatchString(name) {
-		ps.Add(path, "source name %q: use 1-64 letters, digits, '-' or '_' (it is a URL segment, a subject token and a checkpoint key)", name)
+	if !events.IsName(name) {
+		ps.Add(path, "source name %q: use 1-%d letters, digits, '-' or '_' (it is a URL segment, a subject token and a checkpoint key)", name, events.MaxNameLen)
+	}
+	if s.Model != "" && !events.IsOdooModel(s.Model) {
+		ps.Add(path+".model", "%q is not an Odoo model name (like res.partner, at most %d bytes)", s.Model, events.MaxNameLen)
 	}
 	if !s.Token.IsSet() {
 		ps.Add(path+".token", "is required: a long random secret that goes in the webhook URL (env %s or _FILE)", config.EnvName(path+".token"))

@@ -99,9 +99,11 @@ func TestConfigReportsEveryProblem(t *testing.T) {
 	cfg.MaxInFlightBytes = -1
 	cfg.Odoo = map[string]odoo.Config{"main": {URL: "http://odoo"}}
 	cfg.OdooSources = map[string]ingester.OdooSource{
-		"bad name!": {Token: config.NewSecret("0123456789abcdef")},
-		"short":     {Token: config.NewSecret("abc")},
-		"none":      {},
+		"bad name!":             {Token: config.NewSecret("0123456789abcdef")},
+		"short":                 {Token: config.NewSecret("abc")},
+		"none":                  {},
+		strings.Repeat("s", 65): {Token: config.NewSecret("0123456789abcdef")},
+		"long-model":            {Token: config.NewSecret("0123456789abcdef"), Model: strings.Repeat("m", 65)},
 		"poller": {Token: config.NewSecret("0123456789abcdef"), Instance: "other",
 			Poll: ingester.PollConfig{Enabled: true, Fields: []string{"name"}, Overlap: 2 * 3600e9, Lookback: 48 * 3600e9, PageSize: -1}},
 	}
@@ -116,6 +118,7 @@ func TestConfigReportsEveryProblem(t *testing.T) {
 		"ingester.odoo_sources.short.token", "ingester.odoo_sources.none.token", "ingester.odoo_sources.poller.instance",
 		"ingester.odoo_sources.poller.poll", "ingester.odoo_sources.poller.poll.fields", "ingester.odoo_sources.poller.poll.overlap",
 		"ingester.odoo_sources.poller.poll.lookback", "ingester.odoo_sources.poller.poll.page_size", "ingester.max_in_flight_bytes",
+		"ingester.odoo_sources." + strings.Repeat("s", 65), "ingester.odoo_sources.long-model.model",
 	} {
 		if !strings.Contains(strings.Join(got, "\n")+"\n", want+"\n") {
 			t.Errorf("no problem at %s in:\n%v", want, ps)

@@ -43,6 +43,12 @@ type Publisher struct {
 // buffer the message for after the reconnect: an event answered 503 must
 // not be stored behind the sender's back.
 func (p *Publisher) Publish(ctx context.Context, subject string, e events.Event) (Accepted, error) {
+	// The endpoints bound every name they put in a subject; this is the
+	// last line: a subject over the limit would make the server close
+	// the connection, so it is refused, never sent.
+	if err := events.CheckSubject(subject); err != nil {
+		return Accepted{}, fmt.Errorf("publish (ce-id %s): %w", e.ID, err)
+	}
 	if p.Conn != nil && !p.Conn.IsConnected() {
 		return Accepted{}, fmt.Errorf("publish %s (ce-id %s): %w: not connected to NATS (%s)", subject, e.ID, ErrUnavailable, p.Conn.Status())
 	}
@@ -75,9 +81,15 @@ func Stored(status int, a Accepted) Result {
 		Attrs: []any{"stream", a.Stream, "stream_seq", a.Seq, "event_id", a.ID}}
 }
 
-// Failed is the answer for a publish that failed: 413 when the message is
+// Failed is the answer for a publish that failed: 400 when the request
+// made a subject the hub does not publish on, 413 when the message is
 // over NATS's max_payload, else 503 (try again later).
 func Failed(err error) Result {
+	if errors.Is(err, events.ErrSubject) {
+		res := Reject(http.StatusBadRequest, OutcomeBadRequest, "the request names a subject the hub cannot publish on (a name too long?)")
+		res.Err = err
+		return res
+	}
 	if errors.Is(err, ErrTooLarge) {
 		res := Reject(http.StatusRequestEntityTooLarge, OutcomeTooLarge, "body is larger than the NATS server accepts (max_payload)")
 		res.Err = err

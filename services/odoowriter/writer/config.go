@@ -2,11 +2,11 @@ package writer
 
 import (
 	"fmt"
-	"regexp"
 	"sort"
 	"strings"
 	"time"
 
+	"github.com/insightpulse/pulsehub/events"
 	"github.com/insightpulse/pulsehub/events/config"
 	"github.com/insightpulse/pulsehub/events/route"
 	"github.com/insightpulse/pulsehub/events/service"
@@ -61,8 +61,6 @@ func DefaultConfig() Config {
 	}
 }
 
-var instancePattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
-
 // Validate reports every problem under path, and every Odoo route (under
 // routes[i]) whose instance is not in the odoo: section.
 func (c Config) Validate(path string) config.Problems {
@@ -79,8 +77,8 @@ func (c Config) Validate(path string) config.Problems {
 	if c.ShutdownGrace < 0 {
 		ps.Add(path+".shutdown_grace", "must not be negative")
 	}
-	if !instancePattern.MatchString(c.Instance) {
-		ps.Add(path+".instance", "%q: instance names are 1-64 letters, digits, '-' or '_'", c.Instance)
+	if !events.IsName(c.Instance) {
+		ps.Add(path+".instance", "%q: instance names are 1-%d letters, digits, '-' or '_'", c.Instance, events.MaxNameLen)
 	}
 	if c.CmdRoute.Concurrency < 0 {
 		ps.Add(path+".cmd_route.concurrency", "must not be negative")

@@ -63,9 +63,16 @@ func routeHandler(m *plan.Mapper, b *batch.Batcher) consume.Handler {
 	}
 }
 
-// cmdHandler runs odoo.cmd.<model>.<op> commands.
+// cmdHandler runs odoo.cmd.<model>.<op> commands. They come from stream
+// ODOO_CMD only (cmdSpec's consumer, or its replay consumer): a command is
+// the one message that names its own Odoo model and operation, so nothing
+// another stream holds — an event, a result, a dead letter — is taken for
+// one, whatever its subject.
 func cmdHandler(instance string, b *batch.Batcher) consume.Handler {
 	return func(ctx context.Context, msg *consume.Msg) error {
+		if s := msg.Stream(); s != events.StreamOdooCmd {
+			return wrap(msg, events.Permanentf("route %s takes commands from stream %s only, not from %q", plan.CommandRoute, events.StreamOdooCmd, s))
+		}
 		p, err := plan.FromCommand(msg.Subject(), msg.Event.ContentType, msg.Data(), eventID(msg), msg.Seq(), instance)
 		if err != nil {
 			return wrap(msg, err)
