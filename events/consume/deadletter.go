@@ -8,6 +8,7 @@ import (
 
 	"github.com/insightpulse/pulsehub/events"
 	"github.com/insightpulse/pulsehub/events/config"
+	"github.com/insightpulse/pulsehub/events/stream"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -47,7 +48,7 @@ func (d DeadLetter) Middleware(next Handler) Handler {
 		dl := DeadLetterMsg(m, err)
 		perr := events.CheckSubject(dl.Subject) // within the limit for every valid route name: DLQSubject shortens a long original
 		if perr == nil {
-			_, perr = d.JS.PublishMsg(pctx, dl)
+			_, perr = stream.Publish(pctx, d.JS, dl)
 		}
 		if perr != nil {
 			return events.RetryAfter(fmt.Errorf("dead-letter %s seq %d: %w (original error: %v)", m.Stream(), m.Seq(), perr, err), time.Second)

@@ -41,11 +41,11 @@ func TestRunHubEnsuresTheDefaultStreams(t *testing.T) {
 func TestRunHubTakesAStreamConfig(t *testing.T) {
 	cfg := stream.DefaultConfig()
 	l := cfg.Limits[events.StreamGitHub]
-	l.MaxAge = 48 * time.Hour
+	l.MaxAge = 96 * time.Hour
 	cfg.Limits[events.StreamGitHub] = l
 	h := natstest.RunHub(t, cfg)
-	if got := streamNames(t, h.JS)[events.StreamGitHub].MaxAge; got != 48*time.Hour {
-		t.Fatalf("GITHUB max age %s, want 48h", got)
+	if got := streamNames(t, h.JS)[events.StreamGitHub].MaxAge; got != 96*time.Hour {
+		t.Fatalf("GITHUB max age %s, want 96h", got)
 	}
 }
 

@@ -59,3 +59,59 @@ func untilReady(ctx context.Context, fn func() error) error {
 		return err
 	}, backoff.WithContext(b, ctx))
 }
+
+// publishAttempt bounds one attempt of Publish, so that a request lost in
+// a leader election (no answer ever comes) leaves time for the next.
+const publishAttempt = time.Second
+
+// defaultPublishWait bounds Publish when ctx has no deadline.
+const defaultPublishWait = 5 * time.Second
+
+// Publish publishes msg and waits for JetStream's acknowledgement, riding
+// out a leader election: a transient failure (no stream leader yet, no
+// answer within an attempt, JetStream temporarily unavailable) is tried
+// again, 50 ms and then up to 500 ms apart, until ctx ends (5s when it has
+// no deadline) — the caller's own deadline (a webhook sender's patience)
+// bounds it, not a count. An attempt whose answer was lost may have stored
+// the message: the retry is safe when msg carries a Nats-Msg-Id (every
+// message the hub publishes does: its ce-id), which JetStream's duplicate
+// window drops; without one, only failures that prove nothing was stored
+// (no responders, "temporarily unavailable") are retried.
+//
+// Every publisher of the hub goes through it: the ingester, dispatcher
+// results, dead letters, job records, health transitions, requeues.
+func Publish(ctx context.Context, js jetstream.JetStream, msg *nats.Msg, opts ...jetstream.PublishOpt) (*jetstream.PubAck, error) {
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, defaultPublishWait)
+		defer cancel()
+	}
+	idempotent := msg.Header.Get(jetstream.MsgIDHeader) != ""
+	opts = append(opts[:len(opts):len(opts)], jetstream.WithRetryAttempts(0))
+	wait := 50 * time.Millisecond
+	for {
+		actx, cancel := context.WithTimeout(ctx, publishAttempt)
+		ack, err := js.PublishMsg(actx, msg, opts...)
+		cancel()
+		if err == nil || ctx.Err() != nil || !retryPublish(err, idempotent) {
+			return ack, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, err
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 500*time.Millisecond)
+	}
+}
+
+// retryPublish says whether a failed publish may be sent again.
+func retryPublish(err error, idempotent bool) bool {
+	switch {
+	case errors.Is(err, nats.ErrNoResponders), errors.Is(err, jetstream.ErrNoStreamResponse):
+		return true // nothing received it
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, nats.ErrTimeout):
+		return idempotent // it may have been stored: only a de-duplicated message is safe to send again
+	}
+	return Transient(err)
+}

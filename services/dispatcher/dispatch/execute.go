@@ -10,6 +10,7 @@ import (
 
 	"github.com/insightpulse/pulsehub/events"
 	"github.com/insightpulse/pulsehub/events/consume"
+	"github.com/insightpulse/pulsehub/events/stream"
 	"github.com/insightpulse/pulsehub/services/dispatcher/call"
 	"github.com/insightpulse/pulsehub/services/dispatcher/channel"
 	"github.com/nats-io/nats.go/jetstream"
@@ -184,7 +185,7 @@ func (d *Dispatcher) publish(ctx context.Context, m *consume.Msg, t target, body
 	ev.Subject = m.Event.Subject
 	msg := ev.Msg(t.resultSubject)
 	msg.Header.Set(events.HeaderMsgID, "result:"+t.req.IdempotencyKey)
-	ack, err := d.js.PublishMsg(ctx, msg)
+	ack, err := stream.Publish(ctx, d.js, msg)
 	if errors.Is(err, jetstream.ErrNoStreamResponse) {
 		return published{}, events.Permanentf("publish result of %s seq %d: no stream stores %s", m.Subject(), m.Seq(), t.resultSubject)
 	}

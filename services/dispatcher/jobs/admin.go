@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/insightpulse/pulsehub/events"
+	"github.com/insightpulse/pulsehub/events/stream"
 	"github.com/insightpulse/pulsehub/services/dispatcher/jobstate"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -79,7 +80,7 @@ func Requeue(ctx context.Context, js jetstream.JetStream, id string) (Requeued, 
 	if err := store.Put(ctx, rec); err != nil {
 		return Requeued{}, err
 	}
-	ack, err := js.PublishMsg(ctx, requeueMsg(orig, rec, time.Now()))
+	ack, err := stream.Publish(ctx, js, requeueMsg(orig, rec, time.Now()))
 	if err != nil {
 		if rerr := store.Put(ctx, before); rerr != nil {
 			err = errors.Join(err, fmt.Errorf("and its record could not be put back to %s: %w", before.State, rerr))

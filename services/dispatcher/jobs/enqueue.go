@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/insightpulse/pulsehub/events"
+	"github.com/insightpulse/pulsehub/events/stream"
 	"github.com/insightpulse/pulsehub/schemas"
 	"github.com/insightpulse/pulsehub/services/dispatcher/channel"
 	"github.com/insightpulse/pulsehub/services/dispatcher/jobstate"
@@ -109,7 +110,7 @@ func (c *Client) Enqueue(ctx context.Context, service, task string, job Job) (En
 	if job.IdentityKey != "" {
 		msg.Header.Set(events.HeaderMsgID, job.IdentityKey)
 	}
-	ack, err := c.js.PublishMsg(ctx, msg, opts...)
+	ack, err := stream.Publish(ctx, c.js, msg, opts...)
 	if err != nil {
 		return Enqueued{}, fmt.Errorf("enqueue %s: %w", subject, err)
 	}

@@ -160,7 +160,7 @@ func (s *Store) Put(ctx context.Context, r Record) error {
 	if err != nil {
 		return err
 	}
-	if _, err := s.js.PublishMsg(ctx, m, opts...); err != nil {
+	if _, err := stream.Publish(ctx, s.js, m, opts...); err != nil {
 		return fmt.Errorf("job %s: write state %s: %w", r.ID, r.State, err)
 	}
 	return nil

@@ -166,7 +166,7 @@ func (s *Store) Publish(ctx context.Context, t Transition) (string, error) {
 		e.CorrelationID = e.ID
 	}
 	e.Subject = t.Target
-	ack, err := s.js.PublishMsg(ctx, e.Msg(subject))
+	ack, err := stream.Publish(ctx, s.js, e.Msg(subject))
 	if err != nil {
 		return e.ID, fmt.Errorf("publish %s: %w", subject, err)
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/insightpulse/pulsehub/events"
 	"github.com/insightpulse/pulsehub/events/consume"
+	"github.com/insightpulse/pulsehub/events/stream"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -129,7 +130,7 @@ func Requeue(ctx context.Context, js jetstream.JetStream, letters []DeadLetter, 
 			out = append(out, r)
 			continue
 		}
-		ack, err := js.PublishMsg(ctx, requeueMsg(d))
+		ack, err := stream.Publish(ctx, js, requeueMsg(d))
 		if err != nil {
 			return out, fmt.Errorf("requeue dead letter %d to %s: %w", d.Seq, d.OriginSubject, err)
 		}

@@ -38,7 +38,7 @@ type GitHubConfig struct {
 	WebhookSecrets        []config.Secret `yaml:"webhook_secrets" env:"PULSEHUB_GITHUB_WEBHOOK_SECRET"` // accepted signing secrets (rotation: list old and new); required unless insecure_skip_signature
 	InsecureSkipSignature bool            `yaml:"insecure_skip_signature"`                              // DEVELOPMENT ONLY: accept unsigned deliveries, logged loudly; default false
 	MaxBodyBytes          int64           `yaml:"max_body_bytes"`                                       // bytes; default 26214400 (25 MiB, GitHub's cap)
-	PublishTimeout        time.Duration   `yaml:"publish_timeout"`                                      // wait for the PubAck before answering 503; default 5s (GitHub waits 10s)
+	PublishTimeout        time.Duration   `yaml:"publish_timeout"`                                      // how long a publish may wait for the PubAck, retrying through a leader election, before answering 503; default 8s (GitHub waits 10s)
 	App                   GitHubAppConfig `yaml:"app"`                                                  // the App, for the redelivery reconciler
 
 	// DuplicateWindow is the GITHUB stream's duplicate window
@@ -70,7 +70,7 @@ type GitHubAppConfig struct {
 // OdooWebhookConfig is `ingester.odoo_webhook`: limits of POST /odoo/{name}/{token}.
 type OdooWebhookConfig struct {
 	MaxBodyBytes   int64         `yaml:"max_body_bytes"`  // bytes; default 1048576 (1 MiB)
-	PublishTimeout time.Duration `yaml:"publish_timeout"` // wait for the PubAck before answering 503; default 700ms (Odoo waits 1s)
+	PublishTimeout time.Duration `yaml:"publish_timeout"` // how long a publish may wait for the PubAck, retrying through a leader election, before answering 503; default 700ms (Odoo waits 1s)
 }
 
 // OdooSource is `ingester.odoo_sources.<name>`: one Odoo webhook action's URL.
@@ -97,7 +97,7 @@ func DefaultConfig() Config {
 	return Config{
 		HTTP: service.HTTPConfig{Listen: "127.0.0.1:8080", ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 30 * time.Second,
 			WriteTimeout: 30 * time.Second, IdleTimeout: 120 * time.Second, MaxHeaderBytes: 64 << 10, ShutdownTimeout: 10 * time.Second},
-		GitHub: GitHubConfig{Enabled: true, MaxBodyBytes: githubhook.DefaultMaxBodyBytes, PublishTimeout: 5 * time.Second,
+		GitHub: GitHubConfig{Enabled: true, MaxBodyBytes: githubhook.DefaultMaxBodyBytes, PublishTimeout: 8 * time.Second,
 			App: GitHubAppConfig{BaseURL: reconcile.DefaultBaseURL, Interval: reconcile.DefaultInterval, Lookback: reconcile.DefaultLookback,
 				Overlap: reconcile.DefaultOverlap, MaxPages: reconcile.DefaultMaxPages, MaxRedeliveriesPerPass: reconcile.DefaultMaxPerPass,
 				MaxRedeliveriesPerMinute: reconcile.DefaultMaxPerMinute, RedeliveryBackoff: reconcile.DefaultBackoff,

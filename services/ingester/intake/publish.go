@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/insightpulse/pulsehub/events"
+	"github.com/insightpulse/pulsehub/events/stream"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -59,7 +60,7 @@ func (p *Publisher) Publish(ctx context.Context, subject string, e events.Event)
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	start := time.Now()
-	ack, err := p.JS.PublishMsg(ctx, e.Msg(subject))
+	ack, err := stream.Publish(ctx, p.JS, e.Msg(subject))
 	p.Metrics.published(subject, ack, err, time.Since(start))
 	switch {
 	case errors.Is(err, nats.ErrMaxPayload):

@@ -1,0 +1,75 @@
+package stream_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/insightpulse/pulsehub/events/natstest"
+	"github.com/insightpulse/pulsehub/events/stream"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// A publish made while no stream answers (a stream leader being elected;
+// here the stream created a moment later) is retried until it is stored,
+// within the caller's deadline, and stored once.
+func TestPublishRidesOutAStreamThatIsNotThereYet(t *testing.T) {
+	srv := natstest.RunServer(t)
+	_, js := natstest.Connect(t, srv.ClientURL())
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	go func() {
+		time.Sleep(700 * time.Millisecond) // longer than nats.go's own 2 retries 250 ms apart
+		_, _ = js.CreateStream(context.Background(), jetstream.StreamConfig{Name: "LATE", Subjects: []string{"late.>"}})
+	}()
+	msg := nats.NewMsg("late.x")
+	msg.Header.Set(jetstream.MsgIDHeader, "id-1")
+	start := time.Now()
+	ack, err := stream.Publish(ctx, js, msg)
+	if err != nil {
+		t.Fatalf("publish: %v", err)
+	}
+	t.Logf("stored after %s", time.Since(start).Round(time.Millisecond))
+	if ack.Stream != "LATE" || ack.Sequence != 1 {
+		t.Fatalf("ack = %+v", ack)
+	}
+	// The same message again is a duplicate, not a second copy.
+	ack, err = stream.Publish(ctx, js, msg)
+	if err != nil || !ack.Duplicate {
+		t.Fatalf("again: %+v %v", ack, err)
+	}
+}
+
+// The deadline bounds the retries, and an answer (a refusal) is not
+// retried.
+func TestPublishStopsAtTheDeadlineAndOnARefusal(t *testing.T) {
+	srv := natstest.RunServer(t)
+	_, js := natstest.Connect(t, srv.ClientURL())
+	ctx, cancel := context.WithTimeout(context.Background(), 600*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, err := stream.Publish(ctx, js, nats.NewMsg("nowhere.x"))
+	if err == nil {
+		t.Fatal("stored with no stream")
+	}
+	if took := time.Since(start); took > 3*time.Second {
+		t.Fatalf("took %s with a 600ms deadline", took)
+	}
+	if _, err := js.CreateStream(context.Background(), jetstream.StreamConfig{Name: "S", Subjects: []string{"s.>"}, MaxMsgSize: 10}); err != nil {
+		t.Fatal(err)
+	}
+	ctx2, cancel2 := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel2()
+	start = time.Now()
+	_, err = stream.Publish(ctx2, js, &nats.Msg{Subject: "s.x", Data: make([]byte, 100)})
+	var apiErr *jetstream.APIError
+	if !errors.As(err, &apiErr) || time.Since(start) > time.Second {
+		t.Fatalf("a refused message: %v after %s", err, time.Since(start))
+	}
+	// A good one still goes through.
+	if _, err := stream.Publish(ctx2, js, &nats.Msg{Subject: "s.x", Data: []byte("ok")}); err != nil {
+		t.Fatal(err)
+	}
+}
