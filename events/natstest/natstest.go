@@ -13,6 +13,7 @@ package natstest
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"testing"
 	"time"
@@ -108,15 +109,25 @@ func connect(url string, opts ...nats.Option) (*nats.Conn, jetstream.JetStream, 
 	return nc, js, nil
 }
 
-// FreePort returns a loopback TCP port nothing listens on right now.
+// FreePort returns a loopback TCP port nothing listens on right now,
+// picked below the kernel's ephemeral range (32768-60999 on Linux): a port
+// from that range can be taken, between this call and the listen that
+// follows, as the source port of any outgoing connection (a NATS client's),
+// which made tests fail with "address already in use". Below it only
+// another listener can take it, and the pick is random among 12,000 ports.
 func FreePort(tb testing.TB) int {
 	tb.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatalf("natstest: free port: %v", err)
+	for range 100 {
+		port := 20000 + rand.IntN(12000)
+		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		if err != nil {
+			continue // taken: try another
+		}
+		l.Close()
+		return port
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	tb.Fatalf("natstest: no free port in 20000-31999 after 100 tries")
+	return 0
 }
 
 // WaitFor polls cond every 10 ms until it is true or d has passed; it fails

@@ -3,6 +3,7 @@ package monitor
 import (
 	"context"
 	"maps"
+	"time"
 
 	"github.com/insightpulse/pulsehub/events"
 	"github.com/insightpulse/pulsehub/events/config"
@@ -126,7 +127,12 @@ func (m *Monitor) flush(ctx context.Context, target string) {
 			return
 		}
 		t := q[0]
-		id, err := m.store.Publish(ctx, t)
+		// A transition that cannot go out now (the HEALTH stream missing,
+		// its leader being elected) waits for the target's next result:
+		// one second of retries, not the probe's whole round.
+		pctx, cancel := context.WithTimeout(ctx, transitionPublishWait)
+		id, err := m.store.Publish(pctx, t)
+		cancel()
 		log := m.log.With("correlation_id", id, "target", t.Target, "status", string(t.Status), "previous", string(t.Previous),
 			"subject", events.HealthSubject(t.Target, string(t.Status)))
 		if err != nil {
@@ -171,3 +177,6 @@ func (m *Monitor) remove(ctx context.Context, name string) {
 		}
 	}
 }
+
+// transitionPublishWait bounds one attempt to publish a transition.
+const transitionPublishWait = time.Second
