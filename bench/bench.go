@@ -175,6 +175,7 @@ func startNATS() (*natsEnv, error) {
 	}
 	c := embedded.DefaultConfig()
 	c.Listen, c.Monitor, c.DataDir, c.ServerName = "127.0.0.1:-1", "off", dir, "hubbench"
+	c.Auth = embedded.AuthNone // the scenarios connect as one client
 	srv, err := embedded.Start(context.Background(), c, nil)
 	if err != nil {
 		os.RemoveAll(dir)

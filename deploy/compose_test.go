@@ -214,7 +214,7 @@ func TestComposeRunsEveryServiceFromItsDockerfileTarget(t *testing.T) {
 }
 
 // The four services: `hub run --only <service>`, the mounted hub.yaml
-// read-only at the path of --config,
+// read-only at the path of --config (and NATS's CA, nothing else),
 // restarted, started after the NATS nodes are healthy, on a read-only root
 // with no capabilities, streams with 3 replicas.
 func TestComposeRunsTheServicesAlike(t *testing.T) {
@@ -225,8 +225,9 @@ func TestComposeRunsTheServicesAlike(t *testing.T) {
 		if !slices.Equal(s.Command, runArgs(hs.name)) {
 			t.Errorf("service %s: command %q, want %q", hs.name, s.Command, runArgs(hs.name))
 		}
-		if len(s.Volumes) != 1 || s.Volumes[0] != "./deploy/compose/hub.yaml:/etc/pulsehub/hub.yaml:ro" {
-			t.Errorf("service %s: volumes %v, want deploy/compose/hub.yaml read-only at /etc/pulsehub/hub.yaml", hs.name, s.Volumes)
+		if len(s.Volumes) != 2 || s.Volumes[0] != "./deploy/compose/hub.yaml:/etc/pulsehub/hub.yaml:ro" ||
+			s.Volumes[1] != "./deploy/secrets/tls/ca.pem:/etc/pulsehub/nats-ca.pem:ro" {
+			t.Errorf("service %s: volumes %v, want deploy/compose/hub.yaml read-only at /etc/pulsehub/hub.yaml and NATS's CA", hs.name, s.Volumes)
 		}
 		if s.Restart != "unless-stopped" || !s.ReadOnly || strings.Join(s.CapDrop, ",") != "ALL" || len(s.Profiles) > 0 {
 			t.Errorf("service %s: restart %q read_only %v cap_drop %v profiles %v", hs.name, s.Restart, s.ReadOnly, s.CapDrop, s.Profiles)

@@ -3,11 +3,13 @@ module github.com/insightpulse/pulsehub/deploy
 go 1.26.0
 
 // Direct: nats-server parses deploy/nats/*.conf with its own parser and runs
-// them as a cluster; nats.go talks to it; yaml.v3 reads docker-compose.yml,
-// the Kubernetes manifests and the Helm values.
+// them as a cluster; nats.go talks to it; nkeys makes the NATS users' keys
+// (natssecrets); yaml.v3 reads docker-compose.yml, the Kubernetes manifests
+// and the Helm values.
 require (
 	github.com/nats-io/nats-server/v2 v2.15.2
 	github.com/nats-io/nats.go v1.55.0
+	github.com/nats-io/nkeys v0.4.16
 	gopkg.in/yaml.v3 v3.0.1
 )
 
@@ -17,7 +19,7 @@ require (
 	github.com/insightpulse/pulsehub/events v0.0.0-00010101000000-000000000000
 	github.com/insightpulse/pulsehub/odoo v0.0.0-00010101000000-000000000000
 	github.com/insightpulse/pulsehub/schemas v0.0.0-00010101000000-000000000000 // indirect
-	github.com/insightpulse/pulsehub/services/dispatcher v0.0.0-00010101000000-000000000000 // indirect
+	github.com/insightpulse/pulsehub/services/dispatcher v0.0.0-00010101000000-000000000000
 	github.com/insightpulse/pulsehub/services/healthmon v0.0.0-00010101000000-000000000000 // indirect
 	github.com/insightpulse/pulsehub/services/hub v0.0.0-00010101000000-000000000000
 	github.com/insightpulse/pulsehub/services/ingester v0.0.0-00010101000000-000000000000
@@ -25,7 +27,6 @@ require (
 	github.com/klauspost/compress v1.20.3 // indirect
 	github.com/minio/highwayhash v1.0.4 // indirect
 	github.com/nats-io/jwt/v2 v2.8.2 // indirect
-	github.com/nats-io/nkeys v0.4.16 // indirect
 	github.com/nats-io/nuid v1.0.1 // indirect
 	golang.org/x/crypto v0.58.0 // indirect
 	golang.org/x/sys v0.49.0 // indirect

@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/insightpulse/pulsehub/events/natsauth"
 )
 
 func TestKustomizationListsOnlyFilesThatExist(t *testing.T) {
@@ -121,9 +123,11 @@ func checkRunAndConfig(t *testing.T, k k8s, hs hubService, where string, pod pod
 	t.Errorf("%s: hub.yaml of the generated ConfigMap is not mounted read-only at /etc/pulsehub", where)
 }
 
-// k8sEnv is a container's environment with the Secret's keys faked; the
-// optional ones only when withOptional.
-func k8sEnv(t *testing.T, where string, c container, withOptional bool) map[string]string {
+// k8sEnv is the environment of service svc's container with the Secret's
+// keys faked; the optional ones only when withOptional. Each variable comes
+// from the key of its name, except the NATS seed, which comes from the
+// service's own key (NATS_<SERVICE>_SEED): no service gets another's.
+func k8sEnv(t *testing.T, svc, where string, c container, withOptional bool) map[string]string {
 	t.Helper()
 	example := envExample(t)
 	secrets := fakeSecrets(t, slices.Sorted(maps.Keys(example)))
@@ -134,8 +138,12 @@ func k8sEnv(t *testing.T, where string, c container, withOptional bool) map[stri
 			env[e.Name] = e.Value
 		case e.ValueFrom.SecretKeyRef != nil:
 			ref := e.ValueFrom.SecretKeyRef
-			if ref.Name != "pulsehub-secrets" || ref.Key != e.Name {
-				t.Errorf("%s: %s from secret %s key %s, want key %s of pulsehub-secrets", where, e.Name, ref.Name, ref.Key, e.Name)
+			want := e.Name
+			if e.Name == "PULSEHUB_NATS_NKEY_SEED" {
+				want = natsauth.SeedVar(svc)
+			}
+			if ref.Name != "pulsehub-secrets" || ref.Key != want || (strings.HasSuffix(ref.Key, "_SEED") && ref.Key != natsauth.SeedVar(svc)) {
+				t.Errorf("%s: %s from secret %s key %s, want key %s of pulsehub-secrets", where, e.Name, ref.Name, ref.Key, want)
 			}
 			if _, ok := example[ref.Key]; !ok {
 				t.Errorf("%s: secret key %s is not in .env.example, which lists every secret", where, ref.Key)
@@ -158,7 +166,10 @@ func TestK8sServicesReadEveryVariableTheyAreGiven(t *testing.T) {
 			for _, hs := range hubServices {
 				_, c := k.deployment(t, hs)
 				where := "Deployment pulsehub-" + hs.name
-				env := k8sEnv(t, where, c, withOptional)
+				env := k8sEnv(t, hs.name, where, c, withOptional)
+				if env["PULSEHUB_NATS_NKEY_SEED"] == "" || env["PULSEHUB_NATS_CA_FILE"] == "" {
+					t.Errorf("%s: no NATS seed or CA", where)
+				}
 				l, err := loadFor(hs, hubYAML, env)
 				if err != nil {
 					t.Errorf("%s: deploy/k8s/hub.yaml with its env does not validate:\n%v", where, err)
@@ -189,7 +200,7 @@ func TestK8sProbesAndPortsAreTheConfiguredOnes(t *testing.T) {
 	for _, hs := range hubServices {
 		d, c := k.deployment(t, hs)
 		where := "Deployment pulsehub-" + hs.name
-		l, err := loadFor(hs, hubYAML, k8sEnv(t, where, c, true))
+		l, err := loadFor(hs, hubYAML, k8sEnv(t, hs.name, where, c, true))
 		if err != nil {
 			t.Fatalf("%s: %v", where, err)
 		}
@@ -312,6 +323,30 @@ func TestK8sIngressExposesOnlyTheWebhooks(t *testing.T) {
 			if (p.Path != "/github" && p.Path != "/odoo") || b.Name != "pulsehub-ingester" || b.Port.Name != svc.Ports[0].Name {
 				t.Errorf("Ingress path %s → %s:%s: want only /github and /odoo to the ingester's port", p.Path, b.Name, b.Port.Name)
 			}
+		}
+	}
+}
+
+// Each service verifies the NATS nodes with the CA of ConfigMap nats-ca
+// (the one tlsCA of nats-values.yaml names), mounted read-only.
+func TestK8sServicesVerifyNATSWithTheChartsCA(t *testing.T) {
+	k := loadK8s(t)
+	v := loadNATSValues(t)
+	caMap := v.TLSCA.ConfigMapName
+	for _, hs := range hubServices {
+		d, c := k.deployment(t, hs)
+		ca := c.env("PULSEHUB_NATS_CA_FILE")
+		ok := false
+		for _, m := range c.VolumeMounts {
+			if ca != m.MountPath+"/"+v.TLSCA.Key || !m.ReadOnly {
+				continue
+			}
+			for _, vol := range d.Template.Spec.Volumes {
+				ok = ok || (vol.Name == m.Name && vol.ConfigMap != nil && vol.ConfigMap.Name == caMap)
+			}
+		}
+		if !ok {
+			t.Errorf("Deployment pulsehub-%s: PULSEHUB_NATS_CA_FILE %q is not in a read-only mount of ConfigMap %s", hs.name, ca, caMap)
 		}
 	}
 }

@@ -109,6 +109,17 @@ type container struct {
 	} `yaml:"volumeMounts"`
 }
 
+// env is the value of the container's variable name ("" when it has none
+// or takes it from a Secret).
+func (c container) env(name string) string {
+	for _, e := range c.Env {
+		if e.Name == name {
+			return e.Value
+		}
+	}
+	return ""
+}
+
 type probe struct {
 	HTTPGet *struct {
 		Path string    `yaml:"path"`

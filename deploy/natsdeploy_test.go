@@ -1,17 +1,21 @@
 package deploy
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
 	"maps"
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/insightpulse/pulsehub/events/natsauth"
 	"github.com/nats-io/nats-server/v2/server"
 	"gopkg.in/yaml.v3"
 )
@@ -35,6 +39,7 @@ func natsNodes(t *testing.T, c composeFile) []string {
 func TestComposeRunsTheClusterFromDeployNats(t *testing.T) {
 	c := loadCompose(t)
 	nodes := natsNodes(t, c)
+	secrets, _ := natsSecrets(t)
 	for _, name := range nodes {
 		s := c.Services[name]
 		_, tag, _ := strings.Cut(s.Image, ":")
@@ -43,10 +48,7 @@ func TestComposeRunsTheClusterFromDeployNats(t *testing.T) {
 		if strings.Join(s.Command, " ") != "-c "+conf {
 			t.Errorf("service %s: command %q, want -c %s", name, s.Command, conf)
 		}
-		o, err := server.ProcessConfigFile(filepath.Join("nats", name+".conf"))
-		if err != nil {
-			t.Fatalf("service %s: %v", name, err)
-		}
+		o := loadNATSConf(t, filepath.Join("nats", name+".conf"), secrets)
 		if o.ServerName != name {
 			t.Errorf("service %s runs server_name %q: the routes name the nodes by their compose names", name, o.ServerName)
 		}
@@ -58,7 +60,10 @@ func TestComposeRunsTheClusterFromDeployNats(t *testing.T) {
 		if strings.Join(routed, ",") != strings.Join(nodes, ",") {
 			t.Errorf("%s.conf routes to %v, compose runs %v", name, routed, nodes)
 		}
-		want := map[string]bool{"./deploy/nats/" + name + ".conf:" + conf + ":ro": false}
+		// Its conf, the users it includes and the certificates, read-only;
+		// its store on a named volume.
+		want := map[string]bool{"./deploy/nats/" + name + ".conf:" + conf + ":ro": false,
+			"./deploy/nats/auth.conf:/etc/nats/auth.conf:ro": false, "./deploy/secrets/tls:/etc/nats/tls:ro": false}
 		for _, v := range s.Volumes {
 			if _, ok := want[v]; ok {
 				want[v] = true
@@ -66,8 +71,21 @@ func TestComposeRunsTheClusterFromDeployNats(t *testing.T) {
 				want["data"] = true
 			}
 		}
-		if len(want) != 2 || !want["data"] || !want["./deploy/nats/"+name+".conf:"+conf+":ro"] {
-			t.Errorf("service %s: volumes %v, want its conf read-only and a named volume at /data (store_dir %s)", name, s.Volumes, o.StoreDir)
+		for v, ok := range want {
+			if !ok {
+				t.Errorf("service %s: volumes %v lack %s (store_dir %s)", name, s.Volumes, v, o.StoreDir)
+			}
+		}
+		// Every user's public key, and no seed.
+		for _, u := range natsauth.Users() {
+			if s.Environment[natsauth.NkeyVar(u)] != "${"+natsauth.NkeyVar(u)+":?run go run ./deploy/cmd/natssecrets"+tail(u)+"}" {
+				t.Errorf("service %s: %s is %q, want it from .env", name, natsauth.NkeyVar(u), s.Environment[natsauth.NkeyVar(u)])
+			}
+		}
+		for k := range s.Environment {
+			if strings.HasSuffix(k, "_SEED") {
+				t.Errorf("service %s is given the seed %s", name, k)
+			}
 		}
 		if s.Healthcheck == nil || !strings.Contains(strings.Join(s.Healthcheck.Test, " "), fmt.Sprintf("http://127.0.0.1:%d/healthz", o.HTTPPort)) {
 			t.Errorf("service %s: healthcheck %v, want /healthz of its monitoring port", name, s.Healthcheck)
@@ -99,15 +117,43 @@ func checkNATSURL(t *testing.T, where, list string, nodes []string, port int) {
 	}
 }
 
+// tail is what follows the advice in the first nkey variable's message.
+func tail(user string) string {
+	if user == natsauth.Ingester {
+		return " (deploy/README.md)"
+	}
+	return ""
+}
+
 func TestComposeNATSURLsNameEveryNode(t *testing.T) {
 	c := loadCompose(t)
 	nodes := natsNodes(t, c)
-	o, err := server.ProcessConfigFile(filepath.Join("nats", nodes[0]+".conf"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	secrets, _ := natsSecrets(t)
+	o := loadNATSConf(t, filepath.Join("nats", nodes[0]+".conf"), secrets)
 	for _, hs := range hubServices {
 		checkNATSURL(t, "service "+hs.name, c.Services[hs.name].Environment["PULSEHUB_NATS_URL"], nodes, o.Port)
+	}
+}
+
+// Each service authenticates with its own user's seed, and verifies the
+// nodes with the CA mounted read-only; no other seed reaches it.
+func TestComposeGivesEachServiceItsOwnNATSUserAndTheCA(t *testing.T) {
+	c := loadCompose(t)
+	for _, hs := range hubServices {
+		s := c.Services[hs.name]
+		want := "${" + natsauth.SeedVar(hs.name) + ":?run go run ./deploy/cmd/natssecrets}"
+		if got := s.Environment["PULSEHUB_NATS_NKEY_SEED"]; got != want {
+			t.Errorf("service %s: PULSEHUB_NATS_NKEY_SEED %q, want %q", hs.name, got, want)
+		}
+		for k, v := range s.Environment {
+			if k != "PULSEHUB_NATS_NKEY_SEED" && strings.Contains(v, "_SEED") {
+				t.Errorf("service %s: %s=%s hands it a seed", hs.name, k, v)
+			}
+		}
+		ca := s.Environment["PULSEHUB_NATS_CA_FILE"]
+		if ca == "" || !slices.Contains(s.Volumes, "./deploy/secrets/tls/ca.pem:"+ca+":ro") {
+			t.Errorf("service %s: CA file %q is not deploy/secrets/tls/ca.pem mounted read-only (volumes %v)", hs.name, ca, s.Volumes)
+		}
 	}
 }
 
@@ -115,9 +161,13 @@ func TestComposeNATSURLsNameEveryNode(t *testing.T) {
 type natsValues struct {
 	Config struct {
 		Cluster struct {
-			Enabled  bool `yaml:"enabled"`
-			Replicas int  `yaml:"replicas"`
+			Enabled  bool          `yaml:"enabled"`
+			Replicas int           `yaml:"replicas"`
+			TLS      chartTLSValue `yaml:"tls"`
 		} `yaml:"cluster"`
+		NATS struct {
+			TLS chartTLSValue `yaml:"tls"`
+		} `yaml:"nats"`
 		JetStream struct {
 			Enabled   bool `yaml:"enabled"`
 			FileStore struct {
@@ -131,14 +181,28 @@ type natsValues struct {
 		Monitor struct {
 			Enabled bool `yaml:"enabled"`
 		} `yaml:"monitor"`
-		Merge map[string]string `yaml:"merge"`
+		Merge map[string]any `yaml:"merge"`
 	} `yaml:"config"`
+	TLSCA struct {
+		Enabled       bool   `yaml:"enabled"`
+		ConfigMapName string `yaml:"configMapName"`
+		Key           string `yaml:"key"`
+	} `yaml:"tlsCA"`
 	Container struct {
 		Image struct {
 			Repository string `yaml:"repository"`
 			Tag        string `yaml:"tag"`
 		} `yaml:"image"`
 	} `yaml:"container"`
+}
+
+// chartTLSValue is a TLS block of the chart's values (config.nats.tls,
+// config.cluster.tls).
+type chartTLSValue struct {
+	Enabled    bool              `yaml:"enabled"`
+	SecretName string            `yaml:"secretName"`
+	CA         string            `yaml:"ca"`
+	Merge      map[string]string `yaml:"merge"`
 }
 
 func loadNATSValues(t *testing.T) natsValues {
@@ -168,14 +232,26 @@ func TestNATSHelmValuesRunAThreeNodeJetStreamCluster(t *testing.T) {
 	natsImageTag(t, "nats-values.yaml", v.Container.Image.Tag)
 	// The chart writes << X >> as a raw value of nats.conf; the server's
 	// own parser reads it.
-	payload := strings.TrimSpace(strings.TrimSuffix(strings.TrimPrefix(c.Merge["max_payload"], "<<"), ">>"))
+	raw, _ := c.Merge["max_payload"].(string)
+	payload := strings.TrimSpace(strings.TrimSuffix(strings.TrimPrefix(raw, "<<"), ">>"))
 	conf := filepath.Join(t.TempDir(), "payload.conf")
 	if err := os.WriteFile(conf, []byte("max_payload: "+payload+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	o, err := server.ProcessConfigFile(conf)
 	if err != nil || o.MaxPayload < 25<<20 {
-		t.Errorf("max_payload %q (%v): below GitHub's 25 MiB deliveries", c.Merge["max_payload"], err)
+		t.Errorf("max_payload %q (%v): below GitHub's 25 MiB deliveries", raw, err)
+	}
+	// TLS 1.3 on the client port (clients verify with ConfigMap nats-ca)
+	// and mutual TLS 1.3 on the routes, from Secret nats-tls.
+	if n := c.NATS.TLS; !n.Enabled || n.SecretName == "" || n.Merge["min_version"] != "1.3" {
+		t.Errorf("config.nats.tls %+v, want enabled from a Secret with min_version 1.3", n)
+	}
+	if r := c.Cluster.TLS; !r.Enabled || r.SecretName == "" || r.CA == "" || r.Merge["min_version"] != "1.3" {
+		t.Errorf("config.cluster.tls %+v, want enabled from a Secret, its ca (routes verify each other) and min_version 1.3", r)
+	}
+	if ca := v.TLSCA; !ca.Enabled || ca.ConfigMapName == "" || ca.Key == "" {
+		t.Errorf("tlsCA %+v, want the clients' CA from a ConfigMap", ca)
 	}
 }
 
@@ -190,12 +266,104 @@ func TestK8sNATSURLsNameEveryNode(t *testing.T) {
 	k := loadK8s(t)
 	for _, hs := range hubServices {
 		_, c := k.deployment(t, hs)
-		url := ""
-		for _, e := range c.Env {
-			if e.Name == "PULSEHUB_NATS_URL" {
-				url = e.Value
+		checkNATSURL(t, "Deployment pulsehub-"+hs.name, c.env("PULSEHUB_NATS_URL"), nodes, 4222)
+	}
+}
+
+// helmUsers is the users block of nats-values.yaml (config.merge): the
+// natsauth users as the chart's YAML, each public nkey a raw << $VAR >>
+// the node reads from its environment.
+func helmUsers() string {
+	var b strings.Builder
+	b.WriteString("    # BEGIN users: generated from events/natsauth (go test ./deploy -run TestNATSHelmValuesGrantExactlyNatsauthsPermissions -update); do not edit.\n")
+	b.WriteString("    authorization:\n      users:\n")
+	for _, u := range natsauth.Users() {
+		p := natsauth.MustFor(u)
+		fmt.Fprintf(&b, "        # %s\n        - nkey: << $%s >>\n          permissions:\n", u, natsauth.NkeyVar(u))
+		for _, kind := range []struct {
+			name     string
+			subjects []string
+		}{{"publish", p.Publish}, {"subscribe", p.Subscribe}} {
+			fmt.Fprintf(&b, "            %s:\n              allow:\n", kind.name)
+			for _, s := range kind.subjects {
+				fmt.Fprintf(&b, "                - %q\n", s)
 			}
 		}
-		checkNATSURL(t, "Deployment pulsehub-"+hs.name, url, nodes, 4222)
+	}
+	b.WriteString("    # END users\n")
+	return b.String()
+}
+
+var usersBlock = regexp.MustCompile(`(?s)    # BEGIN users[^\n]*\n.*?    # END users\n`)
+
+// The chart's config.merge.authorization grants exactly natsauth's
+// permissions: rendered as the chart renders it (JSON, << X >> raw), read
+// by nats-server's parser with the public keys in the environment.
+func TestNATSHelmValuesGrantExactlyNatsauthsPermissions(t *testing.T) {
+	file := filepath.Join("k8s", "nats-values.yaml")
+	if *update {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !usersBlock.Match(b) {
+			t.Fatalf("%s has no # BEGIN users ... # END users block", file)
+		}
+		if err := os.WriteFile(file, usersBlock.ReplaceAll(b, []byte(strings.ReplaceAll(helmUsers(), "$", "$$"))), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b := repoFile(t, "deploy/k8s/nats-values.yaml")
+	if got := usersBlock.Find(b); string(got) != helmUsers() {
+		t.Fatal("the users of deploy/k8s/nats-values.yaml differ from events/natsauth: go test ./deploy -run TestNATSHelmValuesGrantExactlyNatsauthsPermissions -update")
+	}
+	var v struct {
+		Config struct {
+			Merge map[string]any `yaml:"merge"`
+		} `yaml:"config"`
+		Container struct {
+			Env map[string]struct {
+				ValueFrom struct {
+					SecretKeyRef struct {
+						Name string `yaml:"name"`
+						Key  string `yaml:"key"`
+					} `yaml:"secretKeyRef"`
+				} `yaml:"valueFrom"`
+			} `yaml:"env"`
+		} `yaml:"container"`
+	}
+	if err := yaml.Unmarshal(b, &v); err != nil {
+		t.Fatal(err)
+	}
+	// As the chart's toPrettyRawJson: no HTML escaping.
+	var js bytes.Buffer
+	enc := json.NewEncoder(&js)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(map[string]any{"authorization": v.Config.Merge["authorization"]}); err != nil {
+		t.Fatal(err)
+	}
+	conf := regexp.MustCompile(`"<<\s+(.*)\s+>>"`).ReplaceAll(js.Bytes(), []byte("$1"))
+	f := filepath.Join(t.TempDir(), "auth.conf")
+	if err := os.WriteFile(f, conf, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, res := natsSecrets(t)
+	o, err := server.ProcessConfigFile(f)
+	if err != nil {
+		t.Fatalf("the chart's authorization as nats-server reads it: %v", err)
+	}
+	checkNkeyUsers(t, "nats-values.yaml", o.Nkeys, res.Public)
+	// The nodes get every public key from pulsehub-secrets, and no seed.
+	for _, u := range natsauth.Users() {
+		ref := v.Container.Env[natsauth.NkeyVar(u)].ValueFrom.SecretKeyRef
+		if ref.Name != "pulsehub-secrets" || ref.Key != natsauth.NkeyVar(u) {
+			t.Errorf("nats-values.yaml: container env %s from %+v, want key %s of pulsehub-secrets", natsauth.NkeyVar(u), ref, natsauth.NkeyVar(u))
+		}
+	}
+	for k := range v.Container.Env {
+		if strings.HasSuffix(k, "_SEED") {
+			t.Errorf("nats-values.yaml: the nodes are given the seed %s", k)
+		}
 	}
 }

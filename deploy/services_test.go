@@ -18,6 +18,7 @@ import (
 	"github.com/insightpulse/pulsehub/events/config"
 	"github.com/insightpulse/pulsehub/events/service"
 	"github.com/insightpulse/pulsehub/services/hub/hubconfig"
+	"github.com/nats-io/nkeys"
 )
 
 // hubService is one of the hub's four services as the deployment files
@@ -152,8 +153,8 @@ func envExample(t *testing.T) map[string]string {
 }
 
 // fakeSecrets gives every key a value that passes validation: a real RSA
-// key for a private key, a number for an id, a long random-looking string
-// otherwise.
+// key for a private key, a number for an id, an nkey seed or public key for
+// the NATS users' variables, a long random-looking string otherwise.
 func fakeSecrets(t *testing.T, keys []string) map[string]string {
 	t.Helper()
 	out := map[string]string{}
@@ -163,6 +164,17 @@ func fakeSecrets(t *testing.T, keys []string) map[string]string {
 			out[k] = testKey(t)
 		case strings.HasSuffix(k, "_ID"):
 			out[k] = "123456"
+		case strings.HasPrefix(k, "NATS_") && (strings.HasSuffix(k, "_SEED") || strings.HasSuffix(k, "_NKEY")):
+			kp, err := nkeys.CreateUser()
+			if err != nil {
+				t.Fatal(err)
+			}
+			seed, _ := kp.Seed()
+			pub, _ := kp.PublicKey()
+			out[k] = pub
+			if strings.HasSuffix(k, "_SEED") {
+				out[k] = string(seed)
+			}
 		default:
 			out[k] = "fake-" + strings.ToLower(k) + "-0123456789abcdef"
 		}

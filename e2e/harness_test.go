@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/insightpulse/pulsehub/events/config"
+	"github.com/insightpulse/pulsehub/events/natsauth"
 	"github.com/insightpulse/pulsehub/events/natstest"
 	"github.com/insightpulse/pulsehub/events/service"
 	"github.com/insightpulse/pulsehub/events/stream"
@@ -23,6 +24,7 @@ import (
 	"github.com/insightpulse/pulsehub/services/hub/hubconfig"
 	"github.com/insightpulse/pulsehub/services/hub/root"
 	"github.com/insightpulse/pulsehub/services/ingester/githubhook"
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -78,7 +80,9 @@ type Hub struct {
 	mu       sync.Mutex
 	services map[string]*running
 	client   *http.Client
-	log      io.Writer
+	users    *natstest.Users         // the server's users; nil when it requires none
+	log      *natstest.PermissionLog // every service log line, read for permission violations
+	out      io.Writer               // Options.Log
 }
 
 type running struct {
@@ -88,7 +92,8 @@ type running struct {
 
 // Options tune NewHub.
 type Options struct {
-	NATSURL  string                  // an existing server or cluster; default a fresh single server
+	NATSURL  string                  // an existing server or cluster; default a fresh single server requiring the hub's users
+	Users    *natstest.Users         // the users NATSURL requires, if it requires them
 	Replicas int                     // stream replicas (3 on a cluster)
 	Models   []odootest.Model        // extra Odoo models or fields
 	Tune     func(*hubconfig.Config) // change the config before the services start
@@ -99,12 +104,23 @@ type Options struct {
 // NewHub starts JetStream (unless given), the fakes, and every service.
 func NewHub(t *testing.T, o Options) *Hub {
 	t.Helper()
-	h := &Hub{t: t, services: map[string]*running{}, client: &http.Client{Timeout: 30 * time.Second}, log: o.Log}
-	h.NATSURL = o.NATSURL
+	h := &Hub{t: t, services: map[string]*running{}, client: &http.Client{Timeout: 30 * time.Second},
+		NATSURL: o.NATSURL, users: o.Users, log: &natstest.PermissionLog{}, out: o.Log}
 	if h.NATSURL == "" {
-		h.NATSURL = natstest.RunServer(t).ClientURL()
+		// Every service connects with its own user, so every flow below
+		// also checks that natsauth grants what the services use.
+		h.users = natstest.NewUsers(t)
+		opts := natstest.Options(t.TempDir())
+		h.users.Require(opts)
+		srv := natstest.Start(t, opts)
+		t.Cleanup(func() { natstest.Shutdown(srv) })
+		h.NATSURL = srv.ClientURL()
 	}
-	_, h.JS = natstest.Connect(t, h.NATSURL)
+	var admin []nats.Option
+	if h.users != nil {
+		admin = h.users.Options(natsauth.Operator)
+	}
+	_, h.JS = natstest.Connect(t, h.NATSURL, admin...)
 	h.Odoo = odootest.New(t, odootest.WithModels(o.Models...))
 	h.OCR = NewOCRService(t)
 	h.Config = h.config(t, o)
@@ -114,7 +130,12 @@ func NewHub(t *testing.T, o Options) *Hub {
 		h.Start(name)
 	}
 	h.waitHealthy(h.Ingester + "/health")
-	t.Cleanup(h.StopAll)
+	t.Cleanup(func() {
+		h.StopAll()
+		for _, v := range h.log.Lines() {
+			t.Errorf("a service hit a NATS permission it lacks: %s", v)
+		}
+	})
 	return h
 }
 
@@ -164,7 +185,11 @@ func (h *Hub) Start(name string) {
 	h.t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &running{cancel: cancel, done: make(chan error, 1)}
-	o := root.Options{Config: h.Config, Only: []string{name}, Logger: h.logger()}
+	c := h.Config
+	if h.users != nil {
+		c.NATS.NKeySeed = config.NewSecret(h.users.Seed(name))
+	}
+	o := root.Options{Config: c, Only: []string{name}, Logger: h.logger()}
 	go func() { r.done <- root.Run(ctx, o) }()
 	h.mu.Lock()
 	h.services[name] = r
@@ -199,16 +224,18 @@ func (h *Hub) StopAll() {
 	}
 }
 
-// logger is the services' JSON log, built as `hub run` builds it: to
-// Options.Log, else on stderr with E2E_LOG set, else discarded.
+// logger is the services' JSON log, built as `hub run` builds it: every
+// line is read for permission violations, and also written to Options.Log
+// and, with E2E_LOG set, to stderr.
 func (h *Hub) logger() *slog.Logger {
-	switch {
-	case h.log != nil:
-		return service.NewLogger(h.log, service.LogConfig{Level: "debug"}, "")
-	case os.Getenv("E2E_LOG") != "":
-		return service.NewLogger(os.Stderr, service.LogConfig{Level: "debug"}, "")
+	w, level := io.Writer(h.log), "info"
+	if h.out != nil {
+		w, level = io.MultiWriter(w, h.out), "debug"
 	}
-	return slog.New(slog.DiscardHandler)
+	if os.Getenv("E2E_LOG") != "" {
+		w, level = io.MultiWriter(w, os.Stderr), "debug"
+	}
+	return service.NewLogger(w, service.LogConfig{Level: level}, "")
 }
 
 func (h *Hub) waitHealthy(url string) {

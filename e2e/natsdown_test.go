@@ -44,11 +44,13 @@ func (g *github) deliver(d Delivery) int {
 func TestNATSDownThenBackAndTheReconcilerBringsBackMissedDeliveries(t *testing.T) {
 	opts := natstest.Options(t.TempDir())
 	opts.Port = natstest.FreePort(t)
+	users := natstest.NewUsers(t)
+	users.Require(opts)
 	srv := natstest.Start(t, opts)
 	t.Cleanup(func() { natstest.Shutdown(srv) })
 	api := githubtest.New(t, 4242)
 	api.FailList(1 << 20) // GitHub's API "unavailable" until the test lets the reconciler look
-	h := NewHub(t, Options{NATSURL: srv.ClientURL(), Tune: func(c *hubconfig.Config) {
+	h := NewHub(t, Options{NATSURL: srv.ClientURL(), Users: users, Tune: func(c *hubconfig.Config) {
 		c.Ingester.GitHub.App.AppID = api.AppID
 		c.Ingester.GitHub.App.PrivateKey = config.NewSecret(string(api.KeyPEM))
 		c.Ingester.GitHub.App.BaseURL = api.URL

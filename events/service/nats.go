@@ -13,6 +13,7 @@ import (
 	"github.com/insightpulse/pulsehub/events/config"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nkeys"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -21,6 +22,7 @@ type NATSConfig struct {
 	URL            string        `yaml:"url"`             // comma-separated server URLs; empty in `hub run` means the embedded server
 	CredsFile      string        `yaml:"creds_file"`      // a NATS .creds file (JWT + seed)
 	NKeyFile       string        `yaml:"nkey_file"`       // a file holding an NKey seed
+	NKeySeed       config.Secret `yaml:"nkey_seed"`       // an NKey seed itself (SU...), for secrets handed over as environment variables
 	User           string        `yaml:"user"`            // user for user/password auth
 	Password       config.Secret `yaml:"password"`        // password for user/password auth
 	Token          config.Secret `yaml:"token"`           // token auth
@@ -48,7 +50,32 @@ func (c NATSConfig) Validate(path string, required bool) config.Problems {
 	if c.Password.IsSet() && c.User == "" {
 		ps.Add(path+".user", "a password needs a user")
 	}
+	if kinds := c.credentialKinds(); len(kinds) > 1 {
+		ps.Add(path, "give one kind of credentials, not %s", strings.Join(kinds, " and "))
+	}
+	if c.NKeySeed.IsSet() {
+		if _, err := nkeys.FromSeed([]byte(strings.TrimSpace(c.NKeySeed.Value()))); err != nil {
+			ps.Add(path+".nkey_seed", "is not an NKey seed (SU...)")
+		}
+	}
 	return ps
+}
+
+// HasCredentials reports whether c says how to authenticate.
+func (c NATSConfig) HasCredentials() bool { return len(c.credentialKinds()) > 0 }
+
+func (c NATSConfig) credentialKinds() []string {
+	var kinds []string
+	for _, k := range []struct {
+		name string
+		set  bool
+	}{{"creds_file", c.CredsFile != ""}, {"nkey_file", c.NKeyFile != ""}, {"nkey_seed", c.NKeySeed.IsSet()},
+		{"user", c.User != ""}, {"token", c.Token.IsSet()}} {
+		if k.set {
+			kinds = append(kinds, k.name)
+		}
+	}
+	return kinds
 }
 
 func splitURLs(s string) []string {
@@ -72,6 +99,10 @@ type ConnOptions struct {
 	// pulsehub_nats_connected, pulsehub_nats_disconnects_total,
 	// pulsehub_nats_reconnects_total, pulsehub_nats_async_errors_total.
 	Registry *prometheus.Registry
+	// InboxPrefix, when set, is the prefix of the connection's reply
+	// subjects instead of _INBOX (natsauth.InboxPrefix: a service may
+	// subscribe only to its own).
+	InboxPrefix string
 	// OnClosed is called once if the connection closes for good while its
 	// owner did not close it (nats.go gave up, the server kicked the client
 	// off, an authorization error): the owner decides what that means.
@@ -134,8 +165,17 @@ func Open(c NATSConfig, o ConnOptions) (*Conn, error) {
 		nc  *nats.Conn
 		err error
 	)
+	if o.InboxPrefix != "" {
+		opts = append(opts, nats.CustomInboxPrefix(o.InboxPrefix))
+	}
 	if o.InProcess != nil {
-		nc, err = nats.Connect("", append(opts, nats.Name(o.Name), nats.InProcessServer(o.InProcess), nats.MaxReconnects(-1))...)
+		// No socket, so no TLS; the server still checks the credentials.
+		creds, cerr := credentialOptions(c)
+		if cerr != nil {
+			return nil, cerr
+		}
+		opts = append(opts, nats.Name(o.Name), nats.InProcessServer(o.InProcess), nats.MaxReconnects(-1))
+		nc, err = nats.Connect("", append(opts, creds...)...)
 	} else {
 		nc, err = dial(c, o.Name, true, opts)
 	}
@@ -217,20 +257,9 @@ func dial(c NATSConfig, name string, retryFirst bool, extra []nats.Option) (*nat
 }
 
 func authOptions(c NATSConfig) ([]nats.Option, error) {
-	var opts []nats.Option
-	switch {
-	case c.CredsFile != "":
-		opts = append(opts, nats.UserCredentials(c.CredsFile))
-	case c.NKeyFile != "":
-		o, err := nats.NkeyOptionFromSeed(c.NKeyFile)
-		if err != nil {
-			return nil, fmt.Errorf("nats: nkey: %w", err)
-		}
-		opts = append(opts, o)
-	case c.User != "":
-		opts = append(opts, nats.UserInfo(c.User, c.Password.Value()))
-	case c.Token.IsSet():
-		opts = append(opts, nats.Token(c.Token.Value()))
+	opts, err := credentialOptions(c)
+	if err != nil {
+		return nil, err
 	}
 	if c.CAFile != "" {
 		opts = append(opts, nats.RootCAs(c.CAFile))
@@ -242,6 +271,46 @@ func authOptions(c NATSConfig) ([]nats.Option, error) {
 		opts = append(opts, nats.Secure(&tls.Config{MinVersion: tls.VersionTLS12}))
 	}
 	return opts, nil
+}
+
+// credentialOptions say who the client is: a .creds file, an nkey (file or
+// seed), a user and password, or a token.
+func credentialOptions(c NATSConfig) ([]nats.Option, error) {
+	var opts []nats.Option
+	switch {
+	case c.CredsFile != "":
+		opts = append(opts, nats.UserCredentials(c.CredsFile))
+	case c.NKeyFile != "":
+		o, err := nats.NkeyOptionFromSeed(c.NKeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("nats: nkey: %w", err)
+		}
+		opts = append(opts, o)
+	case c.NKeySeed.IsSet():
+		o, err := nkeyFromSeed(c.NKeySeed.Value())
+		if err != nil {
+			return nil, err
+		}
+		opts = append(opts, o)
+	case c.User != "":
+		opts = append(opts, nats.UserInfo(c.User, c.Password.Value()))
+	case c.Token.IsSet():
+		opts = append(opts, nats.Token(c.Token.Value()))
+	}
+	return opts, nil
+}
+
+// nkeyFromSeed signs the server's nonce with seed, kept in memory only.
+func nkeyFromSeed(seed string) (nats.Option, error) {
+	kp, err := nkeys.FromSeed([]byte(strings.TrimSpace(seed)))
+	if err != nil {
+		return nil, errors.New("nats: nkey_seed is not an NKey seed")
+	}
+	pub, err := kp.PublicKey()
+	if err != nil {
+		return nil, fmt.Errorf("nats: nkey_seed: %w", err)
+	}
+	return nats.Nkey(pub, kp.Sign), nil
 }
 
 // CheckJetStream is a /health check: connected to NATS and JetStream

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/insightpulse/pulsehub/events/config"
+	"github.com/insightpulse/pulsehub/events/natsauth"
 	"github.com/insightpulse/pulsehub/events/natstest"
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
@@ -259,4 +260,45 @@ func metricValue(t *testing.T, reg *prometheus.Registry, name string, v func(*dt
 	}
 	t.Fatalf("no metric %s", name)
 	return 0
+}
+
+func TestOpenAuthenticatesWithItsNkeySeedOverTCPAndInProcess(t *testing.T) {
+	users := natstest.NewUsers(t)
+	o := natstest.Options(t.TempDir())
+	users.Require(o)
+	srv := natstest.Start(t, o)
+	t.Cleanup(func() { natstest.Shutdown(srv) })
+	seed := config.NewSecret(users.Seed(natsauth.Ingester))
+
+	for _, inProcess := range []bool{false, true} {
+		co := ConnOptions{Name: "pulsehub-ingester", InboxPrefix: natsauth.InboxPrefix(natsauth.Ingester)}
+		if inProcess {
+			co.InProcess = srv
+		}
+		c, err := Open(NATSConfig{URL: srv.ClientURL(), NKeySeed: seed}, co)
+		if err != nil {
+			t.Fatalf("in process %v: %v", inProcess, err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		// The ingester's user reads the account (its /health) with replies
+		// on its own inbox, which it alone may subscribe to.
+		if err := CheckJetStream(c.NC, c.JS)(ctx); err != nil {
+			t.Fatalf("in process %v: %v", inProcess, err)
+		}
+		cancel()
+		c.Close()
+	}
+}
+
+func TestNATSConfigTakesOneKindOfCredentials(t *testing.T) {
+	if ps := (NATSConfig{URL: "nats://x:4222", NKeySeed: config.NewSecret("not a seed")}).Validate("nats", true); len(ps) != 1 || !strings.Contains(ps.Error(), "nkey_seed") {
+		t.Fatalf("bad seed: %v", ps)
+	}
+	ps := NATSConfig{URL: "nats://x:4222", User: "u", Password: config.NewSecret("p"), Token: config.NewSecret("t")}.Validate("nats", true)
+	if len(ps) != 1 || !strings.Contains(ps.Error(), "user and token") {
+		t.Fatalf("two kinds: %v", ps)
+	}
+	if !(NATSConfig{CredsFile: "x"}).HasCredentials() || (NATSConfig{URL: "nats://x:4222"}).HasCredentials() {
+		t.Fatal("HasCredentials")
+	}
 }

@@ -15,7 +15,9 @@ import (
 	"time"
 
 	"github.com/insightpulse/pulsehub/events"
+	"github.com/insightpulse/pulsehub/events/natsauth"
 	"github.com/insightpulse/pulsehub/events/natstest"
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -46,6 +48,7 @@ type hubProcess struct {
 	cmd      *exec.Cmd
 	out      *syncBuffer
 	natsURL  string
+	dataDir  string // its --data-dir (the last one given)
 	ingester string
 	ports    map[string]int // nats, monitor, ingester, odoowriter, dispatcher, healthmon
 	done     chan struct{}  // closed when the process has exited; then err and code are set
@@ -73,6 +76,12 @@ func startHubEnv(t *testing.T, env []string, args ...string) *hubProcess {
 	}
 	h := &hubProcess{out: &syncBuffer{}, done: make(chan struct{}), ports: ports,
 		natsURL: fmt.Sprintf("nats://127.0.0.1:%d", ports["nats"]), ingester: fmt.Sprintf("127.0.0.1:%d", ports["ingester"])}
+	h.dataDir = filepath.Join(dir, "data")
+	for i, a := range args {
+		if a == "--data-dir" && i+1 < len(args) {
+			h.dataDir = args[i+1]
+		}
+	}
 	h.cmd = exec.Command(bin, append([]string{"run", "--data-dir", filepath.Join(dir, "data")}, args...)...)
 	h.cmd.Dir = dir // no hub.yaml there: built-in defaults
 	h.cmd.Env = append(os.Environ(),
@@ -100,11 +109,41 @@ func startHubEnv(t *testing.T, env []string, args ...string) *hubProcess {
 			_ = h.cmd.Process.Kill()
 			<-h.done
 		}
+		// The hub's own connections must never be refused a permission
+		// (natsauth grants what the services use).
+		var pl natstest.PermissionLog
+		_, _ = pl.Write([]byte(h.out.String()))
+		for _, line := range pl.Lines() {
+			t.Errorf("a service hit a NATS permission it lacks: %s", line)
+		}
 		if t.Failed() {
 			t.Logf("hub output:\n%s", h.out)
 		}
 	})
 	return h
+}
+
+// seedFile is the file of user's nkey seed that `hub run` generated in its
+// data directory.
+func (h *hubProcess) seedFile(user string) string {
+	return filepath.Join(h.dataDir, "credentials", user+".nk")
+}
+
+// connect connects to the hub's embedded server as its operator, with the
+// seed the hub generated (the hub must have started).
+func (h *hubProcess) connect(t *testing.T) (*nats.Conn, jetstream.JetStream) {
+	t.Helper()
+	opt, err := nats.NkeyOptionFromSeed(h.seedFile(natsauth.Operator))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return natstest.Connect(t, h.natsURL, opt)
+}
+
+// as is the environment that makes another `hub run --nats-url` on this
+// hub's server authenticate as user.
+func (h *hubProcess) as(user string) []string {
+	return []string{"PULSEHUB_NATS_NKEY_SEED_FILE=" + h.seedFile(user)}
 }
 
 func (h *hubProcess) waitHealthy(t *testing.T) {
@@ -150,7 +189,7 @@ func TestHubRunWithNoConfigStoresEventsAndExitsCleanly(t *testing.T) {
 	h := startHub(t)
 	h.waitHealthy(t)
 
-	_, js := natstest.Connect(t, h.natsURL)
+	_, js := h.connect(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	ack, err := js.Publish(ctx, "github.test.none", []byte(`{"zen":"hi"}`))
@@ -197,7 +236,7 @@ func TestHubRunKeepsDataAcrossRestarts(t *testing.T) {
 	dir := t.TempDir()
 	h := startHub(t, "--data-dir", dir)
 	h.waitHealthy(t)
-	_, js := natstest.Connect(t, h.natsURL)
+	_, js := h.connect(t)
 	ctx := context.Background()
 	if _, err := js.Publish(ctx, "github.push.none", []byte(`{}`), jetstream.WithMsgID("d1")); err != nil {
 		t.Fatal(err)
@@ -207,7 +246,7 @@ func TestHubRunKeepsDataAcrossRestarts(t *testing.T) {
 	}
 	h2 := startHub(t, "--data-dir", dir)
 	h2.waitHealthy(t)
-	_, js2 := natstest.Connect(t, h2.natsURL)
+	_, js2 := h2.connect(t)
 	ack, err := js2.Publish(ctx, "github.push.none", []byte(`{}`), jetstream.WithMsgID("d1"))
 	if err != nil {
 		t.Fatal(err)

@@ -63,7 +63,7 @@ func TestOnlyRunsTheNamedServicesOnEmbeddedOrExternalNATS(t *testing.T) {
 	// an external NATS (a deployment's shape: one container per service).
 	var others []*hubProcess
 	for _, svc := range []string{"odoowriter", "dispatcher"} {
-		h := startHub(t, "--only", svc, "--nats-url", a.natsURL)
+		h := startHubEnv(t, a.as(svc), "--only", svc, "--nats-url", a.natsURL)
 		h.waitServing(t, svc, "/health")
 		for _, other := range []string{"ingester", "odoowriter", "dispatcher", "healthmon"} {
 			if other != svc && !refused(h.addr(other)) {
@@ -107,7 +107,7 @@ func TestADeadLoopStopsTheProcessWithItsCause(t *testing.T) {
 	h := startHub(t, "--config", cfg)
 	h.waitHealthy(t)
 	h.waitServing(t, "dispatcher", "/health")
-	_, js := natstest.Connect(t, h.natsURL)
+	_, js := h.connect(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	// An operator deletes the consumer the dispatcher's loop reads: the loop
@@ -135,7 +135,7 @@ func TestADeadLoopStopsTheProcessWithItsCause(t *testing.T) {
 	// Restarted (as an orchestrator would), the hub recreates the consumer.
 	h2 := startHub(t, "--config", cfg, "--data-dir", dataDirOf(h))
 	h2.waitServing(t, "dispatcher", "/health")
-	_, js2 := natstest.Connect(t, h2.natsURL)
+	_, js2 := h2.connect(t)
 	ctx2, cancel2 := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel2()
 	if _, err := js2.Consumer(ctx2, events.StreamJobs, "jobs-ocr"); err != nil {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/insightpulse/pulsehub/events"
 	"github.com/insightpulse/pulsehub/events/consume"
+	"github.com/insightpulse/pulsehub/events/natsauth"
 	"github.com/insightpulse/pulsehub/events/natstest"
 	"github.com/insightpulse/pulsehub/events/route"
 	"github.com/insightpulse/pulsehub/events/stream"
@@ -199,20 +200,18 @@ func streamFor(subject string) string {
 }
 
 // TestRunbookCommandsRunAgainstARealServer runs every runbook command with
-// the stock nats CLI (CI installs it; locally it is skipped without it).
+// the stock nats CLI (CI installs it; locally it is skipped without it), as
+// the operator user on a server that requires the hub's users.
 func TestRunbookCommandsRunAgainstARealServer(t *testing.T) {
-	bin, err := exec.LookPath("nats")
-	if err != nil {
-		if home, herr := os.UserHomeDir(); herr == nil {
-			if _, serr := os.Stat(filepath.Join(home, "go", "bin", "nats")); serr == nil {
-				bin, err = filepath.Join(home, "go", "bin", "nats"), nil
-			}
-		}
-	}
-	if err != nil {
+	bin := natsCLI()
+	if bin == "" {
 		t.Skip("the nats CLI is not installed (go install github.com/nats-io/natscli/nats@v0.5.0)")
 	}
-	hub := natstest.RunHub(t)
+	hub, users := natstest.RunAuthHub(t)
+	nkey := filepath.Join(t.TempDir(), "operator.nk")
+	if err := os.WriteFile(nkey, []byte(users.Seed(natsauth.Operator)), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	js := hub.JS
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -251,7 +250,7 @@ func TestRunbookCommandsRunAgainstARealServer(t *testing.T) {
 		if cmd[1] == "sub" {
 			continue // waits for messages forever; its subject is checked by TestRunbookNamesExist
 		}
-		args := append([]string{bin, "--server", hub.URL}, cmd[1:]...)
+		args := append([]string{bin, "--server", hub.URL, "--nkey", nkey}, cmd[1:]...)
 		if cmd[2] == "view" {
 			// nats stream view pages interactively and insists on a terminal:
 			// give it one with util-linux's script(1).

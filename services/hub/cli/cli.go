@@ -35,7 +35,9 @@ Usage:
   hub healthcheck URL      exit 0 when URL answers 200 (the containers' HEALTHCHECK)
   hub version              print the version
 
-Operator commands take --config FILE, --nats-url URLS and --json.
+Operator commands take --config FILE, --nats-url URLS, --data-dir DIR and --json. On the embedded
+server they authenticate as its operator user with the seed hub run generated in the data
+directory (DIR/credentials/operator.nk); elsewhere with the credentials in nats:.
 
 Run 'hub COMMAND -h' for a command's flags (printed on stdout, exit status 0).
 `

@@ -17,7 +17,7 @@ import (
 )
 
 func statusCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	o := newOpsFlags("hub status", "hub status [--json] [--config FILE] [--nats-url URLS]", stdout, stderr)
+	o := newOpsFlags("hub status", "hub status [--json] [--config FILE] [--nats-url URLS] [--data-dir DIR]", stdout, stderr)
 	if pos, code, ok := o.parse(args); !ok {
 		return code
 	} else if len(pos) > 0 {

@@ -1,6 +1,9 @@
 // Package embedded runs the nats-server (with JetStream on a file store)
-// inside the hub's process, so `hub run` needs no external NATS: the NATS
-// CLI connects to 127.0.0.1:4222 with no flags, monitoring answers on
+// inside the hub's process, so `hub run` needs no external NATS: clients
+// connect to 127.0.0.1:4222 with the nkeys the hub generates into the data
+// directory on first start (one user per service and an operator, with the
+// permissions of events/natsauth; the NATS CLI with
+// `--context <data_dir>/nats-context.json`), monitoring answers on
 // 127.0.0.1:8222.
 package embedded
 
@@ -26,13 +29,14 @@ type Config struct {
 	DataDir    string `yaml:"data_dir"`    // JetStream file store lives in <data_dir>/jetstream; default ./data
 	ServerName string `yaml:"server_name"` // shown by `nats server ls`; default pulsehub
 	MaxPayload int32  `yaml:"max_payload"` // largest message in bytes; default 32 MiB (GitHub deliveries reach 25 MiB)
-	ConfigFile string `yaml:"config_file"` // optional nats-server config file for what the fields above do not cover (auth, TLS, leaf nodes); the fields above still win
+	ConfigFile string `yaml:"config_file"` // optional nats-server config file for what the fields above do not cover (TLS, leaf nodes; its own authorization only with auth none); the fields above still win
+	Auth       string `yaml:"auth"`        // "nkeys" (default): clients need the nkeys generated into <data_dir>/credentials on first start, each service its own with only the permissions it needs, "operator" for people; "none": anyone who reaches the port may do anything
 }
 
 // DefaultConfig is the quick start's: loopback ports, the store under
 // ./data, and a payload limit that takes GitHub's largest deliveries.
 func DefaultConfig() Config {
-	return Config{Listen: "127.0.0.1:4222", Monitor: "127.0.0.1:8222", DataDir: "./data", ServerName: "pulsehub", MaxPayload: 32 << 20}
+	return Config{Listen: "127.0.0.1:4222", Monitor: "127.0.0.1:8222", DataDir: "./data", ServerName: "pulsehub", MaxPayload: 32 << 20, Auth: AuthNkeys}
 }
 
 // Validate reports every problem under path.
@@ -51,6 +55,9 @@ func (c Config) Validate(path string) config.Problems {
 	}
 	if c.MaxPayload < 0 || c.MaxPayload > 64<<20 {
 		ps.Add(path+".max_payload", "must be between 1 and 64 MiB")
+	}
+	if c.Auth != AuthNkeys && c.Auth != AuthNone {
+		ps.Add(path+".auth", "%q is not nkeys or none", c.Auth)
 	}
 	return ps
 }
@@ -105,13 +112,24 @@ func (c Config) Options() (*server.Options, error) {
 const readyTimeout = 60 * time.Second
 
 // Start starts the server and waits until it accepts clients and JetStream
-// is ready. It fails at once when the server reports a fatal error (the
+// is ready. Unless c.Auth is none, the server requires the nkeys of
+// EnsureCredentials (generated on first start), each user with its
+// natsauth permissions. It fails at once when the server reports a fatal error (the
 // client or monitoring port taken), and returns ctx's error as soon as ctx
 // is done (a SIGTERM during start). The caller stops it with Shutdown.
 func Start(ctx context.Context, c Config, logger server.Logger) (*server.Server, error) {
 	opts, err := c.Options()
 	if err != nil {
 		return nil, err
+	}
+	if c.RequiresAuth() {
+		creds, _, err := EnsureCredentials(c)
+		if err != nil {
+			return nil, err
+		}
+		if err := requireAuth(opts, creds); err != nil {
+			return nil, err
+		}
 	}
 	s, err := server.NewServer(opts)
 	if err != nil {

@@ -24,6 +24,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/insightpulse/pulsehub/events/natsauth"
 	"github.com/insightpulse/pulsehub/events/service"
 	"github.com/insightpulse/pulsehub/events/stream"
 	"github.com/insightpulse/pulsehub/events/supervise"
@@ -77,9 +78,21 @@ func Run(ctx context.Context, o Options) error {
 	}
 	selected := selectUnits(c, o.Only)
 
-	var srv *server.Server
+	var (
+		srv   *server.Server
+		creds embedded.Credentials // the embedded server's users; nil for an external server or auth none
+	)
 	if c.NATS.URL == "" {
-		var err error
+		var (
+			created []string
+			err     error
+		)
+		if creds, created, err = embedded.EnsureCredentials(c.Embedded); err != nil {
+			return err
+		}
+		if len(created) > 0 {
+			log.Info("generated NATS credentials for the embedded server", "users", created, "dir", c.Embedded.CredentialsDir())
+		}
 		srv, err = embedded.Start(ctx, c.Embedded, embedded.SlogLogger{L: log.With("component", "nats-server")})
 		if err != nil {
 			if ctx.Err() != nil {
@@ -92,6 +105,9 @@ func Run(ctx context.Context, o Options) error {
 			log.Info("embedded nats-server stopped")
 		}()
 		c.NATS.URL = srv.ClientURL()
+		if err := announceAuth(c.Embedded, srv.ClientURL(), log); err != nil {
+			return err
+		}
 	}
 
 	g := supervise.New(ctx)
@@ -101,13 +117,20 @@ func Run(ctx context.Context, o Options) error {
 			cn.Close()
 		}
 	}()
-	open := func(name string, reg *prometheus.Registry) (*service.Conn, error) {
-		co := service.ConnOptions{Name: name, Logger: log, Registry: reg,
+	// open connects as user: on the embedded server with the user's own
+	// nkey; on an external one with the `nats:` credentials (a deployment
+	// gives each service's process its own), replies on the user's inbox.
+	open := func(name, user string, reg *prometheus.Registry) (*service.Conn, error) {
+		co := service.ConnOptions{Name: name, Logger: log, Registry: reg, InboxPrefix: natsauth.InboxPrefix(user),
 			OnClosed: func(err error) { g.Fail("nats", err) }}
+		nc := c.NATS
 		if srv != nil {
 			co.InProcess = srv
 		}
-		cn, err := service.Open(c.NATS, co)
+		if creds != nil {
+			nc = creds.For(user, c.NATS)
+		}
+		cn, err := service.Open(nc, co)
 		if err != nil {
 			return nil, err
 		}
@@ -115,7 +138,13 @@ func Run(ctx context.Context, o Options) error {
 		return cn, nil
 	}
 
-	admin, err := open("pulsehub", nil)
+	// The streams are ensured by the operator on the embedded server, else
+	// with this process's credentials (every service user may).
+	adminUser := natsauth.Operator
+	if creds == nil && len(selected) > 0 {
+		adminUser = selected[0].name
+	}
+	admin, err := open("pulsehub", adminUser, nil)
 	if err != nil {
 		return err
 	}
@@ -130,7 +159,7 @@ func Run(ctx context.Context, o Options) error {
 	admin.Close() // the services have their own
 	for _, u := range selected {
 		reg := service.NewRegistry()
-		cn, err := open("pulsehub-"+u.name, reg)
+		cn, err := open("pulsehub-"+u.name, u.name, reg)
 		if err != nil {
 			g.Fail(u.name, err)
 			break
@@ -143,6 +172,22 @@ func Run(ctx context.Context, o Options) error {
 		"ingester", c.Ingester.HTTP.Listen, "odoowriter", c.Writer.HTTP.Listen, "dispatcher", c.Dispatcher.HTTP.Listen,
 		"healthmon", c.Healthmon.HTTP.Listen, "routes", len(c.Routes), "startup_ms", time.Since(start).Milliseconds())
 	return wait(g, log)
+}
+
+// announceAuth says how people reach the embedded server: it writes the
+// operator's NATS CLI context and logs how to use it, or warns that the
+// server lets anyone in.
+func announceAuth(c embedded.Config, url string, log *slog.Logger) error {
+	if !c.RequiresAuth() {
+		log.Warn("the embedded NATS server accepts every client with every permission (embedded.auth: none)")
+		return nil
+	}
+	if err := embedded.WriteContext(c, url); err != nil {
+		return err
+	}
+	log.Info("embedded NATS requires credentials: hub status, replay, dlq and jobs use the operator's from the data directory",
+		"credentials", c.CredentialsDir(), "nats_cli", "nats --context "+c.ContextFile()+" stream ls")
+	return nil
 }
 
 // wait waits for the group, bounding the stop that follows a signal or a
