@@ -19,7 +19,8 @@ const fuzzSecret = "fuzz secret"
 
 // FuzzHandler sends arbitrary deliveries to the handler in front of a real
 // JetStream: it must never panic, never answer 2xx to a delivery that is
-// not signed with the secret, and store something only when it answers 2xx.
+// not signed with the secret, store something only when it answers 2xx,
+// and give back the room its body held in the budget.
 func FuzzHandler(f *testing.F) {
 	push, _ := os.ReadFile("../testdata/github/push/payload.json")
 	f.Add("push", "d1", "application/json", uint8(1), "", push)
@@ -33,7 +34,8 @@ func FuzzHandler(f *testing.F) {
 	deps := n.Deps(f, io.Discard)
 	h := &githubhook.Handler{Verifier: githubhook.NewVerifier(fuzzSecret), MaxBody: 1 << 20, Log: slog.New(slog.DiscardHandler),
 		Publish: &intake.Publisher{Conn: deps.Conn, JS: deps.JS}}
-	endpoint := h.Endpoint(slog.New(slog.DiscardHandler), nil, nil)
+	budget := intake.NewBudget(4<<20, nil)
+	endpoint := h.Endpoint(slog.New(slog.DiscardHandler), nil, intake.BodyRules{Budget: budget})
 	_, js := n.Client(f)
 
 	f.Fuzz(func(t *testing.T, event, guid, contentType string, mode uint8, sig string, body []byte) {
@@ -65,6 +67,8 @@ func FuzzHandler(f *testing.F) {
 			t.Fatalf("stored a delivery answered %d", rec.Code)
 		case after > before && !sigValid:
 			t.Fatal("stored an unsigned body")
+		case budget.InUse() != 0:
+			t.Fatalf("%d bytes of the body budget still held after the answer", budget.InUse())
 		}
 	})
 }
