@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/insightpulse/pulsehub/events/config"
@@ -26,7 +27,8 @@ type HTTPConfig struct {
 	WriteTimeout      time.Duration `yaml:"write_timeout"`       // default 30s
 	IdleTimeout       time.Duration `yaml:"idle_timeout"`        // keep-alive; default 120s
 	MaxHeaderBytes    int           `yaml:"max_header_bytes"`    // default 64 KiB
-	ShutdownTimeout   time.Duration `yaml:"shutdown_timeout"`    // to finish in-flight requests; default 10s
+	ShutdownTimeout   time.Duration `yaml:"shutdown_timeout"`    // to finish in-flight requests after the drain; those still running are cut and logged; default 10s
+	DrainPeriod       time.Duration `yaml:"drain_period"`        // on stop, the longest time /health answers 503 and every answer says Connection: close while requests are still served, before the shutdown (it ends sooner once no request has come for 1s); 0 = none; default 0 (the ingester: 5s)
 	TLSCertFile       string        `yaml:"tls_cert_file"`       // serve HTTPS (TLS 1.3 minimum) when set with tls_key_file
 	TLSKeyFile        string        `yaml:"tls_key_file"`
 }
@@ -40,7 +42,16 @@ func (c HTTPConfig) Validate(path string) config.Problems {
 	if (c.TLSCertFile == "") != (c.TLSKeyFile == "") {
 		ps.Add(path+".tls_cert_file", "tls_cert_file and tls_key_file go together")
 	}
+	if c.DrainPeriod < 0 {
+		ps.Add(path+".drain_period", "must not be negative (0 = none)")
+	}
 	return ps
+}
+
+// EffectiveReadTimeout is the read timeout the server applies: read_timeout,
+// or its default of 30s when unset.
+func (c HTTPConfig) EffectiveReadTimeout() time.Duration {
+	return orDefault(c.ReadTimeout, 30*time.Second)
 }
 
 // Check is one named /health check.
@@ -60,6 +71,9 @@ type Server struct {
 	// healthHandler, when set, answers GET /health instead of the checks.
 	healthHandler http.Handler
 	details       map[string]func(context.Context) any
+
+	draining atomic.Bool // Run is stopping: /health fails, answers close their connection
+	flight   flight      // the requests being handled, for the drain and the shutdown's log
 }
 
 // NewServer returns a server with GET /health (the checks added with
@@ -124,7 +138,13 @@ func (s *Server) Addr() string {
 }
 
 // Run listens (unless Listen was called) and serves until ctx is done, then
-// shuts down gracefully, letting in-flight requests finish.
+// stops without resetting a client: first it drains for up to
+// drain_period (/health answers 503 so a load balancer stops sending, and
+// every answer carries Connection: close so keep-alive clients close after
+// their current request, while everything is still served), then it shuts
+// down, letting in-flight requests finish for up to shutdown_timeout. A
+// request still running then is logged with its correlation id and cut,
+// and Run returns an error saying how many were.
 func (s *Server) Run(ctx context.Context) error {
 	if s.ln == nil {
 		if err := s.Listen(); err != nil {
@@ -132,9 +152,9 @@ func (s *Server) Run(ctx context.Context) error {
 		}
 	}
 	srv := &http.Server{
-		Handler:           s.mux,
+		Handler:           http.HandlerFunc(s.serve),
 		ReadHeaderTimeout: orDefault(s.cfg.ReadHeaderTimeout, 5*time.Second),
-		ReadTimeout:       orDefault(s.cfg.ReadTimeout, 30*time.Second),
+		ReadTimeout:       s.cfg.EffectiveReadTimeout(),
 		WriteTimeout:      orDefault(s.cfg.WriteTimeout, 30*time.Second),
 		IdleTimeout:       orDefault(s.cfg.IdleTimeout, 120*time.Second),
 		MaxHeaderBytes:    s.cfg.MaxHeaderBytes,
@@ -161,9 +181,18 @@ func (s *Server) Run(ctx context.Context) error {
 		return fmt.Errorf("http %s: %w", s.Addr(), err)
 	case <-ctx.Done():
 	}
-	sctx, cancel := context.WithTimeout(context.Background(), orDefault(s.cfg.ShutdownTimeout, 10*time.Second))
+	s.drain()
+	timeout := orDefault(s.cfg.ShutdownTimeout, 10*time.Second)
+	sctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	err := srv.Shutdown(sctx)
+	if err != nil {
+		// Requests still running are cut: say which, by their correlation
+		// ids, before their connections are closed under them.
+		n := s.logCut(timeout)
+		_ = srv.Close()
+		err = fmt.Errorf("http %s: %d requests still in flight after the %s shutdown timeout were cut: %w", s.Addr(), n, timeout, err)
+	}
 	if e := <-errc; !errors.Is(e, http.ErrServerClosed) && err == nil {
 		err = e
 	}
@@ -200,6 +229,9 @@ func (s *Server) health(w http.ResponseWriter, r *http.Request) {
 		}()
 	}
 	wg.Wait()
+	if s.draining.Load() {
+		results["http"] = checkResult{Status: "fail", Error: "stopping: draining connections"}
+	}
 	status, code := "ok", http.StatusOK
 	for _, res := range results {
 		if res.Status != "ok" {

@@ -1,7 +1,8 @@
 // Package service is what every Pulse Hub service is built from: its
 // dependencies (a NATS connection, JetStream, a logger, a metrics
-// registry), the connection to NATS from config, JSON logging, and an HTTP
-// server with GET /health and GET /metrics that shuts down gracefully.
+// registry), the connection to NATS from config, JSON logging, the Go
+// memory limit of the process, and an HTTP server with GET /health and
+// GET /metrics that drains and shuts down without resetting its clients.
 //
 // A service is a package with a Config, a DefaultConfig, a Validate and
 //

@@ -34,6 +34,7 @@ type Config struct {
 	Embedded   embedded.Config        `yaml:"embedded"`   // the embedded server of `hub run`
 	Streams    stream.Config          `yaml:"streams"`    // replicas and limits of every stream
 	Log        service.LogConfig      `yaml:"log"`        // log level
+	Process    service.ProcessConfig  `yaml:"process"`    // the Go runtime of the process: its memory limit
 	Odoo       map[string]odoo.Config `yaml:"odoo"`       // Odoo instances by name; routes use "default" unless they say otherwise
 	Routes     []route.Spec           `yaml:"routes"`     // how events become effects
 	Ingester   ingester.Config        `yaml:"ingester"`   // webhooks in

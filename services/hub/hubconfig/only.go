@@ -42,7 +42,7 @@ func ParseOnly(s string) ([]string, error) {
 
 // ValidateFor reports the problems that matter to a hub running only the
 // named services (none = all four, which is Validate): the shared sections
-// (nats; embedded when nats.url is empty; streams; log; routes), the
+// (nats; embedded when nats.url is empty; streams; log; process; routes), the
 // sections of the named services, and the Odoo instances (passwords
 // included) when one of them talks to Odoo: the writer and the health
 // monitor always, the ingester when one of its sources names an instance.
@@ -61,6 +61,7 @@ func (c Config) ValidateFor(only []string) config.Problems {
 	ps = append(ps, c.validateNATS()...)
 	ps = append(ps, c.Streams.Validate("streams")...)
 	ps = append(ps, c.Log.Validate("log")...)
+	ps = append(ps, c.Process.Validate("process")...)
 	if c.usesOdoo(runs) {
 		for _, name := range sortedKeys(c.Odoo) {
 			if !events.IsName(name) {

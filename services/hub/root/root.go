@@ -21,6 +21,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"slices"
 	"time"
 
@@ -77,6 +78,7 @@ func Run(ctx context.Context, o Options) error {
 		log.Warn(n)
 	}
 	selected := selectUnits(c, o.Only)
+	memLimit, memLimitFrom := c.Process.ApplyMemoryLimit(os.Getenv)
 
 	var (
 		srv   *server.Server
@@ -170,7 +172,8 @@ func Run(ctx context.Context, o Options) error {
 	log.Info("pulse hub running", "config", orNone(o.File), "nats", c.NATS.URL, "embedded", srv != nil,
 		"nats_monitor", monitorAddr(srv), "data_dir", dataDir(srv, c.Embedded), "services", names(selected),
 		"ingester", c.Ingester.HTTP.Listen, "odoowriter", c.Writer.HTTP.Listen, "dispatcher", c.Dispatcher.HTTP.Listen,
-		"healthmon", c.Healthmon.HTTP.Listen, "routes", len(c.Routes), "startup_ms", time.Since(start).Milliseconds())
+		"healthmon", c.Healthmon.HTTP.Listen, "routes", len(c.Routes), "memory_limit", memLimit, "memory_limit_from", memLimitFrom,
+		"startup_ms", time.Since(start).Milliseconds())
 	return wait(g, log)
 }
 

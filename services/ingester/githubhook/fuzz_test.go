@@ -22,9 +22,10 @@ const fuzzSecret = "fuzz secret"
 // FuzzHandler sends arbitrary deliveries to the handler in front of a real
 // JetStream: it must never panic, never answer 2xx to a delivery that is
 // not signed with the secret, store something only when it answers 2xx,
-// and store it only on a subject within the hub's limits (no token longer
+// store it only on a subject within the hub's limits (no token longer
 // than a name within its limit makes, the subject within
-// events.MaxSubjectLen, Nats-Msg-Id within events.MaxIDLen).
+// events.MaxSubjectLen, Nats-Msg-Id within events.MaxIDLen), and give back
+// the room its body held in the budget.
 //
 //	go test -run '^$' -fuzz FuzzHandler -fuzztime 60s -fuzzminimizetime 100x -parallel 1 ./githubhook
 func FuzzHandler(f *testing.F) {
@@ -43,7 +44,8 @@ func FuzzHandler(f *testing.F) {
 	deps := n.Deps(f, io.Discard)
 	h := &githubhook.Handler{Verifier: githubhook.NewVerifier(fuzzSecret), MaxBody: 1 << 20, Log: slog.New(slog.DiscardHandler),
 		Publish: &intake.Publisher{Conn: deps.Conn, JS: deps.JS}}
-	endpoint := h.Endpoint(slog.New(slog.DiscardHandler), nil, nil)
+	budget := intake.NewBudget(4<<20, nil)
+	endpoint := h.Endpoint(slog.New(slog.DiscardHandler), nil, intake.BodyRules{Budget: budget})
 	_, js := n.Client(f)
 	stored, err := js.Stream(context.Background(), events.StreamGitHub)
 	if err != nil {
@@ -79,6 +81,8 @@ func FuzzHandler(f *testing.F) {
 			t.Fatalf("stored a delivery answered %d", rec.Code)
 		case after > before && !sigValid:
 			t.Fatal("stored an unsigned body")
+		case budget.InUse() != 0:
+			t.Fatalf("%d bytes of the body budget still held after the answer", budget.InUse())
 		case after > before:
 			m, err := stored.GetMsg(context.Background(), after) // nothing is ever deleted: the count is the last sequence
 			if err != nil {

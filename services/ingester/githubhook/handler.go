@@ -34,10 +34,9 @@ type Handler struct {
 var guidPattern = regexp.MustCompile(fmt.Sprintf(`^[A-Za-z0-9-]{1,%d}$`, events.MaxIDLen))
 
 // Endpoint wraps the handler with the request log, metrics and the body
-// budget it shares with the other endpoints (nil: unbounded).
-func (h *Handler) Endpoint(log *slog.Logger, m *intake.Metrics, b *intake.Budget) intake.Endpoint {
-	return intake.Endpoint{Source: "github", Log: log, Metrics: m, Handle: h.Handle, MaxBody: h.maxBody(), Budget: b,
-		Correlate: correlate}
+// rules (the budget it shares with the other endpoints, the rate floor).
+func (h *Handler) Endpoint(log *slog.Logger, m *intake.Metrics, bodies intake.BodyRules) intake.Endpoint {
+	return intake.Endpoint{Source: "github", Log: log, Metrics: m, Handle: h.Handle, Bodies: bodies, Correlate: correlate}
 }
 
 // Handle decides the answer to one delivery. Order matters: nothing about
@@ -146,8 +145,7 @@ func withDelivery(res intake.Result, guid string) intake.Result {
 	return res
 }
 
-// correlate is the delivery GUID of a request refused before Handle runs,
-// when it looks like one.
+// correlate is the delivery GUID of a request, when it looks like one.
 func correlate(r *http.Request) string {
 	return withDelivery(intake.Result{}, r.Header.Get("X-GitHub-Delivery")).CorrelationID
 }

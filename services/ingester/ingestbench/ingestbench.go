@@ -12,6 +12,7 @@ package ingestbench
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -101,6 +102,7 @@ func Start(ctx context.Context, nc *nats.Conn, js jetstream.JetStream) (*Bench, 
 	}
 	cfg := ingester.DefaultConfig()
 	cfg.HTTP.Listen = "127.0.0.1:0"
+	cfg.HTTP.DrainPeriod = 0 // a benchmark's ingester has nobody to drain
 	cfg.GitHub.WebhookSecrets = []config.Secret{config.NewSecret(secret)}
 	deps := service.Deps{Conn: nc, JS: js, Logger: slog.New(slog.NewJSONHandler(io.Discard, nil)),
 		Registry: prometheus.NewRegistry(), Streams: stream.DefaultConfig()}
@@ -222,4 +224,51 @@ func (b *Bench) sender(s Scenario) func(ctx context.Context, guid string) error 
 		}
 		return nil
 	}
+}
+
+// Bodies sends n signed deliveries of size bytes at once, each with its
+// length hidden (chunked) when chunked is set, and returns how many got
+// each status. Nothing is retried: a 503 (the body budget full, or NATS
+// refusing) is counted as answered.
+func (b *Bench) Bodies(ctx context.Context, n, size int, chunked bool) (map[int]int, error) {
+	payload := make([]byte, 0, size)
+	payload = append(payload, `{"action":"opened","pad":"`...)
+	payload = append(payload, bytes.Repeat([]byte("x"), size-len(payload)-2)...)
+	payload = append(payload, `"}`...)
+	sig := githubhook.SignatureValue(b.secret, payload)
+	run := b.run.Add(1)
+	var mu sync.Mutex
+	statuses := map[int]int{}
+	var firstErr error
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			var body io.Reader = bytes.NewReader(payload)
+			if chunked {
+				body = io.MultiReader(body) // hides the length
+			}
+			req, err := http.NewRequestWithContext(ctx, http.MethodPost, b.url, body)
+			if err == nil {
+				req.Header.Set("Content-Type", "application/json")
+				req.Header.Set("X-GitHub-Event", "issues")
+				req.Header.Set("X-GitHub-Delivery", fmt.Sprintf("%08x-1111-4000-8000-%012x", run, i))
+				req.Header.Set(githubhook.SignatureHeader, sig)
+				var resp *http.Response
+				if resp, err = b.client.Do(req); err == nil {
+					_, _ = io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+					mu.Lock()
+					statuses[resp.StatusCode]++
+					mu.Unlock()
+				}
+			}
+			if err != nil {
+				mu.Lock()
+				firstErr = cmp.Or(firstErr, err)
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	return statuses, firstErr
 }

@@ -1,13 +1,22 @@
 package ingestbench_test
 
 import (
+	"bufio"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
+	"os/exec"
+	"runtime"
+	"runtime/debug"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/insightpulse/pulsehub/events"
 	"github.com/insightpulse/pulsehub/events/natstest"
 	"github.com/insightpulse/pulsehub/services/ingester/ingestbench"
+	"github.com/insightpulse/pulsehub/services/ingester/intake"
 )
 
 // BenchmarkIngest compares signed 7 KB push deliveries over HTTP into the
@@ -68,4 +77,116 @@ func TestRunStoresEveryDelivery(t *testing.T) {
 	if err := bench.Close(); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// BenchmarkBodiesMemory posts ten signed 24 MiB chunked deliveries at
+// once into an ingester with the default 256 MiB body budget and reports
+// the peak heap in use (runtime.MemStats.HeapInuse, sampled every 5ms) of
+// this process — the ingester and the HTTP client, whose one 24 MiB
+// payload is shared by the ten requests — without and with a Go memory
+// limit of 1.25 times the budget. The JetStream server runs in a child
+// process, as it does in a deployment of the ingester alone, so that its
+// own copies of the messages are not counted:
+//
+//	go test -run '^$' -bench BodiesMemory -benchtime 1x -count 3 ./ingestbench
+func BenchmarkBodiesMemory(b *testing.B) {
+	nc, js := natstest.Connect(b, childNATS(b))
+	bench, err := ingestbench.Start(b.Context(), nc, js)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer bench.Close()
+	for _, limit := range []int64{0, intake.DefaultBudgetBytes * 5 / 4} {
+		b.Run(fmt.Sprintf("memory_limit=%dMiB", limit>>20), func(b *testing.B) {
+			if limit > 0 {
+				defer debug.SetMemoryLimit(debug.SetMemoryLimit(limit))
+			}
+			var peak uint64
+			for b.Loop() {
+				b.StopTimer()
+				runtime.GC()
+				debug.FreeOSMemory()
+				stop := sample(&peak)
+				b.StartTimer()
+				statuses, err := bench.Bodies(b.Context(), 10, 24<<20, true)
+				stop()
+				if err != nil || statuses[http.StatusAccepted] == 0 {
+					b.Fatalf("%v %v", statuses, err)
+				}
+				b.ReportMetric(float64(statuses[http.StatusAccepted]), "stored")
+			}
+			b.ReportMetric(float64(peak)/(1<<20), "peak-heap-MiB")
+			b.ReportMetric(float64(peak)/float64(intake.DefaultBudgetBytes), "peak/budget")
+		})
+	}
+}
+
+// childNATSEnv names the store directory of the JetStream server the test
+// binary runs when started by childNATS.
+const childNATSEnv = "INGESTBENCH_CHILD_NATS_DIR"
+
+// TestMain runs a JetStream server with the hub's streams instead of the
+// tests when started by childNATS: it prints its URL and serves until its
+// standard input closes (when the parent ends).
+func TestMain(m *testing.M) {
+	dir := os.Getenv(childNATSEnv)
+	if dir == "" {
+		os.Exit(m.Run())
+	}
+	h, err := natstest.StartHub(dir)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	fmt.Println(h.URL)
+	_, _ = io.Copy(io.Discard, os.Stdin)
+	h.Close()
+}
+
+// childNATS starts this test binary as a JetStream server in another
+// process for the benchmark and returns its URL; it stops with tb.
+func childNATS(tb testing.TB) string {
+	tb.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), childNATSEnv+"="+tb.TempDir())
+	cmd.Stderr = os.Stderr
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { stdin.Close(); _ = cmd.Wait() })
+	url, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil {
+		tb.Fatalf("the JetStream child process: %v", err)
+	}
+	return strings.TrimSpace(url)
+}
+
+// sample records the largest HeapInuse seen into peak until stop is called.
+func sample(peak *uint64) (stop func()) {
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		var ms runtime.MemStats
+		tick := time.NewTicker(5 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			runtime.ReadMemStats(&ms)
+			*peak = max(*peak, ms.HeapInuse)
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	return func() { close(done); <-finished }
 }

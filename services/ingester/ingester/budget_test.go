@@ -63,15 +63,16 @@ func client(t *testing.T) *http.Client {
 	return &http.Client{Transport: tr}
 }
 
-// held is a request whose body is half sent: the ingester has reserved
-// its room and waits for the rest.
+// held is a request whose body is partly sent: the ingester holds room
+// for what arrived and waits for the rest.
 type held struct {
 	pw   *io.PipeWriter
 	rest []byte
 	done chan int // the status; 0 when the request failed on the client's side
 }
 
-func hold(t *testing.T, c *http.Client, url string, header http.Header, body []byte) *held {
+// hold sends the first bytes of body (with its whole length announced).
+func hold(t *testing.T, c *http.Client, url string, header http.Header, body []byte, first int) *held {
 	t.Helper()
 	pr, pw := io.Pipe()
 	req, err := http.NewRequest(http.MethodPost, url, pr)
@@ -80,7 +81,7 @@ func hold(t *testing.T, c *http.Client, url string, header http.Header, body []b
 	}
 	req.Header = header
 	req.ContentLength = int64(len(body))
-	h := &held{pw: pw, rest: body[len(body)/2:], done: make(chan int, 1)}
+	h := &held{pw: pw, rest: body[first:], done: make(chan int, 1)}
 	go func() {
 		resp, err := c.Do(req)
 		if err != nil {
@@ -91,8 +92,8 @@ func hold(t *testing.T, c *http.Client, url string, header http.Header, body []b
 		resp.Body.Close()
 		h.done <- resp.StatusCode
 	}()
-	if _, err := pw.Write(body[:len(body)/2]); err != nil {
-		t.Fatalf("first half of the body: %v", err)
+	if _, err := pw.Write(body[:first]); err != nil {
+		t.Fatalf("first %d bytes of the body: %v", first, err)
 	}
 	return h
 }
@@ -146,13 +147,15 @@ func TestBodiesBeyondTheBudgetAre503WhileThoseWithinAreStored(t *testing.T) {
 	c := client(t)
 	odoo := odooURL(ing, "partners", token)
 
-	// 1.5 MiB by GitHub and 1 MiB by Odoo are being received: 0.5 MiB is free.
-	big := githubBody(3 << 19)
-	gh := hold(t, c, ing.URL+"/github", delivery("issues", "aaaaaaaa-0000-4000-8000-000000000001", secret, "application/json", big), big)
-	od := hold(t, c, odoo, odooHeader(false), odooBody(1, 1<<20))
-	waitInFlight(t, ing, 3<<19+1<<20)
+	// 2 of a 2.5 MiB GitHub delivery and all but the last byte of a 1 MiB
+	// Odoo event have arrived: their buffers (2 MiB and 1 MiB) fill the budget.
+	big := githubBody(5 << 19)
+	gh := hold(t, c, ing.URL+"/github", delivery("issues", "aaaaaaaa-0000-4000-8000-000000000001", secret, "application/json", big), big, 2<<20)
+	odooEvent := odooBody(1, 1<<20)
+	od := hold(t, c, odoo, odooHeader(false), odooEvent, len(odooEvent)-1)
+	waitInFlight(t, ing, budget)
 
-	// A 1 MiB delivery does not fit: 503 before its body is sent.
+	// A 1 MiB delivery finds no room even for its first piece: 503 before its body is sent.
 	oneMiB := githubBody(1 << 20)
 	h := delivery("issues", "aaaaaaaa-0000-4000-8000-000000000002", secret, "application/json", oneMiB)
 	h.Set("Expect", "100-continue")
@@ -160,21 +163,22 @@ func TestBodiesBeyondTheBudgetAre503WhileThoseWithinAreStored(t *testing.T) {
 	if code != http.StatusServiceUnavailable || header.Get("Retry-After") != "5" || !strings.Contains(answer, "too many request bodies at once") {
 		t.Fatalf("over the budget: %d %v %s", code, header, answer)
 	}
-	// An Odoo body of unknown length reserves the endpoint's limit (1 MiB): no room either.
+	// Nor does an Odoo body of unknown length.
 	code, _, answer = post(t, c, odoo, odooHeader(true), struct{ io.Reader }{bytes.NewReader(odooBody(2, 100))}, -1)
 	if code != http.StatusServiceUnavailable {
 		t.Fatalf("unknown length over the budget: %d %s", code, answer)
 	}
-	// A 7 KB delivery fits.
+	if code := od.finish(t); code != http.StatusAccepted {
+		t.Fatalf("held Odoo event: %d", code)
+	}
+	waitInFlight(t, ing, 2<<20)
+	// With the Odoo event stored, a 7 KB delivery fits.
 	push, _ := os.ReadFile("../testdata/github/push/payload.json")
 	if code, answer := ing.Post(t, "/github", delivery("push", "aaaaaaaa-0000-4000-8000-000000000003", secret, "application/json", push), push); code != http.StatusAccepted {
 		t.Fatalf("within the budget: %d %s", code, answer)
 	}
 	if code := gh.finish(t); code != http.StatusAccepted {
 		t.Fatalf("held GitHub delivery: %d", code)
-	}
-	if code := od.finish(t); code != http.StatusAccepted {
-		t.Fatalf("held Odoo event: %d", code)
 	}
 	if got := inFlight(t, ing); got != 0 {
 		t.Fatalf("%v bytes still in flight after every answer", got)
@@ -197,7 +201,7 @@ func TestBodiesBeyondTheBudgetAre503WhileThoseWithinAreStored(t *testing.T) {
 	}
 	reg := ing.Deps.Registry
 	busy := ingesttest.Metric(t, reg, "pulsehub_ingester_requests_total", map[string]string{"source": "github", "status": "503", "outcome": intake.OutcomeBusy}) +
-		ingesttest.Metric(t, reg, "pulsehub_ingester_requests_total", map[string]string{"source": "odoo", "status": "503", "outcome": intake.OutcomeBusy})
+		ingesttest.Metric(t, reg, "pulsehub_ingester_requests_total", map[string]string{"source": "odoo/partners", "status": "503", "outcome": intake.OutcomeBusy})
 	if busy != 2 || ingesttest.Metric(t, reg, "pulsehub_ingester_body_budget_bytes", nil) != budget {
 		t.Fatalf("%v busy answers counted", busy)
 	}
@@ -212,6 +216,7 @@ func TestTheBudgetIsReleasedWhateverTheAnswer(t *testing.T) {
 	cfg := budgetConfig()
 	cfg.GitHub.MaxBodyBytes = 2 << 20
 	cfg.MaxInFlightBytes = 2 << 20
+	cfg.MinBodyRateGrace = 500 * time.Millisecond // the stalled body is cut soon
 	ing := ingesttest.Serve(t, n, cfg)
 	c := client(t)
 	odoo := odooURL(ing, "partners", token)
@@ -239,6 +244,16 @@ func TestTheBudgetIsReleasedWhateverTheAnswer(t *testing.T) {
 		{"odoo wrong token", odooURL(ing, "partners", "wrong-token-0123456789"), odooHeader(false), odooBody(1, 4096), 4096, http.StatusNotFound},
 		{"odoo not a webhook body", odoo, odooHeader(false), []byte(`{"x":1}`), -1, http.StatusBadRequest},
 	}
+	goods := 0
+	good := func(t *testing.T) {
+		t.Helper()
+		goods++
+		small := githubBody(7 << 10)
+		h := delivery("issues", fmt.Sprintf("bbbbbbbb-1111-4000-8000-%012d", goods), secret, "application/json", small)
+		if code, _, answer := post(t, c, ing.URL+"/github", h, bytes.NewReader(small), int64(len(small))); code != http.StatusAccepted {
+			t.Fatalf("the delivery after: %d %s", code, answer)
+		}
+	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			var r io.Reader = bytes.NewReader(tc.body)
@@ -251,17 +266,31 @@ func TestTheBudgetIsReleasedWhateverTheAnswer(t *testing.T) {
 			if got := inFlight(t, ing); got != 0 {
 				t.Fatalf("%v bytes still reserved after the answer", got)
 			}
+			good(t) // and the next delivery is stored
 		})
 	}
 
 	t.Run("client disconnects mid-body", func(t *testing.T) {
 		big := githubBody(1 << 20)
-		h := hold(t, c, ing.URL+"/github", delivery("issues", "bbbbbbbb-0000-4000-8000-000000000002", secret, "application/json", big), big)
-		waitInFlight(t, ing, 1<<20)
+		h := hold(t, c, ing.URL+"/github", delivery("issues", "bbbbbbbb-0000-4000-8000-000000000002", secret, "application/json", big), big, 1<<19)
+		waitInFlight(t, ing, 1<<19) // what arrived, not what was announced
 		if code := h.disconnect(); code != 0 {
 			t.Fatalf("a cut request got an answer: %d", code)
 		}
 		waitInFlight(t, ing, 0) // the server notices the cut on its own time
+		good(t)
+	})
+
+	t.Run("body slower than the floor", func(t *testing.T) {
+		big := githubBody(1 << 20)
+		h := hold(t, c, ing.URL+"/github", delivery("issues", "bbbbbbbb-0000-4000-8000-000000000004", secret, "application/json", big), big, 100)
+		if code := <-h.done; code != http.StatusRequestTimeout {
+			t.Fatalf("a stalled body: %d, want 408", code)
+		}
+		if got := inFlight(t, ing); got != 0 {
+			t.Fatalf("%v bytes still reserved after the 408", got)
+		}
+		good(t)
 	})
 
 	t.Run("NATS down", func(t *testing.T) {

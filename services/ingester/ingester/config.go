@@ -24,7 +24,9 @@ type Config struct {
 	OdooSources map[string]OdooSource `yaml:"odoo_sources"` // POST /odoo/{name}/{token}, one entry per name; none by default
 	OdooWebhook OdooWebhookConfig     `yaml:"odoo_webhook"` // limits shared by the Odoo sources
 
-	MaxInFlightBytes int64 `yaml:"max_in_flight_bytes"` // bytes of request bodies held at once across endpoints (more: 503); a larger body is served alone; 0 = unlimited; default 268435456 (256 MiB)
+	MaxInFlightBytes int64         `yaml:"max_in_flight_bytes"` // bytes of request bodies held at once across endpoints (more: 503); a body holds its bytes as they arrive, never what it announces; a larger body is served alone; 0 = unlimited; default 268435456 (256 MiB)
+	MinBodyRate      int64         `yaml:"min_body_rate"`       // bytes per second a body must keep up after min_body_rate_grace, or it is cut with 408 (each byte received buys 1/min_body_rate s); 0 = no floor; default 65536 (64 KiB/s)
+	MinBodyRateGrace time.Duration `yaml:"min_body_rate_grace"` // how long a body may take before min_body_rate applies; default 5s
 
 	// Odoo holds the instances of the hub's top-level `odoo:` section
 	// (shared with the writer and the health monitor), filled in by whoever
@@ -96,7 +98,8 @@ type PollConfig struct {
 func DefaultConfig() Config {
 	return Config{
 		HTTP: service.HTTPConfig{Listen: "127.0.0.1:8080", ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 30 * time.Second,
-			WriteTimeout: 30 * time.Second, IdleTimeout: 120 * time.Second, MaxHeaderBytes: 64 << 10, ShutdownTimeout: 10 * time.Second},
+			WriteTimeout: 30 * time.Second, IdleTimeout: 120 * time.Second, MaxHeaderBytes: 64 << 10, ShutdownTimeout: 10 * time.Second,
+			DrainPeriod: 5 * time.Second},
 		GitHub: GitHubConfig{Enabled: true, MaxBodyBytes: githubhook.DefaultMaxBodyBytes, PublishTimeout: 8 * time.Second,
 			App: GitHubAppConfig{BaseURL: reconcile.DefaultBaseURL, Interval: reconcile.DefaultInterval, Lookback: reconcile.DefaultLookback,
 				Overlap: reconcile.DefaultOverlap, MaxPages: reconcile.DefaultMaxPages, MaxRedeliveriesPerPass: reconcile.DefaultMaxPerPass,
@@ -104,6 +107,8 @@ func DefaultConfig() Config {
 				RedeliveryBackoffMax: reconcile.DefaultMaxBackoff}},
 		OdooWebhook:      OdooWebhookConfig{MaxBodyBytes: odoohook.DefaultMaxBodyBytes, PublishTimeout: 700 * time.Millisecond},
 		MaxInFlightBytes: intake.DefaultBudgetBytes,
+		MinBodyRate:      intake.DefaultMinBodyRate,
+		MinBodyRateGrace: intake.DefaultMinBodyRateGrace,
 	}
 }
 
@@ -115,6 +120,10 @@ func (c Config) Validate(path string) config.Problems {
 	if c.MaxInFlightBytes < 0 {
 		ps.Add(path+".max_in_flight_bytes", "must not be negative (0 = unlimited; default %d, 256 MiB)", intake.DefaultBudgetBytes)
 	}
+	if c.MinBodyRate < 0 {
+		ps.Add(path+".min_body_rate", "must not be negative (0 = no floor; default %d, 64 KiB/s)", intake.DefaultMinBodyRate)
+	}
+	nonNegative(&ps, path+".min_body_rate_grace", c.MinBodyRateGrace)
 	names := make([]string, 0, len(c.OdooSources))
 	for n := range c.OdooSources {
 		names = append(names, n)

@@ -58,12 +58,17 @@ func NewServer(deps service.Deps, cfg Config) (*service.Server, error) {
 	srv := service.NewServer(cfg.HTTP, log, deps.Registry)
 	srv.AddCheck("nats", service.CheckJetStream(deps.Conn, deps.JS))
 	metrics := intake.NewMetrics(deps.Registry)
-	budget := intake.NewBudget(cfg.MaxInFlightBytes, metrics) // one for both endpoints
+	bodies := intake.BodyRules{ // one budget for both endpoints
+		Budget:      intake.NewBudget(cfg.MaxInFlightBytes, metrics),
+		MinRate:     cfg.MinBodyRate,
+		Grace:       cfg.MinBodyRateGrace,
+		ReadTimeout: cfg.HTTP.EffectiveReadTimeout(),
+	}
 	if cfg.GitHub.Enabled {
-		srv.Handle("/github", githubHandler(deps, cfg.GitHub, metrics).Endpoint(log, metrics, budget))
+		srv.Handle("/github", githubHandler(deps, cfg.GitHub, metrics).Endpoint(log, metrics, bodies))
 	}
 	if len(cfg.OdooSources) > 0 {
-		srv.Handle("/odoo/{name}/{token}", odooHandler(deps, cfg, metrics).Endpoint(log, metrics, budget))
+		srv.Handle("/odoo/{name}/{token}", odooHandler(deps, cfg, metrics).Endpoint(log, metrics, bodies))
 	}
 	warnMaxPayload(deps, cfg, log)
 	return srv, nil

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -22,23 +21,24 @@ const DefaultBudgetBytes = 256 << 20
 // under the 1s Odoo gives a webhook.
 const BudgetWait = 100 * time.Millisecond
 
-// ErrBusy is wrapped when a request could not reserve room for its body
+// ErrBusy is wrapped when a request could not get room for its body
 // within BudgetWait.
 var ErrBusy = errors.New("request body budget full")
 
 // Budget bounds the bytes of request bodies the ingester holds at once,
-// across its endpoints: a request reserves its body's size before the body
-// is read and gives it back when it has been answered. A body larger than
-// the whole budget reserves all of it, so it is served alone rather than
-// never. Waiters are served in arrival order: a large body waiting for
-// room is not overtaken by small ones (each waits BudgetWait at most).
+// across its endpoints. Each request has a Hold that grows as its body
+// arrives (never from what the request announces) and is given back when
+// the request has been answered. A hold that would outgrow the whole
+// budget is capped at all of it, so such a body is served alone rather
+// than never. Waiters are served in arrival order: a large growth waiting
+// for room is not overtaken by small ones (each waits BudgetWait at most).
 //
 // A nil *Budget, and a Budget of size 0, bound nothing; the latter still
 // counts the bytes in flight.
 type Budget struct {
 	size    int64               // bytes; 0 = unlimited
 	sem     *semaphore.Weighted // nil when unlimited
-	inUse   atomic.Int64        // bytes reserved now
+	inUse   atomic.Int64        // bytes held now
 	metrics *Metrics            // the in-flight gauge; may be nil
 }
 
@@ -61,7 +61,7 @@ func (b *Budget) Size() int64 {
 	return b.size
 }
 
-// InUse is the number of bytes reserved now.
+// InUse is the number of bytes held now.
 func (b *Budget) InUse() int64 {
 	if b == nil {
 		return 0
@@ -69,29 +69,62 @@ func (b *Budget) InUse() int64 {
 	return b.inUse.Load()
 }
 
-// Reserve takes n bytes of the budget (all of it when n is larger),
-// waiting at most BudgetWait, or until ctx is done, for room. release
-// gives them back; calling it again does nothing. The error wraps ErrBusy
-// (and the context's error when ctx ended the wait).
-func (b *Budget) Reserve(ctx context.Context, n int64) (release func(), err error) {
-	if b == nil || n <= 0 {
-		return func() {}, nil
+// Hold is an empty share of the budget for one request; Grow it as the
+// body arrives and Release it once the request has been answered. A nil
+// budget's holds bound and count nothing.
+func (b *Budget) Hold() *Hold { return &Hold{b: b} }
+
+// Hold is one request's share of a Budget. It is used by the request's
+// goroutine only.
+type Hold struct {
+	b    *Budget
+	held int64
+}
+
+// Held is the number of bytes held now.
+func (h *Hold) Held() int64 { return h.held }
+
+// Grow makes the hold n bytes (all of the budget when n is larger),
+// waiting at most BudgetWait, or until ctx is done, for the room it
+// lacks. A hold does not shrink; a smaller n does nothing. On an error,
+// which wraps ErrBusy (and the context's error when ctx ended the wait),
+// the hold keeps what it had.
+func (h *Hold) Grow(ctx context.Context, n int64) error {
+	b := h.b
+	if b == nil {
+		return nil
 	}
 	if b.sem != nil {
 		n = min(n, b.size)
-		if err := b.acquire(ctx, n); err != nil {
-			return nil, fmt.Errorf("reserve %d bytes of the %d-byte body budget (%d in use): %w: %w", n, b.size, b.InUse(), ErrBusy, err)
+	}
+	more := n - h.held
+	if more <= 0 {
+		return nil
+	}
+	if b.sem != nil {
+		if err := b.acquire(ctx, more); err != nil {
+			return fmt.Errorf("reserve %d more bytes (%d held) of the %d-byte body budget (%d in use): %w: %w",
+				more, h.held, b.size, b.InUse(), ErrBusy, err)
 		}
 	}
-	b.inUse.Add(n)
-	b.metrics.inFlight(n)
-	return sync.OnceFunc(func() {
-		if b.sem != nil {
-			b.sem.Release(n) // first: a gauge at 0 means the semaphore is free
-		}
-		b.inUse.Add(-n)
-		b.metrics.inFlight(-n)
-	}), nil
+	h.held = n
+	b.inUse.Add(more)
+	b.metrics.inFlight(more)
+	return nil
+}
+
+// Release gives the whole hold back; calling it again does nothing.
+func (h *Hold) Release() {
+	b, n := h.b, h.held
+	if b == nil || n == 0 {
+		return
+	}
+	h.held = 0
+	if b.sem != nil {
+		b.sem.Release(n) // first: a gauge at 0 means the semaphore is free
+	}
+	b.inUse.Add(-n)
+	b.metrics.inFlight(-n)
 }
 
 // acquire takes n from the semaphore: at once when there is room and no

@@ -1,8 +1,10 @@
 package intake_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -13,60 +15,61 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-func TestBudgetReserve(t *testing.T) {
+func TestBudgetHold(t *testing.T) {
 	canceled, cancel := context.WithCancel(context.Background())
 	cancel()
 	cases := []struct {
 		name     string
-		size     int64 // the budget; 0 = unlimited
-		held     int64 // reserved before
-		n        int64 // asked for
+		size     int64   // the budget; 0 = unlimited
+		held     int64   // held by another request before
+		grow     []int64 // the hold is grown to each in turn
 		ctx      context.Context
-		busy     bool  // refused with ErrBusy
-		taken    int64 // reserved by the call when not busy
+		busy     bool  // the last growth is refused with ErrBusy
+		want     int64 // held at the end
 		canceled bool  // the error also says the context was canceled
 	}{
-		{name: "room", size: 10, held: 4, n: 6, taken: 6},
-		{name: "no room", size: 10, held: 4, n: 7, busy: true},
-		{name: "larger than the budget, alone", size: 10, n: 25, taken: 10},
-		{name: "larger than the budget, not alone", size: 10, held: 1, n: 25, busy: true},
-		{name: "nothing asked", size: 10, held: 10, n: 0},
-		{name: "unlimited still counts", size: 0, held: 1 << 40, n: 1 << 40, taken: 1 << 40},
-		{name: "client gone while waiting", size: 10, held: 10, n: 1, ctx: canceled, busy: true, canceled: true},
+		{name: "room", size: 10, held: 4, grow: []int64{6}, want: 6},
+		{name: "grows in steps", size: 10, held: 4, grow: []int64{2, 4, 6}, want: 6},
+		{name: "never shrinks", size: 10, grow: []int64{5, 3}, want: 5},
+		{name: "no room", size: 10, held: 4, grow: []int64{7}, busy: true},
+		{name: "no room for the next step keeps what it had", size: 10, held: 4, grow: []int64{3, 7}, busy: true, want: 3},
+		{name: "larger than the budget, alone", size: 10, grow: []int64{4, 25}, want: 10},
+		{name: "larger than the budget, not alone", size: 10, held: 1, grow: []int64{25}, busy: true},
+		{name: "nothing asked", size: 10, held: 10, grow: []int64{0}},
+		{name: "unlimited still counts", size: 0, held: 1 << 40, grow: []int64{1 << 40}, want: 1 << 40},
+		{name: "client gone while waiting", size: 10, held: 10, grow: []int64{1}, ctx: canceled, busy: true, canceled: true},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			reg := prometheus.NewRegistry()
-			m := intake.NewMetrics(reg)
-			b := intake.NewBudget(c.size, m)
-			releaseHeld, err := b.Reserve(t.Context(), c.held)
-			if err != nil {
+			b := intake.NewBudget(c.size, intake.NewMetrics(reg))
+			other := b.Hold()
+			if err := other.Grow(t.Context(), c.held); err != nil {
 				t.Fatal(err)
 			}
 			ctx := c.ctx
 			if ctx == nil {
 				ctx = t.Context()
 			}
-			release, err := b.Reserve(ctx, c.n)
+			h := b.Hold()
+			var err error
+			for _, n := range c.grow {
+				if err = h.Grow(ctx, n); err != nil {
+					break
+				}
+			}
 			if got := errors.Is(err, intake.ErrBusy); got != c.busy || errors.Is(err, context.Canceled) != c.canceled {
 				t.Fatalf("err %v, want busy %v canceled %v", err, c.busy, c.canceled)
 			}
-			if c.busy {
-				if release != nil || b.InUse() != c.held {
-					t.Fatalf("a refused reservation holds %d bytes", b.InUse()-c.held)
-				}
-				releaseHeld()
-			} else {
-				if got := b.InUse() - c.held; got != c.taken {
-					t.Fatalf("took %d bytes, want %d", got, c.taken)
-				}
-				if got := gauge(t, reg, "pulsehub_ingester_body_bytes_in_flight"); got != float64(c.held+c.taken) {
-					t.Fatalf("in-flight gauge %v, want %d", got, c.held+c.taken)
-				}
-				release()
-				release() // a second call gives nothing back twice
-				releaseHeld()
+			if h.Held() != c.want || b.InUse() != c.held+c.want {
+				t.Fatalf("holds %d (budget %d in use), want %d", h.Held(), b.InUse(), c.want)
 			}
+			if got := gauge(t, reg, "pulsehub_ingester_body_bytes_in_flight"); got != float64(c.held+c.want) {
+				t.Fatalf("in-flight gauge %v, want %d", got, c.held+c.want)
+			}
+			h.Release()
+			h.Release() // a second call gives nothing back twice
+			other.Release()
 			if b.InUse() != 0 || gauge(t, reg, "pulsehub_ingester_body_bytes_in_flight") != 0 {
 				t.Fatalf("after release: %d in use", b.InUse())
 			}
@@ -74,11 +77,11 @@ func TestBudgetReserve(t *testing.T) {
 				t.Fatalf("budget gauge %v, want %d", gauge(t, reg, "pulsehub_ingester_body_budget_bytes"), c.size)
 			}
 			if c.size > 0 {
-				whole, err := b.Reserve(t.Context(), c.size) // the semaphore too is wholly free again
-				if err != nil {
+				whole := b.Hold() // the semaphore too is wholly free again
+				if err := whole.Grow(t.Context(), c.size); err != nil {
 					t.Fatalf("the whole budget after release: %v", err)
 				}
-				whole()
+				whole.Release()
 			}
 		})
 	}
@@ -86,53 +89,120 @@ func TestBudgetReserve(t *testing.T) {
 
 func TestNilBudgetBoundsNothing(t *testing.T) {
 	var b *intake.Budget
-	release, err := b.Reserve(t.Context(), 1<<40)
-	if err != nil || b.InUse() != 0 || b.Size() != 0 {
+	h := b.Hold()
+	if err := h.Grow(t.Context(), 1<<40); err != nil || b.InUse() != 0 || b.Size() != 0 {
 		t.Fatal(err)
 	}
-	release()
+	h.Release()
 	b = intake.NewBudget(-1, nil) // treated as unlimited, no metrics
-	if release, err = b.Reserve(t.Context(), 5); err != nil || b.InUse() != 5 {
+	h = b.Hold()
+	if err := h.Grow(t.Context(), 5); err != nil || b.InUse() != 5 {
 		t.Fatalf("%v %d", err, b.InUse())
 	}
-	release()
+	h.Release()
 }
 
-func TestEndpointReservesTheBodyUntilTheHandlerAnswers(t *testing.T) {
+func TestEndpointHoldsWhatTheBodyNeedsAsItArrives(t *testing.T) {
+	const limit = 32 << 20
 	cases := []struct {
-		name          string
-		contentLength int64
-		want          int64
+		name    string
+		size    int
+		chunked bool
+		want    int64 // held once the body has been read
 	}{
-		{"announced length", 40, 40},
-		{"unknown length takes the endpoint's limit, at most the budget", -1, 100},
-		{"over the limit takes nothing (refused unread)", 2000, 0},
-		{"empty body", 0, 0},
+		{"announced, small: one piece of its size", 7324, false, 7324},
+		{"announced: doubles up to exactly its length", 100 << 10, false, 100 << 10},
+		{"announced, large", 25 << 20, false, 25 << 20},
+		{"chunked, small: the first piece", 100, true, intake.FirstPiece},
+		{"chunked, exactly the first piece: no growth to find the end", intake.FirstPiece, true, intake.FirstPiece},
+		{"chunked: doubles", 100 << 10, true, 128 << 10},
+		{"chunked, large: steps of at most MaxStep", 20 << 20, true, 24 << 20},
+		{"empty", 0, false, 0},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			b := intake.NewBudget(100, nil)
-			var during int64
-			ep := intake.Endpoint{Source: "test", MaxBody: 1000, Budget: b,
-				Handle: func(http.ResponseWriter, *http.Request) intake.Result {
-					during = b.InUse()
+			b := intake.NewBudget(64<<20, nil)
+			var held int64
+			var got []byte
+			ep := intake.Endpoint{Source: "test", Bodies: intake.BodyRules{Budget: b},
+				Handle: func(w http.ResponseWriter, r *http.Request) intake.Result {
+					body, res, ok := intake.ReadBody(w, r, limit)
+					if !ok {
+						return res
+					}
+					held, got = b.InUse(), body
 					return intake.Result{Status: http.StatusAccepted, Outcome: intake.OutcomeStored, Body: struct{}{}}
 				}}
-			r := httptest.NewRequest(http.MethodPost, "/x", strings.NewReader("{}"))
-			r.ContentLength = c.contentLength
+			body := bytes.Repeat([]byte("x"), c.size)
+			var rd io.Reader = bytes.NewReader(body)
+			if c.chunked {
+				rd = io.MultiReader(rd) // hides the length
+			}
+			r := httptest.NewRequest(http.MethodPost, "/x", rd)
+			if c.chunked {
+				r.ContentLength = -1
+			}
 			rec := httptest.NewRecorder()
 			ep.ServeHTTP(rec, r)
-			if rec.Code != http.StatusAccepted || during != c.want || b.InUse() != 0 {
-				t.Fatalf("status %d, reserved %d during (want %d), %d after", rec.Code, during, c.want, b.InUse())
+			if rec.Code != http.StatusAccepted || !bytes.Equal(got, body) {
+				t.Fatalf("status %d %s, %d of %d bytes read", rec.Code, rec.Body, len(got), c.size)
+			}
+			if held != c.want || b.InUse() != 0 {
+				t.Fatalf("held %d while handling (want %d), %d after", held, c.want, b.InUse())
 			}
 		})
 	}
 }
 
+func TestABodyWithNoRoomToGrowIs503AndGivesBackWhatItHeld(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	m := intake.NewMetrics(reg)
+	b := intake.NewBudget(1<<20, m)
+	other := b.Hold()
+	if err := other.Grow(t.Context(), 1<<20-100<<10); err != nil { // 100 KiB left
+		t.Fatal(err)
+	}
+	calls := 0
+	ep := intake.Endpoint{Source: "test", Metrics: m, Bodies: intake.BodyRules{Budget: b},
+		Handle: func(w http.ResponseWriter, r *http.Request) intake.Result {
+			calls++
+			if _, res, ok := intake.ReadBody(w, r, 1<<20); !ok {
+				return res
+			}
+			return intake.Result{Status: http.StatusAccepted, Outcome: intake.OutcomeStored, Body: struct{}{}}
+		}}
+	post := func(size int) *httptest.ResponseRecorder {
+		rec := httptest.NewRecorder()
+		ep.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/x", bytes.NewReader(bytes.Repeat([]byte("x"), size))))
+		return rec
+	}
+	// 200 KiB: 16, 32, 64 KiB fit, 128 does not.
+	rec := post(200 << 10)
+	if rec.Code != http.StatusServiceUnavailable || rec.Header().Get("Retry-After") != "5" || rec.Header().Get("Connection") != "close" ||
+		!strings.Contains(rec.Body.String(), "too many request bodies at once") {
+		t.Fatalf("no room to grow: %d %v %s", rec.Code, rec.Header(), rec.Body)
+	}
+	if b.InUse() != 1<<20-100<<10 {
+		t.Fatalf("%d bytes in use after the refusal", b.InUse())
+	}
+	if rec := post(90 << 10); rec.Code != http.StatusAccepted {
+		t.Fatalf("within the budget: %d", rec.Code)
+	}
+	other.Release()
+	if got := counter(t, reg, "test", "503", intake.OutcomeBusy); got != 1 || calls != 2 || b.InUse() != 0 {
+		t.Fatalf("requests_total{503,busy} = %v, %d calls, %d in use", got, calls, b.InUse())
+	}
+}
+
 func TestEndpointReleasesTheBudgetWhenTheHandlerPanics(t *testing.T) {
 	b := intake.NewBudget(100, nil)
-	ep := intake.Endpoint{Source: "test", MaxBody: 1000, Budget: b,
-		Handle: func(http.ResponseWriter, *http.Request) intake.Result { panic("handler bug") }}
+	ep := intake.Endpoint{Source: "test", Bodies: intake.BodyRules{Budget: b},
+		Handle: func(w http.ResponseWriter, r *http.Request) intake.Result {
+			if _, _, ok := intake.ReadBody(w, r, 1000); ok && b.InUse() > 0 {
+				panic("handler bug")
+			}
+			return intake.Result{}
+		}}
 	func() {
 		defer func() {
 			if recover() == nil {
@@ -152,10 +222,11 @@ func TestEndpointAnswers503WhenTheBudgetIsFull(t *testing.T) {
 	b := intake.NewBudget(100, m)
 	var logs strings.Builder
 	entered, proceed := make(chan struct{}), make(chan struct{})
-	calls := 0
-	ep := intake.Endpoint{Source: "test", Log: slog.New(slog.NewJSONHandler(&logs, nil)), Metrics: m, MaxBody: 1000, Budget: b,
-		Handle: func(_ http.ResponseWriter, r *http.Request) intake.Result {
-			calls++
+	ep := intake.Endpoint{Source: "test", Log: slog.New(slog.NewJSONHandler(&logs, nil)), Metrics: m, Bodies: intake.BodyRules{Budget: b},
+		Handle: func(w http.ResponseWriter, r *http.Request) intake.Result {
+			if _, res, ok := intake.ReadBody(w, r, 1000); !ok {
+				return res
+			}
 			if r.Header.Get("X-Hold") != "" {
 				close(entered)
 				<-proceed
@@ -180,9 +251,6 @@ func TestEndpointAnswers503WhenTheBudgetIsFull(t *testing.T) {
 		!strings.Contains(rec.Body.String(), "the ingester is receiving too many request bodies at once") {
 		t.Fatalf("over the budget: %d %v %s", rec.Code, rec.Header(), rec.Body)
 	}
-	if calls != 1 {
-		t.Fatalf("the handler ran %d times: a refused request reached it", calls)
-	}
 	if rec := post(20, false); rec.Code != http.StatusAccepted {
 		t.Fatalf("within the budget: %d", rec.Code)
 	}
@@ -198,20 +266,20 @@ func TestEndpointAnswers503WhenTheBudgetIsFull(t *testing.T) {
 	}
 }
 
-// BenchmarkBudgetReserve is the cost the budget adds to a request that
-// finds room (the common case), one goroutine per core:
+// BenchmarkBudgetHold is the cost the budget adds to a request that finds
+// room (the common case), one goroutine per core:
 //
-//	go test -run '^$' -bench BudgetReserve ./intake
-func BenchmarkBudgetReserve(b *testing.B) {
+//	go test -run '^$' -bench BudgetHold ./intake
+func BenchmarkBudgetHold(b *testing.B) {
 	budget := intake.NewBudget(intake.DefaultBudgetBytes, intake.NewMetrics(nil))
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			release, err := budget.Reserve(context.Background(), 7<<10)
-			if err != nil {
+			h := budget.Hold()
+			if err := h.Grow(context.Background(), 7<<10); err != nil {
 				b.Error(err)
 				return
 			}
-			release()
+			h.Release()
 		}
 	})
 }

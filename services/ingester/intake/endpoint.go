@@ -1,6 +1,7 @@
 package intake
 
 import (
+	"context"
 	"log/slog"
 	"net/http"
 	"time"
@@ -20,6 +21,7 @@ const (
 	OutcomeMethodNotAllowed = "method_not_allowed" // not a POST
 	OutcomeUnavailable      = "unavailable"        // NATS unreachable or no PubAck in time
 	OutcomeBusy             = "busy"               // no room for the body in the budget within BudgetWait
+	OutcomeTooSlow          = "too_slow"           // the body arrived slower than the rate floor (408)
 )
 
 // Result is what an endpoint decided about one request: the answer, how
@@ -40,19 +42,19 @@ func Reject(status int, outcome, message string) Result {
 	return Result{Status: status, Outcome: outcome, Message: message}
 }
 
-// Endpoint wraps one webhook handler: POST only, room for the body in the
-// shared budget before the handler runs, one log line and one metric per
-// request.
+// Endpoint wraps one webhook handler: POST only, the body rules (budget
+// and rate floor) for the handler's ReadBody, one log line and one metric
+// per request.
 type Endpoint struct {
 	Source  string                                              // metrics label, e.g. github
 	Log     *slog.Logger                                        // request log
 	Metrics *Metrics                                            // may be nil
 	Handle  func(w http.ResponseWriter, r *http.Request) Result // decides the answer
-	MaxBody int64                                               // the handler's body limit in bytes: what a body of unknown length reserves; 0 = nothing
-	Budget  *Budget                                             // bytes of bodies in flight, shared by the endpoints; nil = unbounded
+	Bodies  BodyRules                                           // how ReadBody reads within this endpoint
 
-	// Correlate is the correlation id of a request refused before Handle
-	// runs (budget full): a safe-to-log id from its headers, or "". May be nil.
+	// Correlate is a safe-to-log correlation id from the request's headers
+	// (a GitHub delivery GUID), known before the body is read: the HTTP
+	// server names the request by it if a shutdown has to cut it. May be nil.
 	Correlate func(r *http.Request) string
 }
 
@@ -83,36 +85,16 @@ func (e Endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	e.log(r, res, time.Since(start))
 }
 
-// handle runs the handler with its body's room reserved in the budget,
-// and gives the room back once the handler has answered (after the
-// publish), even if it panics.
+// handle runs the handler with a hold on the budget that its ReadBody
+// grows as the body arrives, and gives the hold back once the handler
+// has answered (after the publish), even if it panics.
 func (e Endpoint) handle(w http.ResponseWriter, r *http.Request) Result {
-	release, err := e.Budget.Reserve(r.Context(), e.reservation(r))
-	if err != nil {
-		res := Reject(http.StatusServiceUnavailable, OutcomeBusy,
-			"the ingester is receiving too many request bodies at once; try again later")
-		res.Err = err
-		if e.Correlate != nil {
-			res.CorrelationID = e.Correlate(r)
-		}
-		return res
+	if e.Correlate != nil {
+		service.SetCorrelationID(r.Context(), e.Correlate(r))
 	}
-	defer release()
-	return e.Handle(w, r)
-}
-
-// reservation is what a request's body may take: its Content-Length, the
-// endpoint's limit when the length is unknown, and nothing when the
-// length is over the limit (the handler refuses it, 413, unread).
-func (e Endpoint) reservation(r *http.Request) int64 {
-	switch n := r.ContentLength; {
-	case n < 0:
-		return e.MaxBody
-	case e.MaxBody > 0 && n > e.MaxBody:
-		return 0
-	default:
-		return n
-	}
+	rd := &reading{rules: e.Bodies, hold: e.Bodies.Budget.Hold()}
+	defer rd.hold.Release()
+	return e.Handle(w, r.WithContext(context.WithValue(r.Context(), readingKey{}, rd)))
 }
 
 func (e Endpoint) log(r *http.Request, res Result, took time.Duration) {

@@ -38,7 +38,7 @@ func FuzzWebhook(f *testing.F) {
 	h := &odoohook.Handler{Sources: map[string]odoohook.Source{"any": {Name: "any", Token: "tok"}},
 		Publish: &intake.Publisher{Conn: deps.Conn, JS: deps.JS, Timeout: 2 * time.Second}, Log: deps.Logger}
 	mux := http.NewServeMux()
-	mux.Handle("/odoo/{name}/{token}", h.Endpoint(slog.New(slog.DiscardHandler), nil, nil))
+	mux.Handle("/odoo/{name}/{token}", h.Endpoint(slog.New(slog.DiscardHandler), nil, intake.BodyRules{}))
 	_, js := n.Client(f)
 	stored, err := js.Stream(context.Background(), events.StreamOdoo)
 	if err != nil {

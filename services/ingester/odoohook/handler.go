@@ -18,6 +18,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/insightpulse/pulsehub/events/service"
 	"github.com/insightpulse/pulsehub/services/ingester/intake"
 	"github.com/insightpulse/pulsehub/services/ingester/odooevent"
 )
@@ -44,12 +45,14 @@ type Handler struct {
 }
 
 // Endpoint wraps the handler with the request log, metrics and the body
-// budget it shares with the other endpoints (nil: unbounded).
-func (h *Handler) Endpoint(log *slog.Logger, m *intake.Metrics, b *intake.Budget) intake.Endpoint {
-	return intake.Endpoint{Source: "odoo", Log: log, Metrics: m, Handle: h.Handle, MaxBody: h.maxBody(), Budget: b}
+// rules (the budget it shares with the other endpoints, the rate floor).
+func (h *Handler) Endpoint(log *slog.Logger, m *intake.Metrics, bodies intake.BodyRules) intake.Endpoint {
+	return intake.Endpoint{Source: "odoo", Log: log, Metrics: m, Handle: h.Handle, Bodies: bodies}
 }
 
-// Handle decides the answer to one webhook call.
+// Handle decides the answer to one webhook call. The token in the URL is
+// checked before a byte of the body is read, so a stranger's request
+// holds nothing of the body budget.
 func (h *Handler) Handle(w http.ResponseWriter, r *http.Request) intake.Result {
 	src, ok := h.authorize(r.PathValue("name"), r.PathValue("token"))
 	if !ok {
@@ -86,6 +89,7 @@ func (h *Handler) Handle(w http.ResponseWriter, r *http.Request) intake.Result {
 // second change within the same second (see sameSecond).
 func (h *Handler) store(r *http.Request, c odooevent.Change) intake.Result {
 	id := c.ID()
+	service.SetCorrelationID(r.Context(), id)
 	a, err := h.Publish.Publish(r.Context(), c.Subject(), c.Event(id))
 	if err != nil {
 		res := intake.Failed(err)

@@ -33,7 +33,7 @@ func TestDuplicateStaysADuplicateWhenTheStoredCopyCannotBeRead(t *testing.T) {
 		Stored:  lookupFunc(func(context.Context, string, uint64) (string, error) { return "", errors.New("stream gone") }),
 		Log:     deps.Logger,
 	}
-	ep := h.Endpoint(slog.New(slog.DiscardHandler), nil, nil)
+	ep := h.Endpoint(slog.New(slog.DiscardHandler), nil, intake.BodyRules{})
 	mux := http.NewServeMux()
 	mux.Handle("/odoo/{name}/{token}", ep)
 	post := func(body string) int {
@@ -55,5 +55,27 @@ func TestDuplicateStaysADuplicateWhenTheStoredCopyCannotBeRead(t *testing.T) {
 	natstest.WaitFor(t, 10*time.Second, "the handler's connection to notice", func() bool { return !deps.Conn.IsConnected() })
 	if code := post(`{"_id": 2, "_model": "res.partner"}`); code != http.StatusServiceUnavailable {
 		t.Fatalf("NATS down: %d", code)
+	}
+}
+
+// readCounter is a body that counts the reads made of it.
+type readCounter struct{ reads int }
+
+func (r *readCounter) Read([]byte) (int, error) { r.reads++; return 0, errors.New("the body was read") }
+
+func TestAWrongTokenIsRefusedBeforeTheBodyIsRead(t *testing.T) {
+	h := &odoohook.Handler{Sources: map[string]odoohook.Source{"p": {Name: "p", Token: "the-right-token-0123456789"}}}
+	b := intake.NewBudget(1<<20, nil)
+	mux := http.NewServeMux()
+	mux.Handle("/odoo/{name}/{token}", h.Endpoint(slog.New(slog.DiscardHandler), nil, intake.BodyRules{Budget: b}))
+	for _, path := range []string{"/odoo/p/a-wrong-token-0123456789", "/odoo/unknown/the-right-token-0123456789"} {
+		body := &readCounter{}
+		req := httptest.NewRequest(http.MethodPost, path, body)
+		req.ContentLength = 1 << 20 // announced, never sent
+		rec := httptest.NewRecorder()
+		mux.ServeHTTP(rec, req)
+		if rec.Code != http.StatusNotFound || body.reads != 0 || b.InUse() != 0 {
+			t.Fatalf("%s: %d after %d reads of the body, %d bytes held", path, rec.Code, body.reads, b.InUse())
+		}
 	}
 }

@@ -84,12 +84,13 @@ type Ingester struct {
 }
 
 // Serve runs the ingester's HTTP server (no background loops) for cfg on
-// a loopback port until the test ends.
+// a loopback port until the test ends, stopping without a drain period.
 func Serve(tb testing.TB, n *NATS, cfg ingester.Config) *Ingester {
 	tb.Helper()
 	logs := &Buffer{}
 	deps := n.Deps(tb, logs)
 	cfg.HTTP.Listen = "127.0.0.1:0"
+	cfg.HTTP.DrainPeriod = 0 // nobody to drain: stop at once
 	srv, err := ingester.NewServer(deps, cfg)
 	if err != nil {
 		tb.Fatalf("ingesttest: %v", err)
