@@ -14,6 +14,7 @@ import (
 
 	"github.com/insightpulse/pulsehub/events"
 	"github.com/insightpulse/pulsehub/events/config"
+	"github.com/insightpulse/pulsehub/events/natsauth"
 	"github.com/insightpulse/pulsehub/events/natstest"
 	"github.com/insightpulse/pulsehub/events/route"
 	"github.com/insightpulse/pulsehub/services/dispatcher/jobstate"
@@ -65,6 +66,7 @@ func TestAServiceEchoingItsTokenLeaksItNowhere(t *testing.T) {
 	}})
 	h.Start("healthmon")
 	t.Cleanup(func() { h.Stop("healthmon") })
+	h.operatorEnv(t) // the CLI below connects as a person does: the operator user
 
 	failing := enqueue(t, h, `{"payload":{"please":"fail"},"description":"echoes the token"}`)
 	natstest.WaitFor(t, wait, "the failing job dead", func() bool { return jobState(t, h, failing) == jobstate.Dead })
@@ -111,6 +113,14 @@ func TestAServiceEchoingItsTokenLeaksItNowhere(t *testing.T) {
 		if !strings.Contains(stored[where], config.Redacted) {
 			t.Errorf("the %s does not show the echo, scrubbed: %s", where, stored[where])
 		}
+	}
+}
+
+// operatorEnv gives the hub CLI run in-process the operator's key, as a
+// person's environment would (PULSEHUB_NATS_NKEY_SEED).
+func (h *Hub) operatorEnv(t *testing.T) {
+	if h.users != nil {
+		t.Setenv("PULSEHUB_NATS_NKEY_SEED", h.users.Seed(natsauth.Operator))
 	}
 }
 

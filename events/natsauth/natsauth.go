@@ -82,6 +82,7 @@ func For(user string) (p Permissions, ok bool) {
 			readMessages(events.StreamOdoo),
 			bucket(events.BucketCheckpoints, true),
 			bucket(events.BucketLeases, true),
+			bucket(events.BucketGitHubRedeliveries, true), // the reconciler's failed deliveries
 		)
 	case OdooWriter:
 		p = service(user,
