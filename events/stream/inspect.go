@@ -51,6 +51,7 @@ type RouteInfo struct {
 	Redelivered int       `json:"redelivered"`  // delivered more than once, awaiting ack
 	Waiting     int       `json:"waiting"`      // pull requests waiting (a running service)
 	LastActive  time.Time `json:"last_active"`  // last delivery
+	Delivered   uint64    `json:"delivered"`    // the last stream sequence delivered: moving means a service is taking messages
 	DLQDepth    uint64    `json:"dlq_depth"`    // dead letters of this route
 	Replaying   bool      `json:"replaying"`    // a replay consumer exists
 	ReplayLeft  uint64    `json:"replay_left"`  // messages the replay still has to deliver
@@ -104,7 +105,7 @@ func routeInfo(ci *jetstream.ConsumerInfo, dlq uint64) RouteInfo {
 		subj = []string{ci.Config.FilterSubject}
 	}
 	r := RouteInfo{Route: ci.Name, Stream: ci.Stream, Subjects: subj, Pending: ci.NumPending, AckPending: ci.NumAckPending,
-		Redelivered: ci.NumRedelivered, Waiting: ci.NumWaiting, DLQDepth: dlq}
+		Redelivered: ci.NumRedelivered, Waiting: ci.NumWaiting, DLQDepth: dlq, Delivered: ci.Delivered.Stream}
 	if ci.Delivered.Last != nil {
 		r.LastActive = *ci.Delivered.Last
 	}

@@ -3,6 +3,7 @@ package probe
 import (
 	"context"
 	"fmt"
+	"sync"
 
 	"github.com/insightpulse/pulsehub/events/stream"
 	"github.com/insightpulse/pulsehub/services/healthmon/status"
@@ -33,6 +34,9 @@ type Routes struct {
 	Thresholds RouteThresholds
 	Advisories *Advisories // optional: MAX_DELIVERIES advisories seen per consumer
 	Clock      Clock       // default time.Now
+
+	mu        sync.Mutex
+	delivered map[string]uint64 // each route's delivered sequence at the last check
 }
 
 // Name is "routes".
@@ -48,8 +52,15 @@ func (p *Routes) Check(ctx context.Context) ([]Result, error) {
 		return nil, fmt.Errorf("list routes: %w", err)
 	}
 	out := make([]Result, 0, len(infos))
+	p.mu.Lock()
+	last := p.delivered
+	p.delivered = make(map[string]uint64, len(infos))
+	for _, ri := range infos {
+		p.delivered[ri.Route] = ri.Delivered
+	}
+	p.mu.Unlock()
 	for i := range infos {
-		r := p.grade(infos[i])
+		r := p.grade(infos[i], last)
 		r.CheckedAt, r.Latency = start, took
 		out = append(out, r)
 	}
@@ -59,7 +70,7 @@ func (p *Routes) Check(ctx context.Context) ([]Result, error) {
 // RouteTarget is the target name of a route.
 func RouteTarget(route string) string { return TargetName("route", route) }
 
-func (p *Routes) grade(ri stream.RouteInfo) Result {
+func (p *Routes) grade(ri stream.RouteInfo, last map[string]uint64) Result {
 	t := p.Thresholds
 	r := Result{Target: RouteTarget(ri.Route), Kind: KindConsumer, Status: status.OK, Route: &ri}
 	var why []string
@@ -85,7 +96,7 @@ func (p *Routes) grade(ri stream.RouteInfo) Result {
 	case t.DLQWarning > 0 && ri.DLQDepth >= t.DLQWarning:
 		worse(status.Warning, "%d dead letters (warning from %d)", ri.DLQDepth, t.DLQWarning)
 	}
-	if ri.Pending > 0 && ri.Waiting == 0 {
+	if ri.Pending > 0 && !taking(ri, last) {
 		why = append(why, "no service is pulling from it")
 	}
 	if ri.Replaying {
@@ -115,4 +126,16 @@ func routeDetails(ri stream.RouteInfo) map[string]any {
 		d["replay_left"] = ri.ReplayLeft
 	}
 	return d
+}
+
+// taking reports whether a service takes the route's messages: its
+// delivered sequence moved since the last check, or (first check) a pull
+// is waiting or messages are being handled. A busy service may have no
+// pull waiting at the moment of a check (all its workers are handling
+// messages), so num_waiting alone would say "nobody" of a healthy writer.
+func taking(ri stream.RouteInfo, last map[string]uint64) bool {
+	if prev, ok := last[ri.Route]; ok {
+		return ri.Delivered != prev || ri.Waiting > 0
+	}
+	return ri.Waiting > 0 || ri.AckPending > 0
 }

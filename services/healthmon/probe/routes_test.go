@@ -35,14 +35,35 @@ func TestRouteGrading(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			tc.ri.Route, tc.ri.Stream = "orders", "ODOO"
-			r := (&Routes{Thresholds: th}).grade(tc.ri)
+			r := (&Routes{Thresholds: th}).grade(tc.ri, nil)
 			if r.Status != tc.want || r.Message != tc.msg || r.Target != "route-orders" || r.Kind != KindConsumer {
 				t.Fatalf("got %s %q, want %s %q", r.Status, r.Message, tc.want, tc.msg)
 			}
 		})
 	}
-	if r := (&Routes{}).grade(stream.RouteInfo{Route: "x", Pending: 1 << 40, DLQDepth: 1 << 20}); r.Status != status.OK {
+	if r := (&Routes{}).grade(stream.RouteInfo{Route: "x", Pending: 1 << 40, DLQDepth: 1 << 20}, nil); r.Status != status.OK {
 		t.Fatalf("zero thresholds graded %s", r.Status)
+	}
+}
+
+// A busy service has no pull waiting while all its workers handle
+// messages: "nobody is pulling" is judged from the delivered sequence.
+func TestRouteIsPulledWhileItsDeliveredSequenceMoves(t *testing.T) {
+	p := &Routes{}
+	busy := stream.RouteInfo{Route: "orders", Stream: "ODOO", Pending: 500, AckPending: 100, Delivered: 1000}
+	msg := func(ri stream.RouteInfo, last map[string]uint64) string { return p.grade(ri, last).Message }
+	if m := msg(busy, nil); strings.Contains(m, "no service") {
+		t.Fatalf("first look at a busy route: %q", m)
+	}
+	moved := busy
+	moved.Delivered = 1055
+	if m := msg(moved, map[string]uint64{"orders": 1000}); strings.Contains(m, "no service") {
+		t.Fatalf("delivered moved 1000 → 1055: %q", m)
+	}
+	stuck := busy
+	stuck.AckPending = 0
+	if m := msg(stuck, map[string]uint64{"orders": 1000}); !strings.Contains(m, "no service is pulling from it") {
+		t.Fatalf("delivered still 1000 with 500 pending: %q", m)
 	}
 }
 
