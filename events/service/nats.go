@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -132,17 +131,15 @@ func Open(c NATSConfig, o ConnOptions) (*Conn, error) {
 	conn := &Conn{closed: make(chan struct{})}
 	m := newConnMetrics(o.Registry)
 	opts := []nats.Option{
-		nats.DisconnectErrHandler(func(nc *nats.Conn, err error) {
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
 			if conn.closing.Load() {
 				return // its owner closes it
 			}
 			m.disconnects.Inc()
-			timesOf(nc).disconnected.Store(time.Now().UnixNano())
 			log.Warn("nats disconnected", "connection", o.Name, "error", fmt.Sprint(err))
 		}),
 		nats.ReconnectHandler(func(nc *nats.Conn) {
 			m.reconnects.Inc()
-			timesOf(nc).reconnected.Store(time.Now().UnixNano())
 			log.Info("nats reconnected", "connection", o.Name, "server", nc.ConnectedUrlRedacted())
 		}),
 		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
@@ -151,7 +148,6 @@ func Open(c NATSConfig, o ConnOptions) (*Conn, error) {
 		}),
 		nats.ClosedHandler(func(nc *nats.Conn) {
 			defer close(conn.closed)
-			connEvents.Delete(nc)
 			if conn.closing.Load() {
 				return
 			}
@@ -317,56 +313,18 @@ func nkeyFromSeed(seed string) (nats.Option, error) {
 	return nats.Nkey(pub, kp.Sign), nil
 }
 
-// jetStreamGrace is how long after its connection was lost or came back
-// a service's /health keeps passing while JetStream does not answer: when a
-// server of a cluster dies, clients reconnect within milliseconds but
-// JetStream answers "no responders" for the 2-6 s of leader elections, and a
-// service that is merely riding that out must not be reported dead. Past it,
-// the check fails.
-var jetStreamGrace = 10 * time.Second
-
-// connEvents are the times a connection opened by Open was last lost and
-// last re-established, for CheckJetStream; keyed by *nats.Conn.
-var connEvents sync.Map
-
-type connTimes struct {
-	disconnected, reconnected atomic.Int64 // Unix nanoseconds; 0 = never
-}
-
-func timesOf(nc *nats.Conn) *connTimes {
-	v, _ := connEvents.LoadOrStore(nc, &connTimes{})
-	return v.(*connTimes)
-}
-
 // CheckJetStream is a /health check: connected to NATS and JetStream
-// answering its account info — or within jetStreamGrace of the connection
-// being lost or re-established (a failover in progress), which passes.
+// answering its account info.
 func CheckJetStream(nc *nats.Conn, js jetstream.JetStream) func(context.Context) error {
 	return func(ctx context.Context) error {
-		err := checkJetStream(ctx, nc, js)
-		if err == nil || nc == nil {
-			return err
+		if nc == nil || !nc.IsConnected() {
+			return errors.New("not connected to NATS")
 		}
-		t := timesOf(nc)
-		since := func(ns int64) time.Duration { return time.Since(time.Unix(0, ns)) }
-		if d := t.disconnected.Load(); !nc.IsConnected() && d != 0 && since(d) < jetStreamGrace {
-			return nil // reconnecting: a server of the cluster went away moments ago
+		if _, err := js.AccountInfo(ctx); err != nil {
+			return fmt.Errorf("jetstream: %w", err)
 		}
-		if r := t.reconnected.Load(); nc.IsConnected() && r != 0 && since(r) < jetStreamGrace {
-			return nil // back moments ago: JetStream is electing its leaders
-		}
-		return err
+		return nil
 	}
-}
-
-func checkJetStream(ctx context.Context, nc *nats.Conn, js jetstream.JetStream) error {
-	if nc == nil || !nc.IsConnected() {
-		return errors.New("not connected to NATS")
-	}
-	if _, err := js.AccountInfo(ctx); err != nil {
-		return fmt.Errorf("jetstream: %w", err)
-	}
-	return nil
 }
 
 func orDefault(d, def time.Duration) time.Duration {

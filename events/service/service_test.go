@@ -302,38 +302,3 @@ func TestNATSConfigTakesOneKindOfCredentials(t *testing.T) {
 		t.Fatal("HasCredentials")
 	}
 }
-
-// A service riding out a failover (its server died, it reconnects) keeps
-// passing /health for jetStreamGrace; a NATS that stays away fails it.
-func TestCheckJetStreamToleratesAFailoverNotAnOutage(t *testing.T) {
-	opts := natstest.Options(t.TempDir())
-	opts.Port = natstest.FreePort(t)
-	again := *opts
-	srv := natstest.Start(t, opts)
-	c, err := Open(NATSConfig{URL: srv.ClientURL()}, ConnOptions{Name: "pulsehub-test"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Close)
-	natstest.WaitFor(t, 5*time.Second, "connected", c.NC.IsConnected)
-	check := CheckJetStream(c.NC, c.JS)
-	if err := check(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	natstest.Shutdown(srv)
-	natstest.WaitFor(t, 5*time.Second, "the client to notice", func() bool { return !c.NC.IsConnected() })
-	if err := check(context.Background()); err != nil {
-		t.Fatalf("failed at once while reconnecting: %v", err)
-	}
-	old := jetStreamGrace
-	jetStreamGrace = 200 * time.Millisecond
-	t.Cleanup(func() { jetStreamGrace = old })
-	time.Sleep(300 * time.Millisecond)
-	if err := check(context.Background()); err == nil {
-		t.Fatal("passed with NATS away longer than the grace")
-	}
-	jetStreamGrace = old
-	srv2 := natstest.Start(t, &again)
-	t.Cleanup(func() { natstest.Shutdown(srv2) })
-	natstest.WaitFor(t, 10*time.Second, "the check to pass after the reconnect", func() bool { return check(context.Background()) == nil })
-}

@@ -4,6 +4,11 @@ package wire
 const (
 	HealthOK   = "ok"
 	HealthFail = "fail"
+
+	// HealthCheckNATS names a service's check of its NATS connection;
+	// the health monitor reads a 503 failing only it as a service cut off
+	// from NATS, not a dead one.
+	HealthCheckNATS = "nats"
 )
 
 // Health is the body of GET /health of the ingester, the Odoo writer and

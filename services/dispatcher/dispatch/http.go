@@ -19,7 +19,7 @@ import (
 //	{"ocr": {"service": "ocr", "state": "open", "opened_at": "…", "capacity": 2, …}}
 func (d *Dispatcher) server(deps service.Deps, reg *prometheus.Registry) *service.Server {
 	srv := service.NewServer(d.cfg.HTTP, d.log, reg)
-	srv.AddCheck("nats", service.CheckJetStream(deps.Conn, deps.JS))
+	srv.AddCheck(wire.HealthCheckNATS, service.CheckJetStream(deps.Conn, deps.JS))
 	srv.AddDetail("breakers", func(context.Context) any { return d.Breakers() })
 	srv.Handle("GET "+wire.BreakersPath, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		out := wire.Breakers{}

@@ -61,6 +61,13 @@ func (p *HTTP) check(ctx context.Context) Result {
 	}
 	if code != want {
 		r.Status = status.Critical
+		if r.Kind == KindService && h.onlyNATS() {
+			// The service runs and answers; it is cut off from NATS (a
+			// server of the cluster died, a leader election): the nats
+			// target grades NATS itself, and a service that is merely
+			// riding out a failover is not a dead service.
+			r.Status = status.Warning
+		}
 		r.Message = joinMessage(fmt.Sprintf("HTTP %d (want %d)", code, want), h.problem())
 		return r
 	}
@@ -75,7 +82,13 @@ type health struct {
 	Status   string                     `json:"status"`
 	DBStatus *bool                      `json:"db_server_status"`
 	Checks   map[string]json.RawMessage `json:"checks"`
-	failing  []string
+	failing  []string                   // "name: error" of each failing check
+	names    []string                   // the failing checks' names
+}
+
+// onlyNATS reports whether the one failing check is the NATS connection's.
+func (h health) onlyNATS() bool {
+	return len(h.names) == 1 && h.names[0] == wire.HealthCheckNATS
 }
 
 func parseHealth(body []byte) health {
@@ -92,6 +105,7 @@ func parseHealth(body []byte) health {
 		var c wire.HealthCheck
 		if json.Unmarshal(h.Checks[n], &c) == nil && !isHealthy(c.Status) {
 			h.failing = append(h.failing, strings.TrimSuffix(n+": "+c.Error, ": "))
+			h.names = append(h.names, n)
 		}
 	}
 	return h

@@ -124,7 +124,7 @@ func TestHTTPNoAnswerIsDown(t *testing.T) {
 // names the failing check and its error.
 func TestHTTPReadsAHubServicesHealth(t *testing.T) {
 	srv := service.NewServer(service.HTTPConfig{Listen: "127.0.0.1:0"}, slog.New(slog.DiscardHandler), nil)
-	srv.AddCheck("nats", func(context.Context) error { return errors.New("not connected") })
+	srv.AddCheck(wire.HealthCheckNATS, func(context.Context) error { return errors.New("not connected") })
 	srv.AddCheck("odoo", func(context.Context) error { return nil })
 	srv.AddDetail("breakers", func(context.Context) any { return []wire.Breaker{{Service: "ocr", State: wire.BreakerOpen}} })
 	if err := srv.Listen(); err != nil {
@@ -139,8 +139,16 @@ func TestHTTPReadsAHubServicesHealth(t *testing.T) {
 	if err != nil || len(rs) != 1 {
 		t.Fatalf("check: %v %v", rs, err)
 	}
-	if r := rs[0]; r.Status != status.Critical || r.Message != `HTTP 503 (want 200); status "fail"; failing checks: nats: not connected` ||
+	// Cut off from NATS only: the service runs (a failover in progress, or
+	// NATS down, which the nats target grades): a warning, not critical.
+	if r := rs[0]; r.Status != status.Warning || r.Message != `HTTP 503 (want 200); status "fail"; failing checks: nats: not connected` ||
 		r.Details["body_status"] != wire.HealthFail {
 		t.Fatalf("got %s %q %v", r.Status, r.Message, r.Details)
+	}
+	// Anything else failing as well is critical.
+	srv.AddCheck("tasks", func(context.Context) error { return errors.New("stopping: route x: boom") })
+	rs, _ = p.Check(context.Background())
+	if r := rs[0]; r.Status != status.Critical || !strings.Contains(r.Message, "tasks: stopping") {
+		t.Fatalf("nats and tasks failing: %s %q", r.Status, r.Message)
 	}
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/insightpulse/pulsehub/events/service"
 	"github.com/insightpulse/pulsehub/events/supervise"
+	"github.com/insightpulse/pulsehub/events/wire"
 	"github.com/insightpulse/pulsehub/services/ingester/githubhook"
 	"github.com/insightpulse/pulsehub/services/ingester/intake"
 	"github.com/insightpulse/pulsehub/services/ingester/odoohook"
@@ -56,7 +57,7 @@ func NewServer(deps service.Deps, cfg Config) (*service.Server, error) {
 		return nil, fmt.Errorf("ingester config: %w", ps.Err())
 	}
 	srv := service.NewServer(cfg.HTTP, log, deps.Registry)
-	srv.AddCheck("nats", service.CheckJetStream(deps.Conn, deps.JS))
+	srv.AddCheck(wire.HealthCheckNATS, service.CheckJetStream(deps.Conn, deps.JS))
 	metrics := intake.NewMetrics(deps.Registry)
 	bodies := intake.BodyRules{ // one budget for both endpoints
 		Budget:      intake.NewBudget(cfg.MaxInFlightBytes, metrics),

@@ -23,6 +23,7 @@ import (
 	"github.com/insightpulse/pulsehub/events/service"
 	"github.com/insightpulse/pulsehub/events/stream"
 	"github.com/insightpulse/pulsehub/events/supervise"
+	"github.com/insightpulse/pulsehub/events/wire"
 	"github.com/insightpulse/pulsehub/odoo"
 	"github.com/insightpulse/pulsehub/services/odoowriter/apply"
 	"github.com/insightpulse/pulsehub/services/odoowriter/batch"
@@ -48,7 +49,7 @@ func Run(ctx context.Context, deps service.Deps, cfg Config) error {
 		return err
 	}
 	srv := service.NewServer(cfg.HTTP, log, deps.Registry)
-	srv.AddCheck("nats", service.CheckJetStream(deps.Conn, deps.JS))
+	srv.AddCheck(wire.HealthCheckNATS, service.CheckJetStream(deps.Conn, deps.JS))
 	srv.Handle("GET /health/odoo", w.odooHealth())
 	// Odoo's state shows in /health without failing it: a down Odoo is a
 	// fact about Odoo (its messages wait in JetStream), not a failed writer.
