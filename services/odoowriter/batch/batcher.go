@@ -45,6 +45,7 @@ type Batcher struct {
 	wg     sync.WaitGroup
 
 	mu     sync.Mutex
+	closed bool // Close was called: nothing more is flushed
 	groups map[string]*group
 	busy   map[string]int // conflict → plans in calls now
 	latest *latest
@@ -97,6 +98,15 @@ func (b *Batcher) Submit(ctx context.Context, p *plan.Plan) error {
 // it once every handler has returned: nobody waits for those outcomes any
 // more, and their messages went back to the stream.
 func (b *Batcher) Close() {
+	b.mu.Lock()
+	b.closed = true // a linger timer that fires now flushes nothing: no call starts after Wait
+	for _, g := range b.groups {
+		if g.timer != nil {
+			g.timer.Stop()
+			g.timer = nil
+		}
+	}
+	b.mu.Unlock()
 	b.cancel()
 	b.wg.Wait()
 }
@@ -162,6 +172,9 @@ func (b *Batcher) free(p *plan.Plan) bool {
 // flush takes up to Size free plans of g, in order, and applies them in
 // their own goroutine. b.mu is held.
 func (b *Batcher) flush(g *group) {
+	if b.closed {
+		return // nobody waits for the outcome: the messages went back to the stream
+	}
 	var take, keep []*item
 	claimed := map[string]bool{} // conflicts taken by this batch: several plans of one record may share it
 	slices.SortStableFunc(g.pending, func(x, y *item) int { return cmp.Compare(x.plan.Seq, y.plan.Seq) })
