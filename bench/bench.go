@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -37,12 +38,14 @@ type Options struct {
 	Latency    int    // end-to-end samples; default 300
 	Scale      []int  // scale-curve sizes; default 10k and 100k
 	HubBinary  string // `hub` executable for the memory scenario; "" skips it
+	Rounds     int    // rounds of the durability scenario; default 3
+	Only       []int  // the scenarios to run, by number; nil = all
 	Log        io.Writer
 }
 
 // Quick is a small run that finishes in well under a minute (a smoke test).
 func Quick() Options {
-	return Options{Deliveries: 300, Events: 300, Jobs: 300, Latency: 30, Scale: []int{1000}}
+	return Options{Deliveries: 300, Events: 300, Jobs: 300, Latency: 30, Scale: []int{1000}, Rounds: 1}
 }
 
 func (o *Options) defaults() {
@@ -61,6 +64,9 @@ func (o *Options) defaults() {
 	if len(o.Scale) == 0 {
 		o.Scale = []int{10_000, 100_000}
 	}
+	if o.Rounds <= 0 {
+		o.Rounds = 3
+	}
 	if o.Log == nil {
 		o.Log = io.Discard
 	}
@@ -77,6 +83,10 @@ type Report struct {
 	EndToEndNoLinger Latency    `json:"end_to_end_no_linger"`
 	Memory           *Memory    `json:"memory,omitempty"`
 	Scale            []ScaleRow `json:"scale"`
+	// Durability is scenario 7, one row per embedded.sync_interval.
+	Durability []DurabilityRow `json:"durability"`
+	Rounds     int             `json:"durability_rounds"`
+	Only       []int           `json:"only,omitempty"` // the scenarios run; empty = all
 }
 
 // Machine says where the numbers come from.
@@ -136,7 +146,7 @@ type ScaleRow struct {
 // Run runs every scenario and reports progress lines to o.Log.
 func Run(ctx context.Context, o Options) (Report, error) {
 	o.defaults()
-	r := Report{Machine: Machine{Cores: runtime.NumCPU(), Go: runtime.Version(), OS: runtime.GOOS + "/" + runtime.GOARCH, When: time.Now().UTC()}}
+	r := Report{Machine: Machine{Cores: runtime.NumCPU(), Go: runtime.Version(), OS: runtime.GOOS + "/" + runtime.GOARCH, When: time.Now().UTC()}, Rounds: o.Rounds, Only: o.Only}
 	steps := []struct {
 		name string
 		fn   func(context.Context, Options, *Report) error
@@ -147,8 +157,12 @@ func Run(ctx context.Context, o Options) (Report, error) {
 		{"4 end to end", runEndToEnd},
 		{"5 memory of hub run", runMemory},
 		{"6 scale curve", runScale},
+		{"7 durability (sync_interval)", runDurability},
 	}
-	for _, s := range steps {
+	for i, s := range steps {
+		if len(o.Only) > 0 && !slices.Contains(o.Only, i+1) {
+			continue
+		}
 		fmt.Fprintf(o.Log, "scenario %s ...\n", s.name)
 		start := time.Now()
 		if err := s.fn(ctx, o, &r); err != nil {
@@ -168,13 +182,17 @@ type natsEnv struct {
 	deps service.Deps
 }
 
-func startNATS() (*natsEnv, error) {
+func startNATS() (*natsEnv, error) { return startNATSSync(embedded.DefaultSyncInterval) }
+
+// startNATSSync is startNATS with JetStream syncing its store as
+// embedded.sync_interval says.
+func startNATSSync(sync string) (*natsEnv, error) {
 	dir, err := os.MkdirTemp("", "hubbench")
 	if err != nil {
 		return nil, err
 	}
 	c := embedded.DefaultConfig()
-	c.Listen, c.Monitor, c.DataDir, c.ServerName = "127.0.0.1:-1", "off", dir, "hubbench"
+	c.Listen, c.Monitor, c.DataDir, c.ServerName, c.Sync = "127.0.0.1:-1", "off", dir, "hubbench", sync
 	c.Auth = embedded.AuthNone // the scenarios connect as one client
 	srv, err := embedded.Start(context.Background(), c, nil)
 	if err != nil {

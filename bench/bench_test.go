@@ -21,13 +21,27 @@ func TestQuickRunProducesEveryTable(t *testing.T) {
 	if err != nil {
 		t.Fatalf("%v\n%s", err, log.String())
 	}
-	if len(r.Ingest) != 3 || r.Writer.Batched.RecordsPerSec == 0 || r.Dispatch.Dispatcher.PerSecond == 0 || r.EndToEnd.Samples != o.Latency || len(r.Scale) != 1 {
+	if len(r.Ingest) != 3 || r.Writer.Batched.RecordsPerSec == 0 || r.Dispatch.Dispatcher.PerSecond == 0 || r.EndToEnd.Samples != o.Latency || len(r.Scale) != 1 ||
+		len(r.Durability) != len(syncSettings) || len(r.Durability[0].IngestC64.PerSecond) != o.Rounds || r.Durability[len(syncSettings)-1].Dispatch.Median() == 0 {
 		t.Fatalf("report incomplete: %+v", r)
 	}
 	md := r.Markdown()
-	for _, want := range []string{"### 1.", "### 2.", "### 3.", "### 4.", "### 5.", "### 6.", "155 jobs/s"} {
+	for _, want := range []string{"### 1.", "### 2.", "### 3.", "### 4.", "### 5.", "### 6.", "### 7.", "1s (hub default)", "155 jobs/s"} {
 		if !strings.Contains(md, want) {
 			t.Errorf("markdown lacks %q", want)
+		}
+	}
+}
+
+func TestOnlyKeepsTheTablesOfTheScenariosRun(t *testing.T) {
+	r := Report{Only: []int{7}, Rounds: 1, Durability: []DurabilityRow{{Sync: "2m"}, {Sync: "1s", HubDefault: true}}}
+	md := r.Markdown()
+	if !strings.HasPrefix(md, "Measured ") || !strings.Contains(md, "### 7.") || !strings.Contains(md, "| 1s (hub default) |") {
+		t.Fatalf("markdown:\n%s", md)
+	}
+	for _, n := range []string{"### 1.", "### 2.", "### 3.", "### 4.", "### 5.", "### 6."} {
+		if strings.Contains(md, n) {
+			t.Errorf("--only 7 prints %s", n)
 		}
 	}
 }

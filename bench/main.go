@@ -5,13 +5,14 @@
 // jobs/s). Absolute numbers on shared machines mean little; the ratios
 // within one run are the point. Run it from the repository root:
 //
-//	go run ./bench [--quick] [--scale N,N] [--million] [--json]
+//	go run ./bench [--quick] [--scale N,N] [--million] [--only N,N] [--rounds N] [--json]
 //
 // Scenarios: (1) signed GitHub deliveries into the ingester vs raw
 // JetStream publishes; (2) the Odoo writer batched vs one call per event;
 // (3) the dispatcher vs a plain HTTP client loop, and with a failing
 // second service; (4) end-to-end latency webhook → Odoo; (5) RSS of `hub
-// run` idle and after scenario 1; (6) the scale curve of (1) and (3).
+// run` idle and after scenario 1; (6) the scale curve of (1) and (3); (7)
+// what each embedded.sync_interval (2m, 1s, always) costs (1) and (3).
 // Each scenario is also a Go benchmark in its service's module.
 //
 // It is a module of its own so that the scenario packages and the test
@@ -31,6 +32,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -39,7 +41,7 @@ import (
 const usage = `bench — every Pulse Hub performance scenario in one run (docs/performance.md)
 
 Usage:
-  go run ./bench [--quick] [--scale N,N] [--million] [--json]
+  go run ./bench [--quick] [--scale N,N] [--million] [--only N,N] [--rounds N] [--json]
 
 Progress goes to stderr, the report (Markdown, or JSON with --json) to stdout.
 
@@ -70,6 +72,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	million := fs.Bool("million", false, "add 1,000,000 events to the scale curve (takes long)")
 	scale := fs.String("scale", "10000,100000", "scale-curve sizes, comma-separated")
 	asJSON := fs.Bool("json", false, "print the report as JSON instead of Markdown")
+	only := fs.String("only", "", "run only these scenarios, by number (e.g. 1,7); default all")
+	rounds := fs.Int("rounds", 0, "rounds of scenario 7 (durability), each setting once per round; default 3 (1 with --quick)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			_, _ = flagOut.WriteTo(stdout)
@@ -97,17 +101,36 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			o.Scale = append(o.Scale, n)
 		}
 	}
+	if *only != "" {
+		for _, s := range strings.Split(*only, ",") {
+			n, err := strconv.Atoi(strings.TrimSpace(s))
+			if err != nil || n < 1 || n > 7 {
+				fmt.Fprintf(stderr, "bench: --only %q: want scenario numbers 1 to 7\n", *only)
+				return 2
+			}
+			o.Only = append(o.Only, n)
+		}
+	}
+	if *rounds < 0 {
+		fmt.Fprintf(stderr, "bench: --rounds %d: want a positive number\n", *rounds)
+		return 2
+	}
+	if *rounds > 0 {
+		o.Rounds = *rounds
+	}
 	if *million {
 		o.Scale = append(o.Scale, 1_000_000)
 	}
 	o.Log = stderr
-	hub, cleanup, err := buildHub(ctx, stderr)
-	if err != nil {
-		fmt.Fprintf(stderr, "bench: %v\n", err)
-		return 1
+	if len(o.Only) == 0 || slices.Contains(o.Only, 5) {
+		hub, cleanup, err := buildHub(ctx, stderr)
+		if err != nil {
+			fmt.Fprintf(stderr, "bench: %v\n", err)
+			return 1
+		}
+		defer cleanup()
+		o.HubBinary = hub
 	}
-	defer cleanup()
-	o.HubBinary = hub
 	r, err := Run(ctx, o)
 	if err != nil {
 		fmt.Fprintf(stderr, "bench: %v\n", err)

@@ -2,6 +2,8 @@ package main
 
 import (
 	"fmt"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -49,7 +51,24 @@ func (r Report) Markdown() string {
 	for _, s := range r.Scale {
 		fmt.Fprintf(&b, "| %d | %.0f | %s | %.0f | %s |\n", s.N, s.IngestPerSec, mib(s.IngestRSS), s.DispatchPerSec, mib(s.DispatchRSS))
 	}
-	return b.String()
+	durabilityMarkdown(&b, r.Durability, r.Rounds)
+	return onlySections(b.String(), r.Only)
+}
+
+// onlySections drops the tables of the scenarios a --only run skipped.
+func onlySections(md string, only []int) string {
+	if len(only) == 0 {
+		return md
+	}
+	parts := strings.Split(md, "\n### ")
+	out := parts[:1]
+	for _, p := range parts[1:] {
+		n, _, _ := strings.Cut(p, ".")
+		if k, err := strconv.Atoi(n); err == nil && slices.Contains(only, k) {
+			out = append(out, p)
+		}
+	}
+	return strings.Join(out, "\n### ")
 }
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.2f ms", float64(d.Microseconds())/1000) }
