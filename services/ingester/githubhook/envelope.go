@@ -75,6 +75,9 @@ func parse(contentType string, body []byte) (summary, error) {
 	if d := bytes.TrimLeft(doc, " \t\r\n"); len(d) == 0 || d[0] != '{' {
 		return summary{}, fmt.Errorf("%w: not a JSON object", errMalformed)
 	}
+	if tooDeep(doc, MaxDepth) {
+		return summary{}, fmt.Errorf("%w: nested more than %d levels deep", errMalformed, MaxDepth)
+	}
 	if !gjson.ValidBytes(doc) {
 		return summary{}, fmt.Errorf("%w: not valid JSON", errMalformed)
 	}
@@ -90,6 +93,44 @@ func parse(contentType string, body []byte) (summary, error) {
 		orgURL:         str(f[3]),
 		installationID: integer(f[4]),
 	}, nil
+}
+
+// MaxDepth bounds how deeply a payload's objects and arrays nest. gjson
+// validates recursively, two stack frames a level: a signed body of 8 MiB
+// of '[' took the goroutine's stack past Go's 1 GB limit, a fatal error
+// that no recover catches, and the whole process died. 10,000 is
+// encoding/json's own limit, so whatever the ingester stores, a route can
+// decode.
+const MaxDepth = 10000
+
+// tooDeep reports whether doc nests objects and arrays deeper than limit,
+// in one pass without recursion (brackets inside strings do not count).
+// It does not validate: a malformed doc is left to gjson.
+func tooDeep(doc []byte, limit int) bool {
+	depth, inString := 0, false
+	for i := 0; i < len(doc); i++ {
+		c := doc[i]
+		if inString {
+			switch c {
+			case '\\':
+				i++ // the escaped byte, a quote included
+			case '"':
+				inString = false
+			}
+			continue
+		}
+		switch c {
+		case '"':
+			inString = true
+		case '{', '[':
+			if depth++; depth > limit {
+				return true
+			}
+		case '}', ']':
+			depth--
+		}
+	}
+	return false
 }
 
 // actionOf is the payload's action: a string of at most

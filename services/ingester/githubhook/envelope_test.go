@@ -3,6 +3,7 @@ package githubhook
 import (
 	"errors"
 	"net/url"
+	"strings"
 	"testing"
 	"time"
 )
@@ -52,5 +53,35 @@ func TestParseRefusesWhatIsNotAPayload(t *testing.T) {
 		if _, err := parse(c.ct, []byte(c.body)); !errors.Is(err, errMalformed) {
 			t.Errorf("%s %q: %v", c.ct, c.body, err)
 		}
+	}
+}
+
+// A signed payload nested past encoding/json's depth is refused; before,
+// gjson's recursive validation overflowed the stack and killed the process.
+func TestParseRefusesPayloadsNestedTooDeep(t *testing.T) {
+	deep := func(n int, open, close string) string {
+		return `{"a":` + strings.Repeat(open, n) + strings.Repeat(close, n) + `}`
+	}
+	if _, err := parse(ContentJSON, []byte(deep(MaxDepth-1, "[", "]"))); err != nil {
+		t.Fatalf("%d levels: %v", MaxDepth, err)
+	}
+	for name, body := range map[string]string{
+		"arrays":     deep(MaxDepth, "[", "]"),
+		"objects":    deep(MaxDepth, `{"a":`, "}"),
+		"8 MiB of [": `{"a":` + strings.Repeat("[", 8<<20),
+		"form":       "payload=" + url.QueryEscape(deep(MaxDepth, "[", "]")),
+	} {
+		ct := ContentJSON
+		if name == "form" {
+			ct = ContentForm
+		}
+		if _, err := parse(ct, []byte(body)); !errors.Is(err, errMalformed) || !strings.Contains(err.Error(), "nested") {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	// Brackets and escaped quotes inside strings are not nesting.
+	s := `{"a":"` + strings.Repeat(`[\"{`, 3*MaxDepth) + `"}`
+	if _, err := parse(ContentJSON, []byte(s)); err != nil {
+		t.Errorf("brackets in a string: %v", err)
 	}
 }
