@@ -16,11 +16,9 @@ import (
 // (README, "Durability"), not at nats-server's 2 minutes.
 func TestNATSClustersSyncAsTheEmbeddedServerDoes(t *testing.T) {
 	want := embeddedSync(t)
+	secrets, _ := natsSecrets(t) // the nodes' config includes auth.conf (public nkeys from the environment) and TLS files
 	for _, f := range natsConfigs(t) {
-		o, err := server.ProcessConfigFile(f)
-		if err != nil {
-			t.Fatalf("%s: %v", f, err)
-		}
+		o := loadNATSConf(t, f, secrets)
 		if !sameSync(o, want) {
 			t.Errorf("%s: jetstream sync always %v interval %s, want %v %s (embedded.sync_interval %s)", f, o.SyncAlways, o.SyncInterval,
 				want.SyncAlways, want.SyncInterval, embedded.DefaultSyncInterval)

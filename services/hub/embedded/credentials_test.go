@@ -124,7 +124,7 @@ func TestAConfigFileWithItsOwnAuthorizationNeedsAuthNone(t *testing.T) {
 		t.Fatalf("the file's own token: %v", err)
 	}
 	nc.Close()
-	if ps := (Config{Listen: "127.0.0.1:4222", DataDir: "d", Auth: "maybe"}).Validate("embedded"); len(ps) != 1 || !strings.Contains(ps.Error(), "embedded.auth") {
+	if ps := (Config{Listen: "127.0.0.1:4222", DataDir: "d", Sync: DefaultSyncInterval, Auth: "maybe"}).Validate("embedded"); len(ps) != 1 || !strings.Contains(ps.Error(), "embedded.auth") {
 		t.Fatalf("auth maybe: %v", ps)
 	}
 }

@@ -78,6 +78,7 @@ func TestSyncIntervalReachesTheRunningServer(t *testing.T) {
 		t.Run(tc.sync, func(t *testing.T) {
 			c := DefaultConfig()
 			c.Listen, c.Monitor, c.DataDir, c.Sync = "127.0.0.1:-1", "off", t.TempDir(), tc.sync
+			c.Auth = AuthNone // the test connects as one client
 			srv, err := Start(context.Background(), c, nil)
 			if err != nil {
 				t.Fatal(err)
