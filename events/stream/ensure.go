@@ -125,13 +125,22 @@ func EnsureBucket(ctx context.Context, js jetstream.JetStream, cfg jetstream.Key
 	return kv, nil
 }
 
+// DefaultAckWait is how long JetStream waits for a message's ack or
+// progress before delivering it again. The consume loop sends progress
+// (InProgress) every third of it while a handler runs, so a long call is
+// never redelivered; what it bounds is the cost of an acknowledgement that
+// is lost — in flight to a consumer leader that just changed, or never sent
+// by a process that died: those messages come back after this long (it
+// was 30 s, which made a leader change stall a route's drain by 30 s).
+const DefaultAckWait = 10 * time.Second
+
 // ConsumerOptions describe a route's durable consumer.
 type ConsumerOptions struct {
 	Name          string        // the route's name: `nats consumer info <stream> <name>` shows its lag
 	Stream        string        // the stream it reads
 	Subjects      []string      // filter subjects; empty = the whole stream
 	Description   string        // shown by `nats consumer info`
-	AckWait       time.Duration // redelivery after this long without an ack or progress (default 30s)
+	AckWait       time.Duration // redelivery after this long without an ack or progress (default DefaultAckWait)
 	MaxAckPending int           // the most unacknowledged messages at once (default 1000)
 	DeliverNew    bool          // start with messages stored after creation instead of the whole stream
 }
@@ -150,7 +159,7 @@ func ConsumerConfig(o ConsumerOptions) jetstream.ConsumerConfig {
 		DeliverPolicy: jetstream.DeliverAllPolicy,
 	}
 	if c.AckWait == 0 {
-		c.AckWait = 30 * time.Second
+		c.AckWait = DefaultAckWait
 	}
 	if c.MaxAckPending == 0 {
 		c.MaxAckPending = 1000

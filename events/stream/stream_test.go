@@ -195,3 +195,15 @@ func TestReplayMetadataReadsBack(t *testing.T) {
 		t.Fatal("a consumer made by hand has no end")
 	}
 }
+
+// A lost acknowledgement costs the consumer's ack wait: it is short, the
+// loop's progress heartbeats (a third of it) keep long handlers alive.
+func TestConsumersDefaultToAShortAckWait(t *testing.T) {
+	c := stream.ConsumerConfig(stream.ConsumerOptions{Name: "r", Stream: "GITHUB"})
+	if c.AckWait != stream.DefaultAckWait || stream.DefaultAckWait > 10*time.Second {
+		t.Fatalf("ack wait %s (default %s)", c.AckWait, stream.DefaultAckWait)
+	}
+	if c := stream.ConsumerConfig(stream.ConsumerOptions{Name: "r", Stream: "GITHUB", AckWait: time.Minute}); c.AckWait != time.Minute {
+		t.Fatalf("a route's own ack_wait: %s", c.AckWait)
+	}
+}
