@@ -125,6 +125,35 @@ func execForm(t *testing.T, name string, st *stage, op string) []string {
 	return args
 }
 
+// pinnedImage is an image named by tag and pinned by its digest: the tag
+// says what it is, the digest is what is pulled.
+var pinnedImage = regexp.MustCompile(`^[a-z0-9./-]+:[A-Za-z0-9._-]+@sha256:[0-9a-f]{64}$`)
+
+// Every base image (a FROM that is not an earlier stage) is pinned by
+// digest, so a rebuild of a commit starts from the same bytes; and no
+// `# syntax=` line pulls a Dockerfile frontend by a moving tag.
+func TestDockerfileBaseImagesArePinnedByDigest(t *testing.T) {
+	stages := dockerfile(t)
+	external := 0
+	for name, st := range stages {
+		if _, stage := stages[st.from]; stage {
+			continue
+		}
+		external++
+		if !pinnedImage.MatchString(st.from) {
+			t.Errorf("stage %s is FROM %s: pin it as image:tag@sha256:<digest> (deploy/README.md, \"Reproducible images\")", name, st.from)
+		}
+	}
+	if external < 2 {
+		t.Errorf("%d base images; want the Go build image and the distroless runtime", external)
+	}
+	for _, line := range strings.Split(string(repoFile(t, "deploy/Dockerfile")), "\n") {
+		if strings.HasPrefix(strings.ToLower(line), "# syntax=") && !strings.Contains(line, "@sha256:") {
+			t.Errorf("%q pulls a frontend image by tag", line)
+		}
+	}
+}
+
 // The images, `make build` and this test build with the one script.
 func TestEveryBuildRunsBuildSh(t *testing.T) {
 	build := dockerfile(t)["build"]
@@ -139,18 +168,18 @@ func TestEveryBuildRunsBuildSh(t *testing.T) {
 // TestBuildShBuildsStaticBinaries runs deploy/build.sh as the Dockerfile
 // does and checks it writes the hub binary alone (every service runs
 // from it), statically linked (it runs on a distroless static image, which
-// has no libc) and stamped with $VERSION; and the playground's set-up when
-// asked for it.
+// has no libc) and stamped with $VERSION and $COMMIT; and the playground's
+// set-up when asked for it.
 func TestBuildShBuildsStaticBinaries(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binaries")
 	}
 	out := t.TempDir()
-	const version = "1.2.3-deploytest"
+	const version, commit = "1.2.3-deploytest", "0123456789abcdef0123456789abcdef01234567"
 	for _, args := range [][]string{{out}, {out, "./deploy/cmd/playground"}} {
 		cmd := exec.Command("sh", append([]string{"deploy/build.sh"}, args...)...)
 		cmd.Dir = ".."
-		cmd.Env = append(os.Environ(), "VERSION="+version)
+		cmd.Env = append(os.Environ(), "VERSION="+version, "COMMIT="+commit)
 		if b, err := cmd.CombinedOutput(); err != nil {
 			t.Fatalf("sh deploy/build.sh %s: %v\n%s", strings.Join(args, " "), err, b)
 		}
@@ -168,8 +197,8 @@ func TestBuildShBuildsStaticBinaries(t *testing.T) {
 		t.Errorf("build.sh wrote %v, want %v", got, want)
 	}
 	b, err := exec.Command(filepath.Join(out, "hub"), "version").CombinedOutput()
-	if err != nil || strings.TrimSpace(string(b)) != "hub "+version {
-		t.Errorf("hub version: %q, %v; want %q", b, err, "hub "+version)
+	if want := "hub " + version + " (commit " + commit + ")"; err != nil || strings.TrimSpace(string(b)) != want {
+		t.Errorf("hub version: %q, %v; want %q", b, err, want)
 	}
 }
 

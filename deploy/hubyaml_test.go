@@ -14,11 +14,11 @@ var hubYAMLs = []string{"deploy/compose/hub.yaml", "deploy/k8s/hub.yaml", "deplo
 
 // Every shipped hub.yaml is valid for `hub run` / `hub config check`:
 // strict (no key the hub does not know, in any section), every route
-// compiled, every section validated, with the secrets of .env.example set
+// compiled, every section validated, with every secret of the deployments set
 // and an external NATS. The compose and Kubernetes checks then validate it
 // for each service alone, with only that container's environment.
 func TestShippedHubYAMLsAreStrictlyValid(t *testing.T) {
-	env := fakeSecrets(t, slices.Sorted(maps.Keys(envExample(t))))
+	env := fakeSecrets(t, slices.Sorted(maps.Keys(k8sSecretKeys(t))))
 	env["PULSEHUB_NATS_URL"] = "nats://nats-1:4222,nats://nats-2:4222,nats://nats-3:4222"
 	for _, path := range hubYAMLs {
 		t.Run(path, func(t *testing.T) {
@@ -34,7 +34,7 @@ func TestShippedHubYAMLsAreStrictlyValid(t *testing.T) {
 }
 
 func TestHubYAMLCheckCatchesMistakes(t *testing.T) {
-	env := fakeSecrets(t, slices.Sorted(maps.Keys(envExample(t))))
+	env := fakeSecrets(t, slices.Sorted(maps.Keys(k8sSecretKeys(t))))
 	for _, tc := range []struct{ name, yml string }{
 		{"unknown key", "ingester: {listen: 0.0.0.0:8080}"},
 		{"bad route", "routes: [{name: x, from: {stream: NOPE}}]"},

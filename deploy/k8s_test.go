@@ -11,19 +11,22 @@ import (
 	"testing"
 
 	"github.com/insightpulse/pulsehub/events/natsauth"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	policyv1 "k8s.io/api/policy/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
-func TestKustomizationListsOnlyFilesThatExist(t *testing.T) {
+func TestKustomizationListsEveryManifest(t *testing.T) {
 	k := loadK8s(t)
 	listed := map[string]bool{"kustomization.yaml": true}
 	for _, r := range k.kust.Resources {
 		listed[r] = true
 	}
 	for _, g := range k.kust.ConfigMapGenerator {
-		for _, f := range g.Files {
-			if _, err := os.Stat(filepath.Join("k8s", f)); err != nil {
-				t.Errorf("configMapGenerator %s: %v", g.Name, err)
-			}
+		for _, f := range g.FileSources {
 			listed[f] = true
 		}
 	}
@@ -36,23 +39,62 @@ func TestKustomizationListsOnlyFilesThatExist(t *testing.T) {
 	if listed["nats-values.yaml"] {
 		t.Error("nats-values.yaml is Helm values, not a manifest")
 	}
-	if k.kust.Namespace != "pulsehub" {
-		t.Errorf("namespace %q", k.kust.Namespace)
-	}
 	for _, o := range k.objects {
-		if o.APIVersion == "" || o.Kind == "" || o.Metadata.Name == "" {
-			t.Errorf("%s: an object without apiVersion, kind or name: %+v", o.file, o)
+		m := o.(metav1.Object)
+		if _, ns := o.(*corev1.Namespace); !ns && m.GetNamespace() != "pulsehub" {
+			t.Errorf("%T %s is in namespace %q, want pulsehub", o, m.GetName(), m.GetNamespace())
 		}
+	}
+	ns, ok := objectOf[*corev1.Namespace](k, "pulsehub")
+	if !ok || ns.Labels["pod-security.kubernetes.io/enforce"] != "restricted" {
+		t.Errorf("namespace pulsehub does not enforce the restricted Pod Security Standard: %+v", ns)
+	}
+}
+
+// The decoder refuses what the API server's strict field validation
+// refuses, so the manifests' fields are all real ones.
+func TestK8sDecoderIsStrict(t *testing.T) {
+	for _, doc := range []string{
+		"apiVersion: v1\nkind: Service\nmetadata: {name: x}\nspec: {selectr: {a: b}}\n",
+		"apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: x}\nspec: {replicas: 1, replicas: 2}\n",
+	} {
+		if _, err := decodeStrict([]byte(doc)); err == nil {
+			t.Errorf("decoded %q", doc)
+		}
+	}
+}
+
+// Namespace pulsehub enforces the restricted standard: every pod the
+// manifests make must pass the admission's own checks.
+func TestK8sPodsMeetTheRestrictedStandard(t *testing.T) {
+	k := loadK8s(t)
+	n := 0
+	for _, d := range objectsOf[*appsv1.Deployment](k) {
+		n++
+		if why := restrictedViolations(&d.Spec.Template.ObjectMeta, &d.Spec.Template.Spec); why != "" {
+			t.Errorf("Deployment %s: refused by the restricted Pod Security Standard: %s", d.Name, why)
+		}
+	}
+	if n != len(hubServices) {
+		t.Errorf("%d Deployments, want %d", n, len(hubServices))
+	}
+	// The check bites: the same pod without its security contexts is refused.
+	d, _ := k.deployment(t, hubServices[0])
+	bare := d.Spec.Template.DeepCopy()
+	bare.Spec.SecurityContext = nil
+	bare.Spec.Containers[0].SecurityContext = nil
+	if restrictedViolations(&bare.ObjectMeta, &bare.Spec) == "" {
+		t.Fatal("a pod without security contexts passes the restricted check")
 	}
 }
 
 // Replicas: every service but healthmon is safe to run as several replicas
 // sharing its durable consumers; healthmon runs one (see healthmon.yaml).
-var k8sReplicas = map[string]func(int) bool{
-	"ingester":   func(n int) bool { return n >= 2 },
-	"odoowriter": func(n int) bool { return n == 2 },
-	"dispatcher": func(n int) bool { return n == 2 },
-	"healthmon":  func(n int) bool { return n == 1 },
+var k8sReplicas = map[string]func(int32) bool{
+	"ingester":   func(n int32) bool { return n >= 2 },
+	"odoowriter": func(n int32) bool { return n == 2 },
+	"dispatcher": func(n int32) bool { return n == 2 },
+	"healthmon":  func(n int32) bool { return n == 1 },
 }
 
 func TestK8sDeploymentsRunEachServiceHardened(t *testing.T) {
@@ -64,58 +106,70 @@ func TestK8sDeploymentsRunEachServiceHardened(t *testing.T) {
 	for _, hs := range hubServices {
 		d, c := k.deployment(t, hs)
 		where := "Deployment pulsehub-" + hs.name
-		if !k8sReplicas[hs.name](d.Replicas) {
-			t.Errorf("%s: %d replicas", where, d.Replicas)
+		if d.Spec.Replicas == nil || !k8sReplicas[hs.name](*d.Spec.Replicas) {
+			t.Errorf("%s: %v replicas", where, d.Spec.Replicas)
 		}
-		if hs.name == "healthmon" && d.Strategy.Type != "Recreate" {
-			t.Errorf("%s: strategy %q: a rollout must never run two monitors", where, d.Strategy.Type)
+		if hs.name == "healthmon" && d.Spec.Strategy.Type != appsv1.RecreateDeploymentStrategyType {
+			t.Errorf("%s: strategy %q: a rollout must never run two monitors", where, d.Spec.Strategy.Type)
 		}
-		for k, v := range d.Selector.MatchLabels {
-			if d.Template.Metadata.Labels[k] != v {
-				t.Errorf("%s: the selector %v does not match the pod labels %v", where, d.Selector.MatchLabels, d.Template.Metadata.Labels)
+		if !selects(d.Spec.Selector.MatchLabels, d) {
+			t.Errorf("%s: the selector %v does not match the pod labels %v", where, d.Spec.Selector.MatchLabels, d.Spec.Template.Labels)
+		}
+		if !images["pulsehub/"+hs.name] {
+			t.Errorf("%s: no images: entry for pulsehub/%s in kustomization.yaml", where, hs.name)
+		}
+		checkImageReference(t, where, c.Image)
+		checkRunAndConfig(t, k, hs, where, d, c)
+		pod := d.Spec.Template.Spec
+		if sc := c.SecurityContext; sc == nil || sc.ReadOnlyRootFilesystem == nil || !*sc.ReadOnlyRootFilesystem {
+			t.Errorf("%s: want a read-only root file system", where)
+		}
+		if pod.AutomountServiceAccountToken == nil || *pod.AutomountServiceAccountToken {
+			t.Errorf("%s: mounts a service account token it never uses", where)
+		}
+		for _, r := range []corev1.ResourceName{corev1.ResourceCPU, corev1.ResourceMemory} {
+			if c.Resources.Requests.Name(r, resource.DecimalSI).IsZero() || c.Resources.Limits.Name(r, resource.DecimalSI).IsZero() {
+				t.Errorf("%s: %s request %v limit %v", where, r, c.Resources.Requests[r], c.Resources.Limits[r])
 			}
 		}
-		if c.Image != "pulsehub/"+hs.name || !images[c.Image] {
-			t.Errorf("%s: image %q, want pulsehub/%s with an images: entry in kustomization.yaml", where, c.Image, hs.name)
-		}
-		checkRunAndConfig(t, k, hs, where, d.Template.Spec, c)
-		sc := c.SecurityContext
-		if rn := d.Template.Spec.SecurityContext.RunAsNonRoot; rn == nil || !*rn ||
-			sc.AllowPrivilegeEscalation == nil || *sc.AllowPrivilegeEscalation ||
-			sc.ReadOnlyRootFilesystem == nil || !*sc.ReadOnlyRootFilesystem || !slices.Equal(sc.Capabilities.Drop, []string{"ALL"}) {
-			t.Errorf("%s: want non-root, no privilege escalation, read-only root, capabilities dropped; got %+v", where, sc)
-		}
-		for _, r := range []string{"cpu", "memory"} {
-			if c.Resources.Requests[r] == "" || c.Resources.Limits[r] == "" {
-				t.Errorf("%s: %s request %q limit %q", where, r, c.Resources.Requests[r], c.Resources.Limits[r])
-			}
-		}
+		checkGoMemLimit(t, where, envOf(c, "GOMEMLIMIT"), c.Resources.Limits.Memory().Value())
 		if len(c.EnvFrom) > 0 {
 			t.Errorf("%s: envFrom hands the container keys no check can see; list each variable", where)
 		}
 	}
 }
 
+// checkImageReference refuses an image that names no registry (Docker Hub
+// would be asked for someone else's pulsehub/<service>) or no fixed version.
+func checkImageReference(t *testing.T, where, image string) {
+	t.Helper()
+	host, rest, ok := strings.Cut(image, "/")
+	_, tag, tagged := strings.Cut(rest, ":")
+	_, digest, _ := strings.Cut(rest, "@")
+	if !ok || !strings.ContainsAny(host, ".:") || ((!tagged || tag == "latest") && digest == "") {
+		t.Errorf("%s: image %q: want <registry host>/<path>:<version> (kustomization.yaml images:)", where, image)
+	}
+}
+
 // checkRunAndConfig: the container runs `hub run --only <service>` with
 // --config naming the mounted hub.yaml of the generated ConfigMap,
 // read-only.
-func checkRunAndConfig(t *testing.T, k k8s, hs hubService, where string, pod podSpec, c container) {
+func checkRunAndConfig(t *testing.T, k k8s, hs hubService, where string, d *appsv1.Deployment, c *corev1.Container) {
 	t.Helper()
 	if want := runArgs(hs.name); len(c.Command) > 0 || !slices.Equal(c.Args, want) {
 		t.Errorf("%s: command %q args %q, want the image's entrypoint (hub) with args %q", where, c.Command, c.Args, want)
 	}
-	gen := map[string]bool{}
-	for _, g := range k.kust.ConfigMapGenerator {
-		if slices.Contains(g.Files, "hub.yaml") {
-			gen[g.Name] = true
-		}
-	}
+	hubYAML := repoFile(t, "deploy/k8s/hub.yaml")
 	for _, m := range c.VolumeMounts {
-		if m.MountPath != "/etc/pulsehub" {
+		if m.MountPath != "/etc/pulsehub" || !m.ReadOnly {
 			continue
 		}
-		for _, v := range pod.Volumes {
-			if v.Name == m.Name && v.ConfigMap != nil && gen[v.ConfigMap.Name] && m.ReadOnly {
+		for _, v := range d.Spec.Template.Spec.Volumes {
+			if v.Name != m.Name || v.ConfigMap == nil {
+				continue
+			}
+			if cm, ok := objectOf[*corev1.ConfigMap](k, v.ConfigMap.Name); ok && cm.Data["hub.yaml"] == string(hubYAML) &&
+				strings.HasPrefix(cm.Name, "pulsehub-config-") {
 				return
 			}
 		}
@@ -123,36 +177,91 @@ func checkRunAndConfig(t *testing.T, k k8s, hs hubService, where string, pod pod
 	t.Errorf("%s: hub.yaml of the generated ConfigMap is not mounted read-only at /etc/pulsehub", where)
 }
 
-// k8sEnv is the environment of service svc's container with the Secret's
-// keys faked; the optional ones only when withOptional. Each variable comes
-// from the key of its name, except the NATS seed, which comes from the
-// service's own key (NATS_<SERVICE>_SEED): no service gets another's.
-func k8sEnv(t *testing.T, svc, where string, c container, withOptional bool) map[string]string {
+// secretFiles maps the paths at which a container reads Secret files to
+// the Secret and key behind each.
+func secretFiles(pod *corev1.PodSpec, c *corev1.Container) map[string][2]string {
+	out := map[string][2]string{}
+	for _, m := range c.VolumeMounts {
+		for _, v := range pod.Volumes {
+			if v.Name != m.Name || v.Secret == nil {
+				continue
+			}
+			for _, it := range v.Secret.Items {
+				out[m.MountPath+"/"+it.Path] = [2]string{v.Secret.SecretName, it.Key}
+			}
+		}
+	}
+	return out
+}
+
+// k8sSecretKeys are the keys Secret pulsehub-secrets may hold: the hub's
+// secrets (docker-compose.yml's secrets, one per variable) and the
+// variables of .env.example (the NATS public keys, the GitHub App id).
+func k8sSecretKeys(t *testing.T) map[string]bool {
 	t.Helper()
-	example := envExample(t)
-	secrets := fakeSecrets(t, slices.Sorted(maps.Keys(example)))
+	keys := map[string]bool{}
+	for k := range envExample(t) {
+		keys[k] = true
+	}
+	for name := range loadCompose(t, dotEnv(t), "*").Secrets {
+		if strings.HasPrefix(name, "PULSEHUB_") || strings.HasPrefix(name, "NATS_") {
+			keys[name] = true
+		}
+	}
+	return keys
+}
+
+// k8sEnv is what service svc's process sees: its environment, each _FILE
+// variable naming a file of Secret pulsehub-secrets replaced by a file
+// holding that key's fake value (empty for an optional key unless
+// withOptional), the GitHub App id from its key when withOptional. Every
+// secret is a file: no secret variable comes from a secretKeyRef, and the
+// NATS seed is the service's own key (NATS_<SERVICE>_SEED).
+func k8sEnv(t *testing.T, svc, where string, pod *corev1.PodSpec, c *corev1.Container, withOptional bool) map[string]string {
+	t.Helper()
+	keys := k8sSecretKeys(t)
+	fakes := fakeSecrets(t, slices.Sorted(maps.Keys(keys)))
+	files := secretFiles(pod, c)
+	dir := t.TempDir()
 	env := map[string]string{}
+	used := map[string]bool{}
 	for _, e := range c.Env {
 		switch {
+		case e.ValueFrom == nil && files[e.Value] != [2]string{}:
+			ref := files[e.Value]
+			used[e.Value] = true
+			if !strings.HasSuffix(e.Name, "_FILE") || ref[0] != "pulsehub-secrets" || !keys[ref[1]] {
+				t.Errorf("%s: %s=%s is key %s of Secret %s", where, e.Name, e.Value, ref[1], ref[0])
+			}
+			if (e.Name == "PULSEHUB_NATS_NKEY_SEED_FILE") != (ref[1] == natsauth.SeedVar(svc)) || (strings.HasSuffix(ref[1], "_SEED") && ref[1] != natsauth.SeedVar(svc)) {
+				t.Errorf("%s: %s reads key %s; the NATS seed is the service's own %s", where, e.Name, ref[1], natsauth.SeedVar(svc))
+			}
+			v := fakes[ref[1]]
+			if optionalSecrets[ref[1]] && !withOptional {
+				v = ""
+			}
+			f := filepath.Join(dir, ref[1])
+			if err := os.WriteFile(f, []byte(v), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			env[e.Name] = f
 		case e.ValueFrom == nil:
 			env[e.Name] = e.Value
 		case e.ValueFrom.SecretKeyRef != nil:
 			ref := e.ValueFrom.SecretKeyRef
-			want := e.Name
-			if e.Name == "PULSEHUB_NATS_NKEY_SEED" {
-				want = natsauth.SeedVar(svc)
+			if secretLike(e.Name) || ref.Name != "pulsehub-secrets" || ref.Key != e.Name || !keys[ref.Key] {
+				t.Errorf("%s: %s from key %s of Secret %s: only what is no secret comes from the environment", where, e.Name, ref.Key, ref.Name)
 			}
-			if ref.Name != "pulsehub-secrets" || ref.Key != want || (strings.HasSuffix(ref.Key, "_SEED") && ref.Key != natsauth.SeedVar(svc)) {
-				t.Errorf("%s: %s from secret %s key %s, want key %s of pulsehub-secrets", where, e.Name, ref.Name, ref.Key, want)
-			}
-			if _, ok := example[ref.Key]; !ok {
-				t.Errorf("%s: secret key %s is not in .env.example, which lists every secret", where, ref.Key)
-			}
-			if withOptional || !ref.Optional {
-				env[e.Name] = secrets[ref.Key]
+			if withOptional || ref.Optional == nil || !*ref.Optional {
+				env[e.Name] = fakes[ref.Key]
 			}
 		default:
 			t.Errorf("%s: %s comes from neither a value nor pulsehub-secrets", where, e.Name)
+		}
+	}
+	for path := range files {
+		if !used[path] {
+			t.Errorf("%s mounts %s, which no _FILE variable reads", where, path)
 		}
 	}
 	return env
@@ -164,10 +273,10 @@ func TestK8sServicesReadEveryVariableTheyAreGiven(t *testing.T) {
 	for _, withOptional := range []bool{true, false} {
 		t.Run(fmt.Sprintf("optional secrets set: %v", withOptional), func(t *testing.T) {
 			for _, hs := range hubServices {
-				_, c := k.deployment(t, hs)
+				d, c := k.deployment(t, hs)
 				where := "Deployment pulsehub-" + hs.name
-				env := k8sEnv(t, hs.name, where, c, withOptional)
-				if env["PULSEHUB_NATS_NKEY_SEED"] == "" || env["PULSEHUB_NATS_CA_FILE"] == "" {
+				env := k8sEnv(t, hs.name, where, &d.Spec.Template.Spec, c, withOptional)
+				if env["PULSEHUB_NATS_NKEY_SEED_FILE"] == "" || env["PULSEHUB_NATS_CA_FILE"] == "" {
 					t.Errorf("%s: no NATS seed or CA", where)
 				}
 				l, err := loadFor(hs, hubYAML, env)
@@ -175,7 +284,7 @@ func TestK8sServicesReadEveryVariableTheyAreGiven(t *testing.T) {
 					t.Errorf("%s: deploy/k8s/hub.yaml with its env does not validate:\n%v", where, err)
 				}
 				for _, name := range slices.Sorted(maps.Keys(env)) {
-					if !l.vars[name] {
+					if !l.vars[name] && !runtimeVars[name] {
 						t.Errorf("%s is given %s, which `hub run --only %s` never reads", where, name, hs.name)
 					}
 				}
@@ -200,7 +309,7 @@ func TestK8sProbesAndPortsAreTheConfiguredOnes(t *testing.T) {
 	for _, hs := range hubServices {
 		d, c := k.deployment(t, hs)
 		where := "Deployment pulsehub-" + hs.name
-		l, err := loadFor(hs, hubYAML, k8sEnv(t, hs.name, where, c, true))
+		l, err := loadFor(hs, hubYAML, k8sEnv(t, hs.name, where, &d.Spec.Template.Spec, c, true))
 		if err != nil {
 			t.Fatalf("%s: %v", where, err)
 		}
@@ -209,26 +318,26 @@ func TestK8sProbesAndPortsAreTheConfiguredOnes(t *testing.T) {
 		if !strings.HasPrefix(listen, "0.0.0.0:") {
 			t.Errorf("%s listens on %s: unreachable from outside its pod", where, listen)
 		}
-		if len(c.Ports) != 1 || c.Ports[0].ContainerPort != port {
+		if len(c.Ports) != 1 || int(c.Ports[0].ContainerPort) != port {
 			t.Errorf("%s: container ports %+v, it listens on %d", where, c.Ports, port)
 		}
 		wantPath := "/health"
 		if hs.name == "healthmon" {
 			wantPath = statusPath
 		}
-		for kind, p := range map[string]*probe{"readiness": c.ReadinessProbe, "liveness": c.LivenessProbe} {
+		for kind, p := range map[string]*corev1.Probe{"readiness": c.ReadinessProbe, "liveness": c.LivenessProbe} {
 			if p == nil || p.HTTPGet == nil {
 				t.Errorf("%s: no HTTP %s probe", where, kind)
-			} else if p.HTTPGet.Path != wantPath || containerPort(t, c, p.HTTPGet.Port) != port {
-				t.Errorf("%s: %s probe GET %s on %q, want GET %s on %d", where, kind, p.HTTPGet.Path, p.HTTPGet.Port.Value, wantPath, port)
+			} else if p.HTTPGet.Path != wantPath || containerPort(c, p.HTTPGet.Port) != port {
+				t.Errorf("%s: %s probe GET %s on %v, want GET %s on %d", where, kind, p.HTTPGet.Path, p.HTTPGet.Port, wantPath, port)
 			}
 		}
-		var svc serviceSpec
-		if !k.object(t, "Service", "pulsehub-"+hs.name, &svc) {
+		svc, ok := objectOf[*corev1.Service](k, "pulsehub-"+hs.name)
+		if !ok {
 			t.Fatalf("no Service pulsehub-%s", hs.name)
 		}
-		if svc.Type != "ClusterIP" || len(svc.Ports) != 1 || containerPort(t, c, svc.Ports[0].TargetPort) != port || !selects(svc.Selector, d) {
-			t.Errorf("Service pulsehub-%s (%s, selector %v) does not reach port %d of the pods", hs.name, svc.Type, svc.Selector, port)
+		if svc.Spec.Type != corev1.ServiceTypeClusterIP || len(svc.Spec.Ports) != 1 || containerPort(c, svc.Spec.Ports[0].TargetPort) != port || !selects(svc.Spec.Selector, d) {
+			t.Errorf("Service pulsehub-%s (%s, selector %v) does not reach port %d of the pods", hs.name, svc.Spec.Type, svc.Spec.Selector, port)
 		}
 	}
 }
@@ -244,13 +353,13 @@ func TestK8sServiceAddressesNameTheServices(t *testing.T) {
 			if !ok || other.name == hs.name {
 				continue
 			}
-			var svc serviceSpec
 			name := "pulsehub-" + other.name
-			if !k.object(t, "Service", name, &svc) || len(svc.Ports) != 1 {
+			svc, ok := objectOf[*corev1.Service](k, name)
+			if !ok || len(svc.Spec.Ports) != 1 {
 				t.Fatalf("no Service %s", name)
 			}
-			if e.Value != fmt.Sprintf("%s:%d", name, svc.Ports[0].Port) {
-				t.Errorf("Deployment pulsehub-%s: %s=%s, want %s:%d", hs.name, e.Name, e.Value, name, svc.Ports[0].Port)
+			if e.Value != fmt.Sprintf("%s:%d", name, svc.Spec.Ports[0].Port) {
+				t.Errorf("Deployment pulsehub-%s: %s=%s, want %s:%d", hs.name, e.Name, e.Value, name, svc.Spec.Ports[0].Port)
 			}
 		}
 	}
@@ -262,66 +371,49 @@ func TestK8sDisruptionBudgets(t *testing.T) {
 	k := loadK8s(t)
 	for _, hs := range hubServices {
 		d, _ := k.deployment(t, hs)
-		var pdb pdbSpec
-		found := k.object(t, "PodDisruptionBudget", "pulsehub-"+hs.name, &pdb)
+		pdb, found := objectOf[*policyv1.PodDisruptionBudget](k, "pulsehub-"+hs.name)
+		replicas := int(*d.Spec.Replicas)
 		switch {
-		case d.Replicas == 1 && found:
+		case replicas == 1 && found:
 			t.Errorf("pulsehub-%s: a PodDisruptionBudget on one replica blocks node drains", hs.name)
-		case d.Replicas > 1 && !found:
-			t.Errorf("pulsehub-%s: %d replicas and no PodDisruptionBudget", hs.name, d.Replicas)
-		case found && (!selects(pdb.Selector.MatchLabels, d) || pdb.MinAvailable == nil || *pdb.MinAvailable < 1 || *pdb.MinAvailable >= d.Replicas):
-			t.Errorf("pulsehub-%s: budget %+v for %d replicas: want 1 <= minAvailable < replicas", hs.name, pdb, d.Replicas)
+		case replicas > 1 && !found:
+			t.Errorf("pulsehub-%s: %d replicas and no PodDisruptionBudget", hs.name, replicas)
+		case found && (!selects(pdb.Spec.Selector.MatchLabels, d) || pdb.Spec.MinAvailable == nil || pdb.Spec.MinAvailable.IntValue() < 1 ||
+			pdb.Spec.MinAvailable.IntValue() >= replicas):
+			t.Errorf("pulsehub-%s: budget %+v for %d replicas: want 1 <= minAvailable < replicas", hs.name, pdb.Spec, replicas)
 		}
 	}
 }
 
-// Only the ingester's webhook paths leave the cluster.
+// Only the ingester's webhook paths leave the cluster, over TLS, through
+// the controller the Ingress names.
 func TestK8sIngressExposesOnlyTheWebhooks(t *testing.T) {
 	k := loadK8s(t)
-	var ing struct {
-		Rules []struct {
-			HTTP struct {
-				Paths []struct {
-					Path    string `yaml:"path"`
-					Backend struct {
-						Service struct {
-							Name string `yaml:"name"`
-							Port struct {
-								Name string `yaml:"name"`
-							} `yaml:"port"`
-						} `yaml:"service"`
-					} `yaml:"backend"`
-				} `yaml:"paths"`
-			} `yaml:"http"`
-		} `yaml:"rules"`
+	ings := objectsOf[*networkingv1.Ingress](k)
+	if len(ings) != 1 || len(ings[0].Spec.Rules) == 0 {
+		t.Fatalf("%d Ingress objects, want the ingester's", len(ings))
 	}
-	n := 0
-	for _, o := range k.objects {
-		if o.Kind == "Ingress" {
-			n++
-			if err := o.Spec.Decode(&ing); err != nil {
-				t.Fatal(err)
-			}
-		}
-		if o.Kind == "Service" {
-			var s serviceSpec
-			if err := o.Spec.Decode(&s); err != nil || (s.Type != "ClusterIP" && s.Type != "") {
-				t.Errorf("Service %s: type %q; only the Ingress exposes anything", o.Metadata.Name, s.Type)
-			}
+	ing := ings[0]
+	if ing.Spec.IngressClassName == nil || *ing.Spec.IngressClassName == "" {
+		t.Error("the Ingress names no ingressClassName: which controller serves it depends on the cluster's default")
+	}
+	if len(ing.Spec.TLS) != 1 || ing.Spec.TLS[0].SecretName == "" || !slices.Equal(ing.Spec.TLS[0].Hosts, []string{ing.Spec.Rules[0].Host}) {
+		t.Errorf("Ingress TLS %+v: want the host's certificate from a Secret", ing.Spec.TLS)
+	}
+	for _, s := range objectsOf[*corev1.Service](k) {
+		if s.Spec.Type != corev1.ServiceTypeClusterIP {
+			t.Errorf("Service %s: type %q; only the Ingress exposes anything", s.Name, s.Spec.Type)
 		}
 	}
-	if n != 1 || len(ing.Rules) == 0 {
-		t.Fatalf("%d Ingress objects, want the ingester's", n)
-	}
-	var svc serviceSpec
-	if !k.object(t, "Service", "pulsehub-ingester", &svc) {
+	svc, ok := objectOf[*corev1.Service](k, "pulsehub-ingester")
+	if !ok {
 		t.Fatal("no Service pulsehub-ingester")
 	}
-	for _, r := range ing.Rules {
+	for _, r := range ing.Spec.Rules {
 		for _, p := range r.HTTP.Paths {
 			b := p.Backend.Service
-			if (p.Path != "/github" && p.Path != "/odoo") || b.Name != "pulsehub-ingester" || b.Port.Name != svc.Ports[0].Name {
-				t.Errorf("Ingress path %s → %s:%s: want only /github and /odoo to the ingester's port", p.Path, b.Name, b.Port.Name)
+			if (p.Path != "/github" && p.Path != "/odoo") || b == nil || b.Name != "pulsehub-ingester" || b.Port.Name != svc.Spec.Ports[0].Name {
+				t.Errorf("Ingress path %s → %+v: want only /github and /odoo to the ingester's port", p.Path, b)
 			}
 		}
 	}
@@ -335,13 +427,13 @@ func TestK8sServicesVerifyNATSWithTheChartsCA(t *testing.T) {
 	caMap := v.TLSCA.ConfigMapName
 	for _, hs := range hubServices {
 		d, c := k.deployment(t, hs)
-		ca := c.env("PULSEHUB_NATS_CA_FILE")
+		ca := envOf(c, "PULSEHUB_NATS_CA_FILE")
 		ok := false
 		for _, m := range c.VolumeMounts {
 			if ca != m.MountPath+"/"+v.TLSCA.Key || !m.ReadOnly {
 				continue
 			}
-			for _, vol := range d.Template.Spec.Volumes {
+			for _, vol := range d.Spec.Template.Spec.Volumes {
 				ok = ok || (vol.Name == m.Name && vol.ConfigMap != nil && vol.ConfigMap.Name == caMap)
 			}
 		}

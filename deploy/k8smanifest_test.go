@@ -1,117 +1,125 @@
 package deploy
 
 import (
-	"bytes"
-	"errors"
-	"io"
-	"strconv"
+	"fmt"
+	"strings"
+	"sync"
 	"testing"
 
-	"gopkg.in/yaml.v3"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/serializer/json"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/client-go/kubernetes/scheme"
+	psaapi "k8s.io/pod-security-admission/api"
+	"k8s.io/pod-security-admission/policy"
+	"sigs.k8s.io/kustomize/api/krusty"
+	kusttypes "sigs.k8s.io/kustomize/api/types"
+	"sigs.k8s.io/kustomize/kyaml/filesys"
+	"sigs.k8s.io/yaml"
 )
 
-// The manifests of deploy/k8s as the checks read them: only the fields
-// they check, so a manifest may say more.
+// deploy/k8s is checked as `kubectl apply -k deploy/k8s` applies it: built
+// by kustomize's own library in-process, every object decoded strictly (an
+// unknown or repeated field is an error, as the API server's strict field
+// validation has it) into its Kubernetes API type with client-go's scheme,
+// and every pod checked by the Pod Security admission library.
 
-// kustomization is deploy/k8s/kustomization.yaml.
-type kustomization struct {
-	Namespace          string   `yaml:"namespace"`
-	Resources          []string `yaml:"resources"`
-	ConfigMapGenerator []struct {
-		Name  string   `yaml:"name"`
-		Files []string `yaml:"files"`
-	} `yaml:"configMapGenerator"`
-	Images []struct {
-		Name string `yaml:"name"`
-	} `yaml:"images"`
+// k8s is deploy/k8s as kustomize builds it.
+type k8s struct {
+	kust    kusttypes.Kustomization
+	objects []runtime.Object
 }
 
-// k8sObject is the part of a manifest the checks read; Spec is decoded per
-// kind.
-type k8sObject struct {
-	APIVersion string `yaml:"apiVersion"`
-	Kind       string `yaml:"kind"`
-	Metadata   struct {
-		Name   string            `yaml:"name"`
-		Labels map[string]string `yaml:"labels"`
-	} `yaml:"metadata"`
-	Spec yaml.Node `yaml:"spec"`
-	file string
+// strictDecoder decodes YAML into the scheme's types, refusing unknown and
+// duplicate fields.
+var strictDecoder = json.NewSerializerWithOptions(json.DefaultMetaFactory, scheme.Scheme, scheme.Scheme,
+	json.SerializerOptions{Yaml: true, Strict: true})
+
+// builtK8s builds deploy/k8s once for every test.
+var builtK8s = sync.OnceValues(buildK8s)
+
+func loadK8s(t *testing.T) k8s {
+	t.Helper()
+	k, err := builtK8s()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
 }
 
-type deploymentSpec struct {
-	Replicas int `yaml:"replicas"`
-	Strategy struct {
-		Type string `yaml:"type"`
-	} `yaml:"strategy"`
-	Selector struct {
-		MatchLabels map[string]string `yaml:"matchLabels"`
-	} `yaml:"selector"`
-	Template struct {
-		Metadata struct {
-			Labels map[string]string `yaml:"labels"`
-		} `yaml:"metadata"`
-		Spec podSpec `yaml:"spec"`
-	} `yaml:"template"`
+func buildK8s() (k8s, error) {
+	var k k8s
+	fs := filesys.MakeFsOnDisk()
+	b, err := fs.ReadFile("k8s/kustomization.yaml")
+	if err != nil {
+		return k, err
+	}
+	if err := yaml.UnmarshalStrict(b, &k.kust); err != nil {
+		return k, fmt.Errorf("kustomization.yaml: %w", err)
+	}
+	rm, err := krusty.MakeKustomizer(krusty.MakeDefaultOptions()).Run(fs, "k8s")
+	if err != nil {
+		return k, fmt.Errorf("kustomize build deploy/k8s: %w", err)
+	}
+	for _, r := range rm.Resources() {
+		y, err := r.AsYAML()
+		if err != nil {
+			return k, err
+		}
+		o, err := decodeStrict(y)
+		if err != nil {
+			return k, fmt.Errorf("%s %s: %w", r.GetKind(), r.GetName(), err)
+		}
+		k.objects = append(k.objects, o)
+	}
+	return k, nil
 }
 
-type podSpec struct {
-	SecurityContext struct {
-		RunAsNonRoot *bool `yaml:"runAsNonRoot"`
-	} `yaml:"securityContext"`
-	Containers []container `yaml:"containers"`
-	Volumes    []struct {
-		Name      string `yaml:"name"`
-		ConfigMap *struct {
-			Name string `yaml:"name"`
-		} `yaml:"configMap"`
-	} `yaml:"volumes"`
+func decodeStrict(y []byte) (runtime.Object, error) {
+	o, _, err := strictDecoder.Decode(y, nil, nil)
+	return o, err
 }
 
-type container struct {
-	Name    string   `yaml:"name"`
-	Image   string   `yaml:"image"`
-	Command []string `yaml:"command"`
-	Args    []string `yaml:"args"`
-	Ports   []struct {
-		Name          string `yaml:"name"`
-		ContainerPort int    `yaml:"containerPort"`
-	} `yaml:"ports"`
-	Env []struct {
-		Name      string `yaml:"name"`
-		Value     string `yaml:"value"`
-		ValueFrom *struct {
-			SecretKeyRef *struct {
-				Name     string `yaml:"name"`
-				Key      string `yaml:"key"`
-				Optional bool   `yaml:"optional"`
-			} `yaml:"secretKeyRef"`
-		} `yaml:"valueFrom"`
-	} `yaml:"env"`
-	EnvFrom        []any  `yaml:"envFrom"`
-	ReadinessProbe *probe `yaml:"readinessProbe"`
-	LivenessProbe  *probe `yaml:"livenessProbe"`
-	Resources      struct {
-		Requests map[string]string `yaml:"requests"`
-		Limits   map[string]string `yaml:"limits"`
-	} `yaml:"resources"`
-	SecurityContext struct {
-		AllowPrivilegeEscalation *bool `yaml:"allowPrivilegeEscalation"`
-		ReadOnlyRootFilesystem   *bool `yaml:"readOnlyRootFilesystem"`
-		Capabilities             struct {
-			Drop []string `yaml:"drop"`
-		} `yaml:"capabilities"`
-	} `yaml:"securityContext"`
-	VolumeMounts []struct {
-		Name      string `yaml:"name"`
-		MountPath string `yaml:"mountPath"`
-		ReadOnly  bool   `yaml:"readOnly"`
-	} `yaml:"volumeMounts"`
+// objectOf finds the object of type T named name.
+func objectOf[T runtime.Object](k k8s, name string) (T, bool) {
+	for _, o := range k.objects {
+		if v, ok := o.(T); ok && o.(metav1.Object).GetName() == name {
+			return v, true
+		}
+	}
+	var zero T
+	return zero, false
 }
 
-// env is the value of the container's variable name ("" when it has none
-// or takes it from a Secret).
-func (c container) env(name string) string {
+// objectsOf are the objects of type T.
+func objectsOf[T runtime.Object](k k8s) []T {
+	var out []T
+	for _, o := range k.objects {
+		if v, ok := o.(T); ok {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+func (k k8s) deployment(t *testing.T, hs hubService) (*appsv1.Deployment, *corev1.Container) {
+	t.Helper()
+	d, ok := objectOf[*appsv1.Deployment](k, "pulsehub-"+hs.name)
+	if !ok {
+		t.Fatalf("no Deployment pulsehub-%s", hs.name)
+	}
+	if len(d.Spec.Template.Spec.Containers) != 1 {
+		t.Fatalf("Deployment pulsehub-%s: %d containers, want 1", hs.name, len(d.Spec.Template.Spec.Containers))
+	}
+	return d, &d.Spec.Template.Spec.Containers[0]
+}
+
+// envOf is the value of the container's variable name ("" when it has none
+// or takes it from elsewhere).
+func envOf(c *corev1.Container, name string) string {
 	for _, e := range c.Env {
 		if e.Name == name {
 			return e.Value
@@ -120,106 +128,49 @@ func (c container) env(name string) string {
 	return ""
 }
 
-type probe struct {
-	HTTPGet *struct {
-		Path string    `yaml:"path"`
-		Port yaml.Node `yaml:"port"` // a number or a port name
-	} `yaml:"httpGet"`
-}
-
-type serviceSpec struct {
-	Type     string            `yaml:"type"`
-	Selector map[string]string `yaml:"selector"`
-	Ports    []struct {
-		Name       string    `yaml:"name"`
-		Port       int       `yaml:"port"`
-		TargetPort yaml.Node `yaml:"targetPort"`
-	} `yaml:"ports"`
-}
-
-type pdbSpec struct {
-	MinAvailable   *int `yaml:"minAvailable"`
-	MaxUnavailable *int `yaml:"maxUnavailable"`
-	Selector       struct {
-		MatchLabels map[string]string `yaml:"matchLabels"`
-	} `yaml:"selector"`
-}
-
-// k8s is deploy/k8s as kustomize builds it.
-type k8s struct {
-	kust    kustomization
-	objects []k8sObject
-}
-
-func loadK8s(t *testing.T) k8s {
-	t.Helper()
-	var k k8s
-	if err := yaml.Unmarshal(repoFile(t, "deploy/k8s/kustomization.yaml"), &k.kust); err != nil {
-		t.Fatalf("kustomization.yaml: %v", err)
-	}
-	for _, r := range k.kust.Resources {
-		dec := yaml.NewDecoder(bytes.NewReader(repoFile(t, "deploy/k8s/"+r)))
-		for {
-			var o k8sObject
-			err := dec.Decode(&o)
-			if errors.Is(err, io.EOF) {
-				break
-			}
-			if err != nil {
-				t.Fatalf("deploy/k8s/%s: %v", r, err)
-			}
-			o.file = r
-			k.objects = append(k.objects, o)
-		}
-	}
-	return k
-}
-
-// object finds kind/name, decoding its spec into spec.
-func (k k8s) object(t *testing.T, kind, name string, spec any) bool {
-	t.Helper()
-	for _, o := range k.objects {
-		if o.Kind == kind && o.Metadata.Name == name {
-			if err := o.Spec.Decode(spec); err != nil {
-				t.Fatalf("%s %s (%s): %v", kind, name, o.file, err)
-			}
-			return true
-		}
-	}
-	return false
-}
-
-func (k k8s) deployment(t *testing.T, hs hubService) (deploymentSpec, container) {
-	t.Helper()
-	var d deploymentSpec
-	if !k.object(t, "Deployment", "pulsehub-"+hs.name, &d) {
-		t.Fatalf("no Deployment pulsehub-%s", hs.name)
-	}
-	if len(d.Template.Spec.Containers) != 1 {
-		t.Fatalf("Deployment pulsehub-%s: %d containers, want 1", hs.name, len(d.Template.Spec.Containers))
-	}
-	return d, d.Template.Spec.Containers[0]
-}
-
 // containerPort resolves a probe's or a Service's port (number or name).
-func containerPort(t *testing.T, c container, port yaml.Node) int {
-	t.Helper()
-	if n, err := strconv.Atoi(port.Value); err == nil {
-		return n
+func containerPort(c *corev1.Container, port intstr.IntOrString) int {
+	if port.Type == intstr.Int {
+		return port.IntValue()
 	}
 	for _, p := range c.Ports {
-		if p.Name == port.Value {
-			return p.ContainerPort
+		if p.Name == port.StrVal {
+			return int(p.ContainerPort)
 		}
 	}
 	return -1
 }
 
-func selects(selector map[string]string, d deploymentSpec) bool {
+func selects(selector map[string]string, d *appsv1.Deployment) bool {
 	for k, v := range selector {
-		if d.Template.Metadata.Labels[k] != v {
+		if d.Spec.Template.Labels[k] != v {
 			return false
 		}
 	}
 	return len(selector) > 0
+}
+
+// restrictedEvaluator is the Pod Security admission's own checks.
+var restrictedEvaluator = func() policy.Evaluator {
+	e, err := policy.NewEvaluator(policy.DefaultChecks(), nil)
+	if err != nil {
+		panic(err)
+	}
+	return e
+}()
+
+// restrictedViolations says why a pod would be refused in a namespace
+// enforcing the restricted Pod Security Standard at the latest version ("" =
+// admitted).
+func restrictedViolations(meta *metav1.ObjectMeta, spec *corev1.PodSpec) string {
+	res := policy.AggregateCheckResults(restrictedEvaluator.EvaluatePod(
+		psaapi.LevelVersion{Level: psaapi.LevelRestricted, Version: psaapi.LatestVersion()}, meta, spec))
+	if res.Allowed {
+		return ""
+	}
+	var parts []string
+	for i, r := range res.ForbiddenReasons {
+		parts = append(parts, r+" ("+res.ForbiddenDetails[i]+")")
+	}
+	return strings.Join(parts, "; ")
 }

@@ -29,6 +29,8 @@ import (
 	"github.com/insightpulse/pulsehub/events/config"
 	"github.com/insightpulse/pulsehub/events/natsauth"
 	"github.com/insightpulse/pulsehub/events/natstest"
+	"github.com/insightpulse/pulsehub/events/service"
+	"github.com/insightpulse/pulsehub/events/wire"
 	"github.com/insightpulse/pulsehub/odoo/odootest"
 	"github.com/insightpulse/pulsehub/services/dispatcher/jobs"
 	"github.com/insightpulse/pulsehub/services/hub/hubconfig"
@@ -441,16 +443,22 @@ func (h *clusterHub) stopAll() {
 	}
 }
 
+// waitHealthy waits for the service at listen to answer /health 200, with
+// the version of the build that runs it.
 func (h *clusterHub) waitHealthy(listen string) {
 	h.t.Helper()
+	var body wire.Health
 	natstest.WaitFor(h.t, time.Minute, listen+" healthy", func() bool {
 		resp, err := http.Get("http://" + listen + "/health")
 		if err != nil {
 			return false
 		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK
+		defer resp.Body.Close()
+		return resp.StatusCode == http.StatusOK && json.NewDecoder(resp.Body).Decode(&body) == nil
 	})
+	if body.Version != service.Version {
+		h.t.Errorf("%s/health: version %q, want %q", listen, body.Version, service.Version)
+	}
 }
 
 // deliver posts a signed `issues` delivery for issue n to the ingester.
@@ -481,11 +489,12 @@ func (h *clusterHub) targets() map[string]string {
 	}
 	defer resp.Body.Close()
 	var st struct {
+		Version string `json:"version"`
 		Targets map[string]struct {
 			Status string `json:"status"`
 		} `json:"targets"`
 	}
-	if json.NewDecoder(resp.Body).Decode(&st) != nil {
+	if json.NewDecoder(resp.Body).Decode(&st) != nil || st.Version != service.Version {
 		return nil
 	}
 	out := map[string]string{}

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"maps"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -15,18 +14,23 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/compose-spec/compose-go/v2/types"
+	"github.com/insightpulse/pulsehub/deploy/natssecrets"
 	"github.com/insightpulse/pulsehub/events/natsauth"
 	"github.com/nats-io/nats-server/v2/server"
 	"gopkg.in/yaml.v3"
 )
 
-// natsNodes are the compose services running the official nats image,
-// each from its file under deploy/nats.
-func natsNodes(t *testing.T, c composeFile) []string {
+// natsNodes are the compose services running the official nats image's
+// server, each from its file under deploy/nats (nats-volumes, the one-shot
+// that prepares their volumes, runs the same image with another
+// entrypoint).
+func natsNodes(t *testing.T, p *types.Project) []string {
 	t.Helper()
 	var nodes []string
-	for _, name := range slices.Sorted(maps.Keys(c.Services)) {
-		if strings.HasPrefix(c.Services[name].Image, "nats:") {
+	for _, name := range slices.Sorted(slices.Values(p.ServiceNames())) {
+		s := p.Services[name]
+		if strings.HasPrefix(s.Image, "nats:") && len(s.Entrypoint) == 0 {
 			nodes = append(nodes, name)
 		}
 	}
@@ -37,11 +41,13 @@ func natsNodes(t *testing.T, c composeFile) []string {
 }
 
 func TestComposeRunsTheClusterFromDeployNats(t *testing.T) {
-	c := loadCompose(t)
-	nodes := natsNodes(t, c)
+	p := loadCompose(t, dotEnv(t))
+	nodes := natsNodes(t, p)
 	secrets, _ := natsSecrets(t)
+	vars := composeVariables(t)
+	volumes := composeService(t, p, "nats-volumes")
 	for _, name := range nodes {
-		s := c.Services[name]
+		s := composeService(t, p, name)
 		_, tag, _ := strings.Cut(s.Image, ":")
 		natsImageTag(t, "service "+name, tag)
 		conf := "/etc/nats/" + name + ".conf"
@@ -60,26 +66,48 @@ func TestComposeRunsTheClusterFromDeployNats(t *testing.T) {
 		if strings.Join(routed, ",") != strings.Join(nodes, ",") {
 			t.Errorf("%s.conf routes to %v, compose runs %v", name, routed, nodes)
 		}
-		// Its conf, the users it includes and the certificates, read-only;
-		// its store on a named volume.
-		want := map[string]bool{"./deploy/nats/" + name + ".conf:" + conf + ":ro": false,
-			"./deploy/nats/auth.conf:/etc/nats/auth.conf:ro": false, "./deploy/secrets/tls:/etc/nats/tls:ro": false}
+		// Its conf and the users it includes, read-only; its store on a
+		// named volume.
+		want := map[string]bool{repoPath(t, "deploy/nats/"+name+".conf") + ":" + conf: false,
+			repoPath(t, "deploy/nats/auth.conf") + ":/etc/nats/auth.conf": false, "data": false}
 		for _, v := range s.Volumes {
-			if _, ok := want[v]; ok {
-				want[v] = true
-			} else if vol, dir, _ := strings.Cut(v, ":"); dir == "/data" && c.Volumes[vol] != nil && strings.HasPrefix(o.StoreDir, "/data/") {
+			key := v.Source + ":" + v.Target
+			if _, ok := want[key]; ok && v.Type == types.VolumeTypeBind && v.ReadOnly {
+				want[key] = true
+			} else if v.Type == types.VolumeTypeVolume && v.Target == "/data" && p.Volumes[v.Source].Name != "" && strings.HasPrefix(o.StoreDir, "/data/") {
 				want["data"] = true
+			} else {
+				t.Errorf("service %s mounts %s at %s", name, v.Source, v.Target)
 			}
 		}
 		for v, ok := range want {
 			if !ok {
-				t.Errorf("service %s: volumes %v lack %s (store_dir %s)", name, s.Volumes, v, o.StoreDir)
+				t.Errorf("service %s: volumes %+v lack %s (store_dir %s)", name, s.Volumes, v, o.StoreDir)
 			}
 		}
-		// Every user's public key, and no seed.
+		// Its certificate, key and CA: the files natssecrets makes, as
+		// secrets where its conf reads them.
+		got := map[string]string{}
+		for _, sec := range s.Secrets {
+			rel, _ := filepath.Rel(repoPath(t, "deploy/secrets"), p.Secrets[sec.Source].File)
+			got[sec.Target] = rel
+		}
+		for target, file := range map[string]string{"/etc/nats/tls/server.pem": natssecrets.ServerCertFile(""),
+			"/etc/nats/tls/server-key.pem": natssecrets.ServerKeyFile(""), "/etc/nats/tls/ca.pem": natssecrets.CAFile("")} {
+			if got[target] != file {
+				t.Errorf("service %s: %s is secret file %q, want deploy/secrets/%s", name, target, got[target], file)
+			}
+		}
+		if len(got) != 3 {
+			t.Errorf("service %s is given the secrets %v, want its TLS files only", name, got)
+		}
+		// Every user's public key, required, and no seed.
 		for _, u := range natsauth.Users() {
-			if s.Environment[natsauth.NkeyVar(u)] != "${"+natsauth.NkeyVar(u)+":?run go run ./deploy/cmd/natssecrets"+tail(u)+"}" {
-				t.Errorf("service %s: %s is %q, want it from .env", name, natsauth.NkeyVar(u), s.Environment[natsauth.NkeyVar(u)])
+			if !vars[natsauth.NkeyVar(u)].Required {
+				t.Errorf("service %s: %s is not required from .env", name, natsauth.NkeyVar(u))
+			}
+			if _, ok := s.Environment[natsauth.NkeyVar(u)]; !ok {
+				t.Errorf("service %s is not given %s", name, natsauth.NkeyVar(u))
 			}
 		}
 		for k := range s.Environment {
@@ -87,14 +115,43 @@ func TestComposeRunsTheClusterFromDeployNats(t *testing.T) {
 				t.Errorf("service %s is given the seed %s", name, k)
 			}
 		}
-		if s.Healthcheck == nil || !strings.Contains(strings.Join(s.Healthcheck.Test, " "), fmt.Sprintf("http://127.0.0.1:%d/healthz", o.HTTPPort)) {
-			t.Errorf("service %s: healthcheck %v, want /healthz of its monitoring port", name, s.Healthcheck)
+		if s.HealthCheck == nil || !strings.Contains(strings.Join(s.HealthCheck.Test, " "), fmt.Sprintf("http://127.0.0.1:%d/healthz", o.HTTPPort)) {
+			t.Errorf("service %s: healthcheck %v, want /healthz of its monitoring port", name, s.HealthCheck)
 		}
-		for _, p := range s.Ports {
-			if hostIP, container := splitPublished(t, p); hostIP != "127.0.0.1" || container != o.HTTPPort {
-				t.Errorf("service %s publishes %q: only monitoring (%d), on loopback", name, p, o.HTTPPort)
+		for _, pc := range s.Ports {
+			if pc.HostIP != "127.0.0.1" || int(pc.Target) != o.HTTPPort {
+				t.Errorf("service %s publishes %+v: only monitoring (%d), on loopback", name, pc, o.HTTPPort)
 			}
 		}
+		// Hardened: not root, read-only root, no capabilities, a memory
+		// limit with nats-server's Go limit at ~90 % of it; started once
+		// its volume belongs to its user.
+		uid, _, _ := strings.Cut(s.User, ":")
+		if n, err := strconv.Atoi(uid); err != nil || n == 0 || !s.ReadOnly || strings.Join(s.CapDrop, ",") != "ALL" ||
+			!slices.Contains(s.SecurityOpt, "no-new-privileges:true") || s.Restart != "unless-stopped" {
+			t.Errorf("service %s: user %q read_only %v cap_drop %v security_opt %v restart %q", name, s.User, s.ReadOnly, s.CapDrop, s.SecurityOpt, s.Restart)
+		}
+		checkGoMemLimit(t, "service "+name, envValue(s, "GOMEMLIMIT"), int64(s.MemLimit))
+		if s.DependsOn["nats-volumes"].Condition != types.ServiceConditionCompletedSuccessfully {
+			t.Errorf("service %s does not wait for nats-volumes", name)
+		}
+		if !slices.Equal(volumes.Entrypoint[:3], []string{"chown", "-R", s.User}) {
+			t.Errorf("nats-volumes runs %q: want chown -R %s", volumes.Entrypoint, s.User)
+		}
+		mounted := false
+		for _, v := range volumes.Volumes {
+			for _, nv := range s.Volumes {
+				if nv.Type == types.VolumeTypeVolume && v.Source == nv.Source && slices.Contains(volumes.Entrypoint, v.Target) {
+					mounted = true
+				}
+			}
+		}
+		if !mounted {
+			t.Errorf("nats-volumes does not chown the volume of %s", name)
+		}
+	}
+	if strings.Join(volumes.CapDrop, ",") != "ALL" || strings.Join(volumes.CapAdd, ",") != "CHOWN" || !volumes.ReadOnly || volumes.Restart != "no" {
+		t.Errorf("nats-volumes: cap_drop %v cap_add %v read_only %v restart %q: want CHOWN alone, once", volumes.CapDrop, volumes.CapAdd, volumes.ReadOnly, volumes.Restart)
 	}
 }
 
@@ -117,42 +174,42 @@ func checkNATSURL(t *testing.T, where, list string, nodes []string, port int) {
 	}
 }
 
-// tail is what follows the advice in the first nkey variable's message.
-func tail(user string) string {
-	if user == natsauth.Ingester {
-		return " (deploy/README.md)"
-	}
-	return ""
-}
-
 func TestComposeNATSURLsNameEveryNode(t *testing.T) {
-	c := loadCompose(t)
-	nodes := natsNodes(t, c)
+	p := loadCompose(t, dotEnv(t))
+	nodes := natsNodes(t, p)
 	secrets, _ := natsSecrets(t)
 	o := loadNATSConf(t, filepath.Join("nats", nodes[0]+".conf"), secrets)
 	for _, hs := range hubServices {
-		checkNATSURL(t, "service "+hs.name, c.Services[hs.name].Environment["PULSEHUB_NATS_URL"], nodes, o.Port)
+		checkNATSURL(t, "service "+hs.name, envValue(composeService(t, p, hs.name), "PULSEHUB_NATS_URL"), nodes, o.Port)
 	}
 }
 
-// Each service authenticates with its own user's seed, and verifies the
-// nodes with the CA mounted read-only; no other seed reaches it.
+// Each service authenticates with its own user's seed, a secret file of
+// its own (the one natssecrets writes), and verifies the nodes with the CA
+// mounted read-only; no other seed reaches it.
 func TestComposeGivesEachServiceItsOwnNATSUserAndTheCA(t *testing.T) {
-	c := loadCompose(t)
+	p := loadCompose(t, dotEnv(t))
 	for _, hs := range hubServices {
-		s := c.Services[hs.name]
-		want := "${" + natsauth.SeedVar(hs.name) + ":?run go run ./deploy/cmd/natssecrets}"
-		if got := s.Environment["PULSEHUB_NATS_NKEY_SEED"]; got != want {
-			t.Errorf("service %s: PULSEHUB_NATS_NKEY_SEED %q, want %q", hs.name, got, want)
+		s := composeService(t, p, hs.name)
+		seed := natsauth.SeedVar(hs.name)
+		if got := envValue(s, "PULSEHUB_NATS_NKEY_SEED_FILE"); got != "/run/secrets/"+seed {
+			t.Errorf("service %s: PULSEHUB_NATS_NKEY_SEED_FILE %q, want /run/secrets/%s", hs.name, got, seed)
 		}
-		for k, v := range s.Environment {
-			if k != "PULSEHUB_NATS_NKEY_SEED" && strings.Contains(v, "_SEED") {
-				t.Errorf("service %s: %s=%s hands it a seed", hs.name, k, v)
+		for _, sec := range s.Secrets {
+			if strings.HasSuffix(sec.Source, "_SEED") && sec.Source != seed {
+				t.Errorf("service %s is given %s", hs.name, sec.Source)
 			}
 		}
-		ca := s.Environment["PULSEHUB_NATS_CA_FILE"]
-		if ca == "" || !slices.Contains(s.Volumes, "./deploy/secrets/tls/ca.pem:"+ca+":ro") {
-			t.Errorf("service %s: CA file %q is not deploy/secrets/tls/ca.pem mounted read-only (volumes %v)", hs.name, ca, s.Volumes)
+		if rel, _ := filepath.Rel(repoPath(t, "deploy/secrets"), p.Secrets[seed].File); rel != natssecrets.SeedFile("", hs.name) {
+			t.Errorf("secret %s is deploy/secrets/%s, natssecrets writes %s", seed, rel, natssecrets.SeedFile("", hs.name))
+		}
+		ca := envValue(s, "PULSEHUB_NATS_CA_FILE")
+		found := false
+		for _, v := range s.Volumes {
+			found = found || (v.Source == repoPath(t, "deploy/secrets/tls/ca.pem") && v.Target == ca && v.ReadOnly)
+		}
+		if ca == "" || !found {
+			t.Errorf("service %s: CA file %q is not deploy/secrets/tls/ca.pem mounted read-only (volumes %+v)", hs.name, ca, s.Volumes)
 		}
 	}
 }
@@ -266,7 +323,7 @@ func TestK8sNATSURLsNameEveryNode(t *testing.T) {
 	k := loadK8s(t)
 	for _, hs := range hubServices {
 		_, c := k.deployment(t, hs)
-		checkNATSURL(t, "Deployment pulsehub-"+hs.name, c.env("PULSEHUB_NATS_URL"), nodes, 4222)
+		checkNATSURL(t, "Deployment pulsehub-"+hs.name, envOf(c, "PULSEHUB_NATS_URL"), nodes, 4222)
 	}
 }
 
@@ -322,14 +379,7 @@ func TestNATSHelmValuesGrantExactlyNatsauthsPermissions(t *testing.T) {
 			Merge map[string]any `yaml:"merge"`
 		} `yaml:"config"`
 		Container struct {
-			Env map[string]struct {
-				ValueFrom struct {
-					SecretKeyRef struct {
-						Name string `yaml:"name"`
-						Key  string `yaml:"key"`
-					} `yaml:"secretKeyRef"`
-				} `yaml:"valueFrom"`
-			} `yaml:"env"`
+			Env map[string]yaml.Node `yaml:"env"` // a value, or {valueFrom: ...}
 		} `yaml:"container"`
 	}
 	if err := yaml.Unmarshal(b, &v); err != nil {
@@ -356,7 +406,17 @@ func TestNATSHelmValuesGrantExactlyNatsauthsPermissions(t *testing.T) {
 	checkNkeyUsers(t, "nats-values.yaml", o.Nkeys, res.Public)
 	// The nodes get every public key from pulsehub-secrets, and no seed.
 	for _, u := range natsauth.Users() {
-		ref := v.Container.Env[natsauth.NkeyVar(u)].ValueFrom.SecretKeyRef
+		var env struct {
+			ValueFrom struct {
+				SecretKeyRef struct {
+					Name string `yaml:"name"`
+					Key  string `yaml:"key"`
+				} `yaml:"secretKeyRef"`
+			} `yaml:"valueFrom"`
+		}
+		node := v.Container.Env[natsauth.NkeyVar(u)]
+		_ = node.Decode(&env)
+		ref := env.ValueFrom.SecretKeyRef
 		if ref.Name != "pulsehub-secrets" || ref.Key != natsauth.NkeyVar(u) {
 			t.Errorf("nats-values.yaml: container env %s from %+v, want key %s of pulsehub-secrets", natsauth.NkeyVar(u), ref, natsauth.NkeyVar(u))
 		}

@@ -4,7 +4,15 @@
 // (TLS 1.3), a client certificate for deployments that want mutual TLS,
 // and one nkey per user of events/natsauth. It writes them as files, never
 // into the repository (deploy/secrets is git-ignored), and keeps the
-// variables docker compose reads in .env in step.
+// variables docker compose reads in .env (the users' public keys) in step.
+//
+// Every directory is 0700: nobody but you reaches the files on the host. The
+// files a container reads — the nodes' key, each service's seed, the
+// certificates — are 0644 inside them, because a bind mount (docker
+// compose's secrets and volumes) keeps a file's owner and mode and the
+// containers run as users of their own (65532 for the hub, 1000 for NATS).
+// The CA's key, the client key and the operator's seed, which no container
+// mounts, are 0600.
 //
 // Files under Dir:
 //
@@ -13,7 +21,7 @@
 //	                                        auth, for the routes' mutual TLS) — tls/ is what a node mounts
 //	ca/ca-key.pem                           the CA's key: it only signs, and is never mounted
 //	client/client.pem, client/client-key.pem  a client certificate, for servers set to verify clients
-//	nkeys/<user>.nk, nkeys/<user>.pub       each user's seed (0600) and public key
+//	nkeys/<user>.nk, nkeys/<user>.pub       each user's seed (the operator's 0600) and public key
 //
 // What exists is kept: Generate makes only what is missing, so running it
 // again changes nothing. Rotating is deleting the files to replace (or
@@ -148,17 +156,24 @@ func generateNkey(o Options, user string, res *Result) error {
 	seed, _ := kp.Seed()
 	pub, _ := kp.PublicKey()
 	res.Seeds[user], res.Public[user] = string(seed), pub
-	if err := write(seedFile, append(seed, '\n'), 0o600, res); err != nil {
+	mode := os.FileMode(0o644) // a service's container reads it
+	if user == natsauth.Operator {
+		mode = 0o600 // people only
+	}
+	if err := write(seedFile, append(seed, '\n'), mode, res); err != nil {
 		return err
 	}
 	return write(pubFile, []byte(pub), 0o644, res)
 }
 
-// write replaces file with b at mode.
+// write replaces file with b at mode (whatever the umask).
 func write(file string, b []byte, mode os.FileMode, res *Result) error {
 	tmp := file + ".tmp"
 	_ = os.Remove(tmp)
 	if err := os.WriteFile(tmp, b, mode); err != nil {
+		return err
+	}
+	if err := os.Chmod(tmp, mode); err != nil {
 		return err
 	}
 	if err := os.Rename(tmp, file); err != nil {
@@ -183,13 +198,13 @@ func generateTLS(o Options, res *Result) error {
 				tmpl.DNSNames = append(tmpl.DNSNames, h)
 			}
 		}
-		if err := issue(tmpl, ca, caKey, ServerCertFile(o.Dir), ServerKeyFile(o.Dir), res); err != nil {
+		if err := issue(tmpl, ca, caKey, ServerCertFile(o.Dir), ServerKeyFile(o.Dir), 0o644, res); err != nil {
 			return err
 		}
 	}
 	if rotate || !exists(ClientCertFile(o.Dir)) || !exists(ClientKeyFile(o.Dir)) {
 		tmpl := leaf(o, "pulsehub nats client", []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth})
-		if err := issue(tmpl, ca, caKey, ClientCertFile(o.Dir), ClientKeyFile(o.Dir), res); err != nil {
+		if err := issue(tmpl, ca, caKey, ClientCertFile(o.Dir), ClientKeyFile(o.Dir), 0o600, res); err != nil {
 			return err
 		}
 	}
@@ -231,7 +246,7 @@ func loadOrCreateCA(o Options, res *Result) (*x509.Certificate, *ecdsa.PrivateKe
 	if err != nil {
 		return nil, nil, err
 	}
-	if err := writeKey(caKeyFile(o.Dir), key, res); err != nil {
+	if err := writeKey(caKeyFile(o.Dir), key, 0o600, res); err != nil {
 		return nil, nil, err
 	}
 	if err := write(CAFile(o.Dir), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644, res); err != nil {
@@ -252,7 +267,8 @@ func leaf(o Options, cn string, usage []x509.ExtKeyUsage) *x509.Certificate {
 	}
 }
 
-func issue(tmpl, ca *x509.Certificate, caKey *ecdsa.PrivateKey, certFile, keyFile string, res *Result) error {
+// issue signs a certificate for tmpl and writes it with its key (at keyMode).
+func issue(tmpl, ca *x509.Certificate, caKey *ecdsa.PrivateKey, certFile, keyFile string, keyMode os.FileMode, res *Result) error {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return err
@@ -261,7 +277,7 @@ func issue(tmpl, ca *x509.Certificate, caKey *ecdsa.PrivateKey, certFile, keyFil
 	if err != nil {
 		return err
 	}
-	if err := writeKey(keyFile, key, res); err != nil {
+	if err := writeKey(keyFile, key, keyMode, res); err != nil {
 		return err
 	}
 	return write(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644, res)
@@ -275,12 +291,12 @@ func serial() *big.Int {
 	return n
 }
 
-func writeKey(file string, key *ecdsa.PrivateKey, res *Result) error {
+func writeKey(file string, key *ecdsa.PrivateKey, mode os.FileMode, res *Result) error {
 	der, err := x509.MarshalPKCS8PrivateKey(key)
 	if err != nil {
 		return err
 	}
-	return write(file, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600, res)
+	return write(file, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), mode, res)
 }
 
 func readCert(file string) (*x509.Certificate, error) {
@@ -316,16 +332,12 @@ func readKey(file string) (*ecdsa.PrivateKey, error) {
 }
 
 // EnvVars are the variables docker compose reads from .env for NATS: every
-// user's public nkey (NATS_<USER>_NKEY, for the nodes) and every service's
-// seed (NATS_<SERVICE>_SEED, for that service's container). The operator's
-// seed stays in its file.
+// user's public nkey (NATS_<USER>_NKEY, for the nodes). The seeds stay in
+// their files: compose hands each service its own as a secret.
 func (r Result) EnvVars() map[string]string {
 	out := map[string]string{}
 	for _, u := range natsauth.Users() {
 		out[natsauth.NkeyVar(u)] = r.Public[u]
-	}
-	for _, u := range natsauth.Services() {
-		out[natsauth.SeedVar(u)] = r.Seeds[u]
 	}
 	return out
 }

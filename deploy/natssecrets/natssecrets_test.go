@@ -26,9 +26,22 @@ func TestGenerateMakesWhatIsMissingAndKeepsWhatExists(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, f := range []string{ServerKeyFile(dir), ClientKeyFile(dir), caKeyFile(dir), SeedFile(dir, natsauth.Operator)} {
+	// What no container mounts is for its owner alone; what a container
+	// reads as its own user is readable, inside directories only the owner
+	// enters.
+	for _, f := range []string{ClientKeyFile(dir), caKeyFile(dir), SeedFile(dir, natsauth.Operator)} {
 		if m := mode(t, f); m != 0o600 {
 			t.Errorf("%s: mode %v, want 0600", f, m)
+		}
+	}
+	for _, f := range []string{ServerKeyFile(dir), SeedFile(dir, natsauth.Ingester), CAFile(dir)} {
+		if m := mode(t, f); m != 0o644 {
+			t.Errorf("%s: mode %v, want 0644 (a container's user reads it)", f, m)
+		}
+	}
+	for _, d := range []string{dir, filepath.Dir(ServerKeyFile(dir)), filepath.Dir(SeedFile(dir, natsauth.Ingester))} {
+		if m := mode(t, d); m != 0o700 && d != dir {
+			t.Errorf("%s: mode %v, want 0700", d, m)
 		}
 	}
 	if _, err := os.Stat(filepath.Join(dir, "tls", "ca-key.pem")); err == nil {
@@ -92,13 +105,14 @@ func TestUpdateEnvFileSetsTheNATSVariablesAndKeepsTheRest(t *testing.T) {
 	}
 	b, _ := os.ReadFile(file)
 	s := string(b)
-	for _, want := range []string{"# secrets\n", "PULSEHUB_GITHUB_WEBHOOK_SECRET=s3cret\n", "NATS_INGESTER_SEED=" + res.Seeds[natsauth.Ingester] + "\n",
-		"NATS_OPERATOR_NKEY=" + res.Public[natsauth.Operator] + "\n"} {
+	for _, want := range []string{"# secrets\n", "PULSEHUB_GITHUB_WEBHOOK_SECRET=s3cret\n", "NATS_INGESTER_SEED=old\n",
+		"NATS_OPERATOR_NKEY=" + res.Public[natsauth.Operator] + "\n", "NATS_INGESTER_NKEY=" + res.Public[natsauth.Ingester] + "\n"} {
 		if !strings.Contains(s, want) {
 			t.Errorf(".env lacks %q:\n%s", want, s)
 		}
 	}
-	if strings.Count(s, "NATS_INGESTER_SEED=") != 1 || strings.Contains(s, "NATS_OPERATOR_SEED") {
+	// Seeds are files, never .env lines: a line it did not write stays as it was.
+	if strings.Count(s, "_SEED=") != 1 {
 		t.Errorf(".env:\n%s", s)
 	}
 	if m := mode(t, file); m != 0o640 {

@@ -10,9 +10,10 @@ import (
 // keys are not secrets; the seeds stay with the services.
 func NkeyVar(user string) string { return "NATS_" + strings.ToUpper(user) + "_NKEY" }
 
-// SeedVar is the variable a deployment keeps user's nkey seed in
-// (NATS_INGESTER_SEED, ...) before handing it to that service alone as
-// PULSEHUB_NATS_NKEY_SEED.
+// SeedVar is the name a deployment keeps user's nkey seed under
+// (NATS_INGESTER_SEED, ...): the compose secret and the key of the
+// Kubernetes Secret handed to that service alone, read through
+// PULSEHUB_NATS_NKEY_SEED_FILE.
 func SeedVar(user string) string { return "NATS_" + strings.ToUpper(user) + "_SEED" }
 
 // Conf is the `authorization` block of a nats-server configuration file

@@ -244,7 +244,7 @@ func (s *Server) health(w http.ResponseWriter, r *http.Request) {
 		custom.ServeHTTP(w, r)
 		return
 	}
-	body := wire.Health{Status: status, Checks: results}
+	body := wire.Health{Status: status, Version: Version, Checks: results}
 	if len(details) > 0 {
 		d := make(map[string]any, len(details))
 		for name, fn := range details {

@@ -19,6 +19,7 @@ const (
 // (ok, warning, critical, down, unknown); it shares only Status.
 type Health struct {
 	Status  string                 `json:"status"`
+	Version string                 `json:"version,omitempty"` // the build of the process that answered (service.Version)
 	Checks  map[string]HealthCheck `json:"checks"`
 	Details map[string]any         `json:"details,omitempty"` // facts that do not decide the status, by name (the dispatcher's breakers)
 }

@@ -25,6 +25,8 @@ func TestWireNamesStayTheSame(t *testing.T) {
 			`{"status":"fail","checks":{"nats":{"status":"fail","error":"not connected"}},"details":{"breakers":[]}}`},
 		{"health without details", Health{Status: HealthOK, Checks: map[string]HealthCheck{"nats": {Status: HealthOK}}},
 			`{"status":"ok","checks":{"nats":{"status":"ok"}}}`},
+		{"health with a version", Health{Status: HealthOK, Version: "1.2.3", Checks: map[string]HealthCheck{}},
+			`{"status":"ok","version":"1.2.3","checks":{}}`},
 		{"reconciler checkpoint", ReconcilerCheckpoint{Since: at, Failed: 3, Redelivered: 2, At: at.Add(time.Minute)},
 			`{"since":"2026-11-22T05:15:00Z","failed":3,"redelivered":2,"at":"2026-11-22T05:16:00Z"}`},
 		{"reconciler checkpoint with a backlog and an error", ReconcilerCheckpoint{Since: at, Failed: 3, Redelivered: 2, At: at.Add(time.Minute),

@@ -2,8 +2,8 @@
 // the Helm values need and no repository may hold: a development CA and the
 // nodes' TLS certificate, and one nkey per user (package natssecrets). It
 // keeps what exists, writes what is missing under -dir, and sets the NATS_*
-// variables of -env (.env) that compose hands to the nodes (public keys)
-// and to each service (its own seed).
+// variables of -env (.env) that compose hands to the nodes (the users'
+// public keys); compose gives each service its own seed file as a secret.
 //
 //	go run ./deploy/cmd/natssecrets                      # deploy/secrets and .env, from the repository root
 //	go run ./deploy/cmd/natssecrets -rotate ingester,tls # new ingester nkey, new server and client certificates
@@ -52,7 +52,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintln(stderr, "natssecrets:", err)
 			return 1
 		}
-		fmt.Fprintf(stdout, "set the NATS_* variables of %s (nodes: public keys; each service: its own seed)\n", *env)
+		fmt.Fprintf(stdout, "set the NATS_*_NKEY variables of %s (the nodes: public keys; each service gets its seed file as a compose secret)\n", *env)
 	}
 	fmt.Fprintf(stdout, "operator: nats --server <url> --tlsca %s --nkey %s stream ls\n",
 		natssecrets.CAFile(*dir), natssecrets.SeedFile(*dir, "operator"))

@@ -73,8 +73,9 @@ func (m *Monitor) serveStatus(w http.ResponseWriter, _ *http.Request) {
 // is 503 while any target is critical or down, 200 otherwise (a target not
 // probed yet is unknown and does not fail it).
 type Health struct {
-	Status  status.Status          `json:"status"`  // the worst known status
-	Failing []string               `json:"failing"` // "<target> <status>: <message>" of each critical or down target
+	Status  status.Status          `json:"status"`            // the worst known status
+	Version string                 `json:"version,omitempty"` // the build of the monitor that answered (service.Version)
+	Failing []string               `json:"failing"`           // "<target> <status>: <message>" of each critical or down target
 	Targets map[string]TargetBrief `json:"targets"`
 }
 
@@ -87,7 +88,7 @@ type TargetBrief struct {
 
 func (m *Monitor) health() Health {
 	v := m.View()
-	h := Health{Status: v.Overall, Failing: []string{}, Targets: make(map[string]TargetBrief, len(v.Targets))}
+	h := Health{Status: v.Overall, Version: service.Version, Failing: []string{}, Targets: make(map[string]TargetBrief, len(v.Targets))}
 	for _, t := range v.Targets {
 		h.Targets[t.Name] = TargetBrief{Status: t.Status, LatencyMS: t.LatencyMS, Message: t.Message}
 		if t.Status.Failing() {

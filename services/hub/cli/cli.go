@@ -12,6 +12,7 @@ import (
 	"os"
 
 	"github.com/insightpulse/pulsehub/events/config"
+	"github.com/insightpulse/pulsehub/events/service"
 	"github.com/insightpulse/pulsehub/services/hub/hubconfig"
 	"gopkg.in/yaml.v3"
 )
@@ -80,9 +81,6 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	return 2
 }
 
-// Version is set at build time with -ldflags "-X .../cli.Version=...".
-var Version = "dev"
-
 func configCmd(args []string, stdout, stderr io.Writer) int {
 	const synopsis = "hub config check [FILE] | defaults | env"
 	sub, code, ok := subcommand("hub config", synopsis, args, stdout, stderr)
@@ -134,7 +132,8 @@ func configCmd(args []string, stdout, stderr io.Writer) int {
 	return f.fail("unknown subcommand %q or wrong number of arguments", sub)
 }
 
-// versionCmd prints the version the binary was built with.
+// versionCmd prints the version and commit the binary was built from
+// (service.Version and service.Commit, stamped by deploy/build.sh).
 func versionCmd(args []string, stdout, stderr io.Writer) int {
 	f := newFlags("hub version", "hub version", stdout, stderr)
 	pos, code, ok := f.parse(args)
@@ -144,6 +143,10 @@ func versionCmd(args []string, stdout, stderr io.Writer) int {
 	if len(pos) > 0 {
 		return f.fail("unexpected argument %q", pos[0])
 	}
-	fmt.Fprintln(stdout, "hub", Version)
+	commit := service.Commit
+	if commit == "" {
+		commit = "unknown"
+	}
+	fmt.Fprintf(stdout, "hub %s (commit %s)\n", service.Version, commit)
 	return 0
 }
