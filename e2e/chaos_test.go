@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -107,7 +108,7 @@ func runChaos(t *testing.T, name string, fault chaosFault) {
 	}
 	var repair func()
 	var inFlightAtFault int64
-	codes := h.sendPaced(ds, chaosRate, chaosSenders, func(i int, inFlight int64) {
+	codes, slowest := h.sendPaced(ds, chaosRate, chaosSenders, func(i int, inFlight int64) {
 		if i == len(ds)/2 {
 			inFlightAtFault = inFlight
 			repair = fault(t, c, h)
@@ -140,15 +141,17 @@ func runChaos(t *testing.T, name string, fault chaosFault) {
 	if drain > chaosDrainBound || idle > chaosDrainBound {
 		t.Errorf("drain took %s, idle after %s (bound %s)", drain, idle, chaosDrainBound)
 	}
-	t.Logf("fault %q: %d deliveries, %d acknowledged (all in Odoo once), %d refused (%d in flight at the fault), drain %s, route idle after %s, %d redelivered (consumer seq %d, stream seq %d)",
-		name, len(ds), acked, refused, inFlightAtFault, drain.Round(time.Millisecond), idle.Round(time.Millisecond), redelivered, ci.Delivered.Consumer, ci.Delivered.Stream)
+	t.Logf("fault %q: %d deliveries, %d acknowledged (all in Odoo once), %d refused (%d in flight at the fault), slowest answer %s, drain %s, route idle after %s, %d redelivered (consumer seq %d, stream seq %d)",
+		name, len(ds), acked, refused, inFlightAtFault, slowest.Round(time.Millisecond), drain.Round(time.Millisecond), idle.Round(time.Millisecond), redelivered, ci.Delivered.Consumer, ci.Delivered.Stream)
 }
 
 // sendPaced sends ds at rate per second with at most senders requests in
 // flight, calling before(i, inFlight) just before delivery i is scheduled,
-// and returns the status each got (0 for a transport error).
-func (h *Hub) sendPaced(ds []Delivery, rate, senders int, before func(i int, inFlight int64)) []int {
+// and returns the status each got (0 for a transport error) and the
+// slowest answer.
+func (h *Hub) sendPaced(ds []Delivery, rate, senders int, before func(i int, inFlight int64)) ([]int, time.Duration) {
 	codes := make([]int, len(ds))
+	took := make([]time.Duration, len(ds))
 	next := make(chan int)
 	var inFlight atomic.Int64
 	var wg sync.WaitGroup
@@ -156,7 +159,9 @@ func (h *Hub) sendPaced(ds []Delivery, rate, senders int, before func(i int, inF
 		wg.Go(func() {
 			for i := range next {
 				inFlight.Add(1)
+				sent := time.Now()
 				codes[i], _ = h.Send(ds[i])
+				took[i] = time.Since(sent)
 				inFlight.Add(-1)
 			}
 		})
@@ -169,7 +174,7 @@ func (h *Hub) sendPaced(ds []Delivery, rate, senders int, before func(i int, inF
 	}
 	close(next)
 	wg.Wait()
-	return codes
+	return codes, slices.Max(took)
 }
 
 // tallyCodes counts 202s and 503s and fails on any other answer.
