@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"fmt"
-	"net/http"
 	"testing"
 
 	"github.com/insightpulse/pulsehub/events"
@@ -15,7 +14,7 @@ import (
 // settles; only deliveries that got a 503 may be missing.
 func TestClusterFailoverLosesNoAcknowledgedDelivery(t *testing.T) {
 	const n, before = 2000, 600
-	c := natstest.RunCluster(t, "e2e", 3)
+	c := runCluster(t, "e2e", 3)
 	h := NewHub(t, Options{NATSURL: c.URLs(), Replicas: 3})
 	ds := make([]Delivery, n)
 	for i := range ds {
@@ -30,33 +29,13 @@ func TestClusterFailoverLosesNoAcknowledgedDelivery(t *testing.T) {
 	c.Restart(leader)
 	c.WaitForStreamCurrent(events.StreamGitHub)
 
-	acked, refused := 0, 0
-	for i, code := range codes {
-		switch code {
-		case http.StatusAccepted:
-			acked++
-		case http.StatusServiceUnavailable:
-			refused++
-		default:
-			t.Fatalf("delivery %d answered %d (want 202 or 503)", i, code)
-		}
-	}
+	acked, refused := tallyCodes(t, codes)
 	natstest.WaitFor(t, wait, "every acknowledged delivery in Odoo", func() bool {
-		tasks := h.Tasks()
-		for i, code := range codes {
-			if code == http.StatusAccepted && len(tasks[int64(50000+i)]) == 0 {
-				return false
-			}
-		}
-		return true
+		return ackedInOdoo(h, codes, 50000) == acked
 	})
 	h.WaitIdle(events.StreamGitHub, "github-issues-to-tasks")
+	assertAppliedOnce(t, h, codes, 50000)
 	tasks := h.Tasks()
-	for i := range codes {
-		if k := len(tasks[int64(50000+i)]); k > 1 {
-			t.Fatalf("delivery %d applied %d times", i, k)
-		}
-	}
 	t.Logf("%d deliveries: %d acknowledged (all in Odoo once), %d refused with 503 during the failover (%d of those stored anyway)",
 		n, acked, refused, len(tasks)-acked)
 }
