@@ -97,7 +97,7 @@ func TestChaos(t *testing.T) {
 // runChaos sends the paced load, injects fault half-way through, repairs
 // it after the last response, and checks the outcome.
 func runChaos(t *testing.T, name string, fault chaosFault) {
-	c := runCluster(t, "chaos", 3)
+	c := natstest.RunCluster(t, "chaos", 3)
 	h := NewHub(t, Options{NATSURL: c.URLs(), Replicas: 3})
 	// Odoo takes its time, so the writer has a batch in flight (and its
 	// acknowledgement to send) most of the time a fault comes.
@@ -270,22 +270,4 @@ func routeConsumer(t *testing.T, h *Hub) *jetstream.ConsumerInfo {
 		t.Fatal(err)
 	}
 	return ci
-}
-
-// runCluster starts an n-node cluster and waits until its meta leader sees
-// every node online: RunCluster waits only for a meta leader, and an R3
-// stream created before the peers report in fails with "no suitable peers
-// for placement, peer offline".
-func runCluster(t *testing.T, name string, n int) *natstest.Cluster {
-	t.Helper()
-	c := natstest.RunCluster(t, name, n)
-	natstest.WaitFor(t, wait, "every node online for the meta leader", func() bool {
-		for _, s := range c.Servers {
-			if s != nil && len(s.JetStreamClusterPeers()) == n {
-				return true
-			}
-		}
-		return false
-	})
-	return c
 }

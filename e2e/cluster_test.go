@@ -14,7 +14,7 @@ import (
 // settles; only deliveries that got a 503 may be missing.
 func TestClusterFailoverLosesNoAcknowledgedDelivery(t *testing.T) {
 	const n, before = 2000, 600
-	c := runCluster(t, "e2e", 3)
+	c := natstest.RunCluster(t, "e2e", 3)
 	h := NewHub(t, Options{NATSURL: c.URLs(), Replicas: 3})
 	ds := make([]Delivery, n)
 	for i := range ds {

@@ -18,7 +18,9 @@ type Cluster struct {
 }
 
 // RunCluster starts a JetStream cluster of n nodes (n ≥ 3 for R3 streams)
-// named name, waits for a meta leader, and shuts it down with the test.
+// named name, waits for a meta leader that sees every node online (else
+// creating an R3 stream can fail with "no suitable peers for placement"),
+// and shuts it down with the test.
 func RunCluster(tb testing.TB, name string, n int) *Cluster {
 	tb.Helper()
 	c := &Cluster{tb: tb, Name: name, Servers: make([]*server.Server, n), opts: make([]*server.Options, n)}
@@ -44,6 +46,14 @@ func RunCluster(tb testing.TB, name string, n int) *Cluster {
 	}
 	tb.Cleanup(c.Shutdown)
 	c.WaitForMetaLeader()
+	WaitFor(tb, Wait, "every node online for the meta leader", func() bool {
+		for _, s := range c.Servers {
+			if s != nil && len(s.JetStreamClusterPeers()) == n {
+				return true
+			}
+		}
+		return false
+	})
 	return c
 }
 
