@@ -18,6 +18,7 @@ import (
 
 	"github.com/insightpulse/pulsehub/events"
 	"github.com/insightpulse/pulsehub/services/dispatcher/jobs"
+	"github.com/insightpulse/pulsehub/services/ingester/attacktest"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -46,6 +47,19 @@ func (t *tally) add(outcome string, after time.Duration) {
 	t.n[outcome]++
 	t.first, t.last = min(t.first, after), max(t.last, after)
 }
+
+// status is attacktest.Stranger's report: a status, or "closed" for a
+// connection closed without one.
+func (t *tally) status(code int, after time.Duration) {
+	outcome := "closed"
+	if code != 0 {
+		outcome = strconv.Itoa(code)
+	}
+	t.add(outcome, after)
+}
+
+// strangerGap is how often a stranger sends a byte of its body.
+const strangerGap = 100 * time.Millisecond
 
 // merge adds o's counts and spread to t.
 func (t *tally) merge(o *tally) {
@@ -234,9 +248,11 @@ func strangers(ctx context.Context, s *hostile) answer {
 		if i == 10 {
 			size = 6 << 20
 		}
-		wg.Go(func() { stranger(attack, s.addr, "/github", size, &github[i]) })
+		wg.Go(func() { attacktest.Stranger(attack, s.addr, "/github", size, strangerGap, github[i].status) })
 	}
-	wg.Go(func() { stranger(attack, s.addr, "/odoo/"+anySource+"/not-the-token-0123456789", 1<<20, &guesser) })
+	wg.Go(func() {
+		attacktest.Stranger(attack, s.addr, "/odoo/"+anySource+"/not-the-token-0123456789", 1<<20, strangerGap, guesser.status)
+	})
 	wg.Go(func() { // what the budget holds, sampled
 		for attack.Err() == nil {
 			if v, err := s.inFlight(attack); err == nil && int64(v) > peak.Load() {
@@ -271,49 +287,6 @@ func strangers(ctx context.Context, s *hostile) answer {
 		s.h.Config.Ingester.MaxInFlightBytes>>20, all.total(), all.first.Round(10*time.Millisecond), all.last.Round(10*time.Millisecond),
 		guesser.total(), peak.Load()>>10, l)
 	return answer{got: got, stored: l.stored, note: note}
-}
-
-// stranger connects to addr, sends a POST to path announcing length
-// bytes with a wrong signature, then one byte every 100ms, until ctx
-// ends. Each answer (or closed connection) is counted with how long the
-// connection had lasted, and it connects again.
-func stranger(ctx context.Context, addr, path string, length int, answered *tally) {
-	const gap = 100 * time.Millisecond
-	var d net.Dialer
-	for ctx.Err() == nil {
-		c, err := d.DialContext(ctx, "tcp", addr)
-		if err != nil {
-			return
-		}
-		start := time.Now()
-		fmt.Fprintf(c, "POST %s HTTP/1.1\r\nHost: hub\r\nX-GitHub-Event: push\r\nX-GitHub-Delivery: e2e-stranger\r\n"+
-			"X-Hub-Signature-256: sha256=00\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n", path, length)
-		got := make(chan string, 1)
-		var reader sync.WaitGroup
-		reader.Go(func() { got <- answers(c, 1) })
-		tick := time.NewTicker(gap)
-	trickle:
-		for {
-			if _, err := c.Write([]byte("{")); err != nil {
-				break
-			}
-			select {
-			case <-ctx.Done():
-				break trickle
-			case a := <-got:
-				answered.add(strings.TrimSuffix(a, " closed"), time.Since(start))
-				break trickle
-			case <-tick.C:
-			}
-		}
-		tick.Stop()
-		c.Close()
-		reader.Wait()
-		select { // and comes back
-		case <-ctx.Done():
-		case <-time.After(gap):
-		}
-	}
 }
 
 // inFlight is the ingester's pulsehub_ingester_body_bytes_in_flight.

@@ -1,10 +1,8 @@
 package ingester_test
 
 import (
-	"bufio"
 	"context"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"strings"
@@ -14,55 +12,10 @@ import (
 
 	"github.com/insightpulse/pulsehub/events"
 	"github.com/insightpulse/pulsehub/events/natstest"
+	"github.com/insightpulse/pulsehub/services/ingester/attacktest"
 	"github.com/insightpulse/pulsehub/services/ingester/intake"
 	"github.com/insightpulse/pulsehub/services/ingester/internal/ingesttest"
 )
-
-// stranger connects to addr, sends a POST to path announcing length bytes,
-// then one byte of body every gap, until ctx ends. When the ingester
-// answers (or closes the connection), it counts the status (0: closed
-// without one) and starts again on a new connection after gap.
-func stranger(ctx context.Context, addr, path string, length int, gap time.Duration, answers *tally) {
-	for ctx.Err() == nil {
-		c, err := net.Dial("tcp", addr)
-		if err != nil {
-			return
-		}
-		fmt.Fprintf(c, "POST %s HTTP/1.1\r\nHost: hub\r\nX-GitHub-Event: issues\r\nX-GitHub-Delivery: ffffffff-0000-4000-8000-000000000000\r\n"+
-			"X-Hub-Signature-256: sha256=00\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n", path, length)
-		answered := make(chan int, 1)
-		go func() {
-			resp, err := http.ReadResponse(bufio.NewReader(c), nil)
-			if err != nil {
-				answered <- 0
-				return
-			}
-			resp.Body.Close()
-			answered <- resp.StatusCode
-		}()
-		tick := time.NewTicker(gap)
-	trickle:
-		for {
-			if _, err := c.Write([]byte("{")); err != nil {
-				break
-			}
-			select {
-			case <-ctx.Done():
-				break trickle
-			case code := <-answered:
-				answers.add(code)
-				break trickle
-			case <-tick.C:
-			}
-		}
-		tick.Stop()
-		c.Close()
-		select { // and comes back soon
-		case <-ctx.Done():
-		case <-time.After(gap):
-		}
-	}
-}
 
 // tally counts answers by status.
 type tally struct {
@@ -70,7 +23,7 @@ type tally struct {
 	n  map[int]int
 }
 
-func (t *tally) add(code int) {
+func (t *tally) add(code int, _ time.Duration) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.n == nil {
@@ -106,11 +59,11 @@ func TestStrangersAnnouncingLargeBodiesCannotBlockSignedDeliveries(t *testing.T)
 		if i == 10 {
 			size = 6 << 20
 		}
-		wg.Go(func() { stranger(ctx, addr, "/github", size, 100*time.Millisecond, &answers) })
+		wg.Go(func() { attacktest.Stranger(ctx, addr, "/github", size, 100*time.Millisecond, answers.add) })
 	}
 	// And one stranger guessing an Odoo token: refused before its body is read.
 	wg.Go(func() {
-		stranger(ctx, addr, "/odoo/partners/not-the-token-0123456789", 1<<20, 100*time.Millisecond, &answers)
+		attacktest.Stranger(ctx, addr, "/odoo/partners/not-the-token-0123456789", 1<<20, 100*time.Millisecond, answers.add)
 	})
 	t.Cleanup(func() { stop(); wg.Wait() })
 	natstest.WaitFor(t, natstest.Wait, "the strangers to hold their first pieces", func() bool { return inFlight(t, ing) >= 11*intake.FirstPiece })
