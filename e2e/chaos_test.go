@@ -37,68 +37,90 @@ const (
 	chaosDrainBound = 30 * time.Second
 )
 
-// chaosFault injects a fault and returns the repair.
-type chaosFault func(t *testing.T, c *natstest.Cluster, h *Hub) (repair func())
+// chaosFault injects a fault and returns the repair, which returns until
+// when the hub itself was away (zero when it never was).
+type chaosFault func(t *testing.T, c *natstest.Cluster, h *Hub) (repair func() time.Time)
+
+// chaosCase is one fault; with process, the hub's services run in a hub
+// process of their own (Options.Process) that the fault may kill -9.
+type chaosCase struct {
+	name    string
+	process bool
+	fault   chaosFault
+}
 
 func TestChaos(t *testing.T) {
-	t.Run("baseline", func(t *testing.T) {
-		runChaos(t, "none", func(*testing.T, *natstest.Cluster, *Hub) func() { return func() {} })
-	})
-	t.Run("stream-leader", func(t *testing.T) {
-		runChaos(t, "stream leader of GITHUB stopped", func(t *testing.T, c *natstest.Cluster, h *Hub) func() {
+	for _, tc := range []struct {
+		test string
+		chaosCase
+	}{
+		{"baseline", chaosCase{name: "none", fault: func(*testing.T, *natstest.Cluster, *Hub) func() time.Time { return func() time.Time { return time.Time{} } }}},
+		// Nodes are killed (natstest.Cluster.Kill: cut off at once, no
+		// Raft step-down), so each leader loss waits for an election
+		// timeout, 4-9s, as on a real cluster, and is kept down until the
+		// load is over.
+		{"stream-leader", chaosCase{name: "stream leader of GITHUB killed", fault: func(t *testing.T, c *natstest.Cluster, h *Hub) func() time.Time {
 			i := c.StreamLeader(events.StreamGitHub)
-			c.Stop(i)
-			return func() { c.Restart(i) }
-		})
-	})
-	t.Run("writer-server", func(t *testing.T) {
-		runChaos(t, "server the writer is connected to stopped", func(t *testing.T, c *natstest.Cluster, h *Hub) func() {
+			c.Kill(i)
+			return func() time.Time { c.Restart(i); return time.Time{} }
+		}}},
+		{"writer-server", chaosCase{name: "server the writer is connected to killed", fault: func(t *testing.T, c *natstest.Cluster, h *Hub) func() time.Time {
 			i := connectedTo(t, c, "pulsehub-odoowriter")
 			t.Logf("the writer is connected to %s", c.Servers[i].Name())
-			c.Stop(i)
-			return func() { c.Restart(i) }
-		})
-	})
-	t.Run("consumer-leader", func(t *testing.T) {
-		runChaos(t, "consumer leader of the writer's route stopped", func(t *testing.T, c *natstest.Cluster, h *Hub) func() {
+			c.Kill(i)
+			return func() time.Time { c.Restart(i); return time.Time{} }
+		}}},
+		{"consumer-leader", chaosCase{name: "consumer leader of the writer's route killed", fault: func(t *testing.T, c *natstest.Cluster, h *Hub) func() time.Time {
 			ci := routeConsumer(t, h)
 			if ci.Cluster == nil || ci.Cluster.Leader == "" {
 				t.Fatalf("consumer info without a leader: %+v", ci)
 			}
 			i := serverIndex(t, c, ci.Cluster.Leader)
 			t.Logf("the route's consumer leader is %s", ci.Cluster.Leader)
-			c.Stop(i)
-			return func() { c.Restart(i) }
-		})
-	})
-	t.Run("writer-connection", func(t *testing.T) {
+			c.Kill(i)
+			return func() time.Time { c.Restart(i); return time.Time{} }
+		}}},
 		// Not in issue 18's list: the writer's connection cut by its
 		// server mid-load (a network drop); acknowledgements in flight on
-		// it are lost and come back after the ack wait.
-		runChaos(t, "the writer's connection cut by its server", func(t *testing.T, c *natstest.Cluster, h *Hub) func() {
+		// it may be lost.
+		{"writer-connection", chaosCase{name: "the writer's connection cut by its server", fault: func(t *testing.T, c *natstest.Cluster, h *Hub) func() time.Time {
 			i, cid := connectionOf(t, c, "pulsehub-odoowriter")
 			if err := c.Servers[i].DisconnectClientByID(cid); err != nil {
 				t.Fatal(err)
 			}
-			return func() {}
-		})
-	})
-	t.Run("hub", func(t *testing.T) {
-		// A crash of the writer, modelled as in crash_test.go: the
-		// service is stopped mid-load and started again after the load,
-		// so the drain includes its restart and its backlog.
-		runChaos(t, "writer stopped mid-load and started again", func(t *testing.T, c *natstest.Cluster, h *Hub) func() {
+			return func() time.Time { return time.Time{} }
+		}}},
+		// The writer stopped gracefully (it drains: in-flight batches
+		// finish and are acknowledged) and started after the load.
+		{"writer-restart", chaosCase{name: "writer stopped mid-load and started again", fault: func(t *testing.T, c *natstest.Cluster, h *Hub) func() time.Time {
 			h.Stop("odoowriter")
-			return func() { h.Start("odoowriter") }
-		})
-	})
+			return func() time.Time { h.Start("odoowriter"); return time.Time{} }
+		}}},
+		// The hub process (ingester, writer, dispatcher) killed with
+		// SIGKILL mid-load and started again at once, as a supervisor
+		// does: requests in flight are cut, new ones are refused until it
+		// listens again, and what the dead writer had pulled comes back
+		// only after the ack wait.
+		{"hub-crash", chaosCase{name: "hub process killed (SIGKILL) and restarted", process: true, fault: func(t *testing.T, c *natstest.Cluster, h *Hub) func() time.Time {
+			h.Crash()
+			h.SpawnProcess() // the load goes on meanwhile: refused until it listens
+			up := make(chan time.Time, 1)
+			go func() { up <- untilHealthy(h.Ingester + "/health") }()
+			return func() time.Time {
+				h.waitHealthy(h.Ingester + "/health")
+				return <-up
+			}
+		}}},
+	} {
+		t.Run(tc.test, func(t *testing.T) { runChaos(t, tc.chaosCase) })
+	}
 }
 
-// runChaos sends the paced load, injects fault half-way through, repairs
-// it after the last response, and checks the outcome.
-func runChaos(t *testing.T, name string, fault chaosFault) {
+// runChaos sends the paced load, injects the fault half-way through,
+// repairs it after the last response, and checks the outcome.
+func runChaos(t *testing.T, cc chaosCase) {
 	c := natstest.RunCluster(t, "chaos", 3)
-	h := NewHub(t, Options{NATSURL: c.URLs(), Replicas: 3})
+	h := NewHub(t, Options{NATSURL: c.URLs(), Replicas: 3, Process: cc.process})
 	// Odoo takes its time, so the writer has a batch in flight (and its
 	// acknowledgement to send) most of the time a fault comes.
 	h.Odoo.SetLatency(odootest.Latency{PerCall: 20 * time.Millisecond, PerRecord: 200 * time.Microsecond})
@@ -106,19 +128,21 @@ func runChaos(t *testing.T, name string, fault chaosFault) {
 	for i := range ds {
 		ds[i] = IssueDelivery(t, "opened", chaosIssueBase+i, fmt.Sprintf("Chaos %d", i))
 	}
-	var repair func()
+	var repair func() time.Time
+	var faultAt time.Time
 	var inFlightAtFault int64
-	codes, slowest := h.sendPaced(ds, chaosRate, chaosSenders, func(i int, inFlight int64) {
+	codes, sent, slowest := h.sendPaced(ds, chaosRate, chaosSenders, func(i int, inFlight int64) {
 		if i == len(ds)/2 {
 			inFlightAtFault = inFlight
-			repair = fault(t, c, h)
+			faultAt = time.Now()
+			repair = cc.fault(t, c, h)
 		}
 	})
 	// The repair comes after the last response, so the drain includes it:
 	// what the fault costs past the end of the load.
 	lastResponse := time.Now()
-	repair()
-	acked, refused := tallyCodes(t, codes)
+	awayUntil := repair()
+	acked, refused, cut := tallyCodes(t, codes, cc.process)
 	natstest.WaitFor(t, wait, "every acknowledged delivery in Odoo", func() bool {
 		return ackedInOdoo(h, codes, chaosIssueBase) == acked
 	})
@@ -138,19 +162,49 @@ func runChaos(t *testing.T, name string, fault chaosFault) {
 	if refused > chaosSenders {
 		t.Errorf("%d refusals, more than the %d requests that can be in flight (%d at the fault)", refused, chaosSenders, inFlightAtFault)
 	}
+	// A crashed hub cuts the requests in flight and refuses connections
+	// until it listens again; none sent after that goes unanswered.
+	for i, code := range codes {
+		if code == 0 && sent[i].After(awayUntil) {
+			t.Errorf("delivery %d sent %s after the hub was back got no answer", i, sent[i].Sub(awayUntil))
+		}
+	}
+	away := time.Duration(0)
+	if !awayUntil.IsZero() {
+		away = awayUntil.Sub(faultAt)
+	}
 	if drain > chaosDrainBound || idle > chaosDrainBound {
 		t.Errorf("drain took %s, idle after %s (bound %s)", drain, idle, chaosDrainBound)
 	}
-	t.Logf("fault %q: %d deliveries, %d acknowledged (all in Odoo once), %d refused (%d in flight at the fault), slowest answer %s, drain %s, route idle after %s, %d redelivered (consumer seq %d, stream seq %d)",
-		name, len(ds), acked, refused, inFlightAtFault, slowest.Round(time.Millisecond), drain.Round(time.Millisecond), idle.Round(time.Millisecond), redelivered, ci.Delivered.Consumer, ci.Delivered.Stream)
+	t.Logf("fault %q: %d deliveries, %d acknowledged (all in Odoo once), %d refused, %d cut or refused by a dead process (%d in flight at the fault, hub away for %s after the kill), slowest answer %s, drain %s, route idle after %s, %d redelivered (consumer seq %d, stream seq %d)",
+		cc.name, len(ds), acked, refused, cut, inFlightAtFault, away.Round(time.Millisecond), slowest.Round(time.Millisecond), drain.Round(time.Millisecond), idle.Round(time.Millisecond), redelivered, ci.Delivered.Consumer, ci.Delivered.Stream)
+}
+
+// untilHealthy polls url until it answers 200 (for at most wait) and
+// returns when it did; it does not touch a *testing.T, so a fault may run
+// it beside the load.
+func untilHealthy(url string) time.Time {
+	client := &http.Client{Timeout: time.Second}
+	for end := time.Now().Add(wait); time.Now().Before(end); time.Sleep(10 * time.Millisecond) {
+		resp, err := client.Get(url)
+		if err != nil {
+			continue
+		}
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusOK {
+			break
+		}
+	}
+	return time.Now()
 }
 
 // sendPaced sends ds at rate per second with at most senders requests in
 // flight, calling before(i, inFlight) just before delivery i is scheduled,
-// and returns the status each got (0 for a transport error) and the
-// slowest answer.
-func (h *Hub) sendPaced(ds []Delivery, rate, senders int, before func(i int, inFlight int64)) ([]int, time.Duration) {
+// and returns the status each got (0 for a transport error), when each
+// was sent, and the slowest answer.
+func (h *Hub) sendPaced(ds []Delivery, rate, senders int, before func(i int, inFlight int64)) ([]int, []time.Time, time.Duration) {
 	codes := make([]int, len(ds))
+	sentAt := make([]time.Time, len(ds))
 	took := make([]time.Duration, len(ds))
 	next := make(chan int)
 	var inFlight atomic.Int64
@@ -159,9 +213,9 @@ func (h *Hub) sendPaced(ds []Delivery, rate, senders int, before func(i int, inF
 		wg.Go(func() {
 			for i := range next {
 				inFlight.Add(1)
-				sent := time.Now()
+				sentAt[i] = time.Now()
 				codes[i], _ = h.Send(ds[i])
-				took[i] = time.Since(sent)
+				took[i] = time.Since(sentAt[i])
 				inFlight.Add(-1)
 			}
 		})
@@ -174,23 +228,27 @@ func (h *Hub) sendPaced(ds []Delivery, rate, senders int, before func(i int, inF
 	}
 	close(next)
 	wg.Wait()
-	return codes, slices.Max(took)
+	return codes, sentAt, slices.Max(took)
 }
 
-// tallyCodes counts 202s and 503s and fails on any other answer.
-func tallyCodes(t *testing.T, codes []int) (acked, refused int) {
+// tallyCodes counts 202s and 503s, and with noAnswer the requests that
+// got no answer (0: cut by a dying process, or its port closed), and
+// fails on any other answer.
+func tallyCodes(t *testing.T, codes []int, noAnswer bool) (acked, refused, cut int) {
 	t.Helper()
 	for i, code := range codes {
-		switch code {
-		case http.StatusAccepted:
+		switch {
+		case code == http.StatusAccepted:
 			acked++
-		case http.StatusServiceUnavailable:
+		case code == http.StatusServiceUnavailable:
 			refused++
+		case code == 0 && noAnswer:
+			cut++
 		default:
 			t.Fatalf("delivery %d answered %d (want 202 or 503)", i, code)
 		}
 	}
-	return acked, refused
+	return acked, refused, cut
 }
 
 // ackedInOdoo is the number of acknowledged deliveries (issue base+i for

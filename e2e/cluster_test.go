@@ -29,7 +29,7 @@ func TestClusterFailoverLosesNoAcknowledgedDelivery(t *testing.T) {
 	c.Restart(leader)
 	c.WaitForStreamCurrent(events.StreamGitHub)
 
-	acked, refused := tallyCodes(t, codes)
+	acked, refused, _ := tallyCodes(t, codes, false)
 	natstest.WaitFor(t, wait, "every acknowledged delivery in Odoo", func() bool {
 		return ackedInOdoo(h, codes, 50000) == acked
 	})

@@ -83,6 +83,8 @@ type Hub struct {
 	users    *natstest.Users         // the server's users; nil when it requires none
 	log      *natstest.PermissionLog // every service log line, read for permission violations
 	out      io.Writer               // Options.Log
+	yml      string                  // the config file, as Options.Process hands it to the hub process
+	proc     *process                // the hub process (Options.Process); nil when not running
 }
 
 type running struct {
@@ -99,6 +101,11 @@ type Options struct {
 	Tune     func(*hubconfig.Config) // change the config before the services start
 	Extra    string                  // more YAML appended to the config
 	Log      io.Writer               // the services' JSON log (as `hub run` writes it); default discarded, or stderr with E2E_LOG set
+	// Process runs the ingester, the writer and the dispatcher in one hub
+	// process of their own (this test binary started again, see
+	// process_test.go) instead of in this one, so a test can kill -9 it.
+	// Needs NATSURL without Users, and no Tune.
+	Process bool
 }
 
 // NewHub starts JetStream (unless given), the fakes, and every service.
@@ -126,8 +133,15 @@ func NewHub(t *testing.T, o Options) *Hub {
 	h.Config = h.config(t, o)
 	natstest.EnsureStreams(t, h.JS, h.Config.Streams)
 	h.Ingester = "http://" + h.Config.Ingester.HTTP.Listen
-	for _, name := range []string{"odoowriter", "dispatcher", "ingester"} {
-		h.Start(name)
+	if o.Process {
+		if o.NATSURL == "" || o.Users != nil || o.Tune != nil {
+			t.Fatal("e2e: Options.Process needs NATSURL without Users, and no Tune")
+		}
+		h.StartProcess()
+	} else {
+		for _, name := range []string{"odoowriter", "dispatcher", "ingester"} {
+			h.Start(name)
+		}
 	}
 	h.waitHealthy(h.Ingester + "/health")
 	t.Cleanup(func() {
@@ -165,8 +179,9 @@ healthmon:
   http: {listen: "127.0.0.1:%d"}
 `, h.NATSURL, replicas, h.Odoo.URL, h.Odoo.Database, odootest.AdminPassword, natstest.FreePort(t), webhookSecret, odooToken,
 		natstest.FreePort(t), natstest.FreePort(t), h.OCR.URL, natstest.FreePort(t)) + routes + o.Extra
-	c := hubconfig.Default()
-	if err := config.LoadBytes([]byte(yml), &c, config.Options{Strict: true, LookupEnv: func(string) (string, bool) { return "", false }}); err != nil {
+	h.yml = yml
+	c, err := loadConfig(yml)
+	if err != nil {
 		t.Fatalf("e2e config: %v", err)
 	}
 	if o.Tune != nil {
@@ -176,6 +191,14 @@ healthmon:
 		}
 	}
 	return c
+}
+
+// loadConfig loads yml through the same loader and validation as `hub
+// run`, with no environment overrides.
+func loadConfig(yml string) (hubconfig.Config, error) {
+	c := hubconfig.Default()
+	err := config.LoadBytes([]byte(yml), &c, config.Options{Strict: true, LookupEnv: func(string) (string, bool) { return "", false }})
+	return c, err
 }
 
 // Start runs one service (ingester, odoowriter, dispatcher, healthmon)
@@ -222,6 +245,7 @@ func (h *Hub) StopAll() {
 	for _, name := range []string{"ingester", "dispatcher", "odoowriter"} {
 		h.Stop(name)
 	}
+	h.StopProcess()
 }
 
 // logger is the services' JSON log, built as `hub run` builds it: every
