@@ -35,6 +35,7 @@ type Loop struct {
 	Pause func() time.Duration
 
 	deferrals deferrals
+	acks      *recentAcks  // sent lately, sent again after trouble (see recentAcks)
 	log       *slog.Logger // Logger with the route's attributes
 }
 
@@ -106,6 +107,11 @@ func (l *Loop) Run(ctx context.Context) error {
 	}
 	ackWait := cons.CachedInfo().Config.AckWait
 	heartbeat := max(ackWait/3, 50*time.Millisecond)
+	// Acks lost in trouble would cost the ack wait; those of the last two
+	// ack waits are sent again once the consumer answers (an older one's
+	// message has been redelivered anyway).
+	l.acks = newRecentAcks(2 * ackWait)
+	tr := newTrouble(l.JS.Conn())
 
 	// Handlers outlive ctx by up to ShutdownGrace.
 	handlerCtx, hardStop := context.WithCancel(context.WithoutCancel(ctx))
@@ -124,9 +130,11 @@ func (l *Loop) Run(ctx context.Context) error {
 			release(slots, n)
 			continue
 		}
+		pulled := time.Now()
 		batch, err := cons.Fetch(n, jetstream.FetchMaxWait(l.PollWait))
 		if err != nil {
 			release(slots, n)
+			tr.saw()
 			if gone = l.consumerGone(ctx, err); gone != nil {
 				break
 			}
@@ -145,6 +153,7 @@ func (l *Loop) Run(ctx context.Context) error {
 		}
 		release(slots, n-used)
 		if err := batch.Error(); err != nil && !isIdle(err) {
+			tr.saw()
 			if gone = l.consumerGone(ctx, err); gone != nil {
 				break
 			}
@@ -153,10 +162,35 @@ func (l *Loop) Run(ctx context.Context) error {
 			continue
 		}
 		pause.reset()
+		l.afterPull(tr, used > 0 || time.Since(pulled) < l.PollWait+l.PollWait/2)
 	}
 	close(work)
 	l.drain(&wg, hardStop)
 	return gone
+}
+
+// afterPull re-sends the recent acks when there was trouble since the
+// last time and the consumer has now answered a pull (answered: it sent
+// messages or ended the pull itself; a pull nobody answers ends a second
+// after its expiry, and counts as trouble).
+func (l *Loop) afterPull(tr *trouble, answered bool) {
+	if !answered {
+		tr.saw()
+		return
+	}
+	if !tr.check() {
+		return
+	}
+	tr.recovered()
+	n, err := l.acks.resend(l.JS.Conn())
+	if err != nil {
+		tr.saw()
+		l.log.Warn("re-send recent acknowledgements", "sent", n, "error", err)
+		return
+	}
+	if n > 0 {
+		l.log.Info("re-sent recent acknowledgements after a reconnect or failed pulls (one lost would cost the ack wait)", "acks", n)
+	}
 }
 
 // workers starts Concurrency workers that handle the messages sent on
@@ -264,7 +298,9 @@ func (l *Loop) settle(ctx context.Context, m *Msg, err error) {
 		l.deferrals.forget(m.Seq())
 	}
 	if err == nil {
-		settleErr = m.Raw.Ack()
+		if settleErr = m.Raw.Ack(); settleErr == nil {
+			l.acks.add(m.Raw.Reply())
+		}
 	} else if deferred {
 		settleErr = m.Raw.NakWithDelay(delay)
 	} else if ctx.Err() != nil {
