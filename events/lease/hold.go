@@ -54,14 +54,40 @@ func (r *runner) acquire(ctx context.Context) (grant, error) {
 		return grant{}, fmt.Errorf("lease %s: get: %w", r.Key, err)
 	}
 	rec, err := decode(r.Key, e.Value())
-	if err != nil || rec.Token != r.token {
+	if err != nil {
 		return grant{}, &heldError{rec: rec}
 	}
+	acquired := rec.AcquiredAt
+	if rec.Token != r.token {
+		if !r.predecessor(rec) {
+			return grant{}, &heldError{rec: rec}
+		}
+		// This replica's previous run, killed or crashed before it could
+		// release: taken over now rather than when its TTL runs out.
+		acquired = time.Now()
+		r.log.Info("lease taken over from this replica's previous run (it stopped without releasing it)",
+			"previous_run", rec.Token, "renewed_at", rec.RenewedAt)
+	}
 	sent := time.Now()
-	if rev, err = r.write(ctx, e.Revision(), rec.AcquiredAt, sent); err != nil {
+	if rev, err = r.write(ctx, e.Revision(), acquired, sent); err != nil {
 		return grant{}, fmt.Errorf("lease %s: take back: %w", r.Key, err)
 	}
-	return grant{rev: rev, sent: sent, acquired: rec.AcquiredAt}, nil
+	return grant{rev: rev, sent: sent, acquired: acquired}, nil
+}
+
+// predecessor reports whether rec was written by an earlier run of this
+// replica that is gone: the same holder name (DefaultHolder is the host
+// name and pid, which a restarted container keeps: its host name, pid 1)
+// and a token of no Run still running in this process. Two live
+// processes with one holder name (a misconfiguration) take the lease
+// from each other at most once: the one that loses it that way never
+// takes one over again (see twin).
+func (r *runner) predecessor(rec Record) bool {
+	if r.twin || rec.Holder != r.Holder {
+		return false
+	}
+	_, live := running.Load(rec.Token)
+	return !live
 }
 
 // hold runs fn and renews the lease until fn returns (finished: the lease
@@ -143,7 +169,13 @@ func (r *runner) renew(ctx context.Context, rev uint64, acquired time.Time) (uin
 	if gerr != nil {
 		return 0, fmt.Errorf("lease %s: get: %w", r.Key, gerr)
 	}
-	if rec, derr := decode(r.Key, e.Value()); derr != nil || rec.Token != r.token {
+	rec, derr := decode(r.Key, e.Value())
+	if derr != nil || rec.Token != r.token {
+		if derr == nil && rec.Holder == r.Holder && !r.twin {
+			r.twin = true
+			r.log.Warn("another process holds this lease under the same holder name: this one waits for it to expire from now on",
+				"holder", rec.Holder)
+		}
 		return 0, errNotOurs
 	}
 	return r.write(ctx, e.Revision(), acquired, time.Now())

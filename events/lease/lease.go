@@ -37,6 +37,7 @@ import (
 	"log/slog"
 	"os"
 	"regexp"
+	"sync"
 	"time"
 
 	"github.com/insightpulse/pulsehub/events"
@@ -95,8 +96,14 @@ func (l Lease) Run(ctx context.Context, fn func(ctx context.Context) error) erro
 	if fn == nil {
 		return fmt.Errorf("lease %s: no work to run", l.Key)
 	}
+	defer running.Delete(r.token)
 	return r.run(ctx, fn)
 }
+
+// running holds the token of every Run in this process that has not
+// returned: a record with this replica's holder name and a token not in
+// it was written by a Run that is gone (see acquire).
+var running sync.Map
 
 // runner checks l, applies the defaults and draws the Run's token.
 func (l Lease) runner() (*runner, error) {
@@ -125,6 +132,7 @@ func (l Lease) runner() (*runner, error) {
 	}
 	// The Run's token is the correlation id of its log lines.
 	token := events.NewID()
+	running.Store(token, struct{}{})
 	log := l.Log.With("correlation_id", token, "component", "lease", "lease", l.Key, "holder", l.Holder)
 	return &runner{Lease: l, token: token, log: log}, nil
 }
@@ -135,6 +143,7 @@ type runner struct {
 	token string
 	log   *slog.Logger
 	kv    jetstream.KeyValue // nil until the bucket was ensured
+	twin  bool               // another live process uses this holder name: never take its lease over
 }
 
 // run contends for the lease and holds it in turn until ctx is done.

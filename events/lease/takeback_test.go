@@ -93,3 +93,55 @@ func TestRenewalFindsTheKeyNotOurs(t *testing.T) {
 		})
 	}
 }
+
+// A replica killed before it released its lease (a container restarted:
+// the same host name and pid 1, so the same holder) takes it over at once
+// when it comes back, instead of standing by for the TTL; a live Run of
+// the same name in this process, and another holder, still find it held.
+func TestARestartedReplicaTakesItsDeadRunsLeaseOverAtOnce(t *testing.T) {
+	t.Parallel()
+	s := natstest.RunServer(t)
+	_, js := natstest.Connect(t, s.ClientURL())
+	ctx := t.Context()
+	dead := testRunner(t, js, "host:1")
+	if _, err := dead.acquire(ctx); err != nil {
+		t.Fatal(err)
+	}
+	running.Delete(dead.token) // the process is gone (its Run never returned)
+
+	restarted := testRunner(t, js, "host:1")
+	g, err := restarted.acquire(ctx)
+	if err != nil {
+		t.Fatalf("the restarted replica's acquire: %v, want the dead run's lease taken over", err)
+	}
+	if _, err := dead.renew(ctx, g.rev-1, g.acquired); !errors.Is(err, errNotOurs) {
+		t.Fatalf("the dead run's renewal: %v, want not ours", err)
+	}
+	var held *heldError
+	if _, err := testRunner(t, js, "host:1").acquire(ctx); !errors.As(err, &held) {
+		t.Fatalf("a second live run of the same holder: %v, want held", err)
+	}
+	if _, err := testRunner(t, js, "other:7").acquire(ctx); !errors.As(err, &held) {
+		t.Fatalf("another holder: %v, want held", err)
+	}
+
+	// Two live processes under one holder name (running cannot see the
+	// other process's Runs): the newcomer takes the lease once; the one it
+	// took it from notices at its next renewal and never takes it back.
+	running.Delete(restarted.token) // as seen from another process
+	twin := testRunner(t, js, "host:1")
+	tg, err := twin.acquire(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := restarted.renew(ctx, g.rev, g.acquired); !errors.Is(err, errNotOurs) || !restarted.twin {
+		t.Fatalf("renewal after a twin took over: %v (twin noticed: %v)", err, restarted.twin)
+	}
+	running.Delete(twin.token) // still as seen from the other process
+	if _, err := restarted.acquire(ctx); !errors.As(err, &held) {
+		t.Fatalf("the twin's lease taken back: %v, want held", err)
+	}
+	if _, err := twin.renew(ctx, tg.rev, tg.acquired); err != nil {
+		t.Fatalf("the twin's renewal: %v", err)
+	}
+}
