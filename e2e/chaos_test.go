@@ -54,7 +54,9 @@ func TestChaos(t *testing.T) {
 		test string
 		chaosCase
 	}{
-		{"baseline", chaosCase{name: "none", fault: func(*testing.T, *natstest.Cluster, *Hub) func() time.Time { return func() time.Time { return time.Time{} } }}},
+		{"baseline", chaosCase{name: "none", fault: func(*testing.T, *natstest.Cluster, *Hub) func() time.Time {
+			return func() time.Time { return time.Time{} }
+		}}},
 		// Nodes are killed (natstest.Cluster.Kill: cut off at once, no
 		// Raft step-down), so each leader loss waits for an election
 		// timeout, 4-9s, as on a real cluster, and is kept down until the
