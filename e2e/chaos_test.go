@@ -19,11 +19,14 @@ import (
 
 // The chaos suite (issue 18): on a 3-node cluster with R3 streams, paced
 // load of signed `issues` deliveries, one fault per subtest half-way
-// through and the faulty part repaired after the last response. Each run
-// asserts every acknowledged delivery is written in Odoo exactly once and
-// refusals ≤ the requests that can be in flight, and logs the drain time
-// (last response to the last acknowledged delivery in Odoo) and the time
-// until the route is idle (lost acknowledgements redelivered) next to a
+// through and the faulty part repaired after the last response. Nodes are
+// killed, not shut down (natstest.Cluster.Kill), so leaders are replaced
+// by real elections; the hub process is killed with SIGKILL. Each run
+// asserts every acknowledged delivery is written in Odoo exactly once,
+// refusals ≤ the requests that can be in flight, and no request left
+// unanswered once a crashed hub is back, and logs the drain time (last
+// response to the last acknowledged delivery in Odoo) and the time until
+// the route is idle (lost acknowledgements redelivered) next to a
 // fault-free baseline.
 const (
 	chaosDeliveries = 540
@@ -31,14 +34,17 @@ const (
 	chaosSenders    = 16
 	chaosIssueBase  = 70000
 	// chaosDrainBound is generous (a shared 2-core machine): a fault-free
-	// drain takes well under a second; a lost acknowledgement costs the
-	// 10s ack wait (events/stream.DefaultAckWait). With the old 30s ack
-	// wait a drain after a lost ack exceeded this bound.
+	// drain takes well under a second; an acknowledgement lost with a
+	// killed process costs the 10s ack wait (events/stream.DefaultAckWait;
+	// one lost with a server or a consumer leader is sent again by the
+	// consume loop). With the old 30s ack wait a drain after a lost ack
+	// exceeded this bound.
 	chaosDrainBound = 30 * time.Second
 )
 
-// chaosFault injects a fault and returns the repair, which returns until
-// when the hub itself was away (zero when it never was).
+// chaosFault injects a fault and returns the repair, which returns when
+// the fault was over — a new leader elected, a crashed hub listening
+// again — or zero when that is not measured.
 type chaosFault func(t *testing.T, c *natstest.Cluster, h *Hub) (repair func() time.Time)
 
 // chaosCase is one fault; with process, the hub's services run in a hub
@@ -63,8 +69,10 @@ func TestChaos(t *testing.T) {
 		// load is over.
 		{"stream-leader", chaosCase{name: "stream leader of GITHUB killed", fault: func(t *testing.T, c *natstest.Cluster, h *Hub) func() time.Time {
 			i := c.StreamLeader(events.StreamGitHub)
+			old := c.Servers[i].Name()
 			c.Kill(i)
-			return func() time.Time { c.Restart(i); return time.Time{} }
+			elected := untilNewLeader(h, events.StreamGitHub, "", old)
+			return func() time.Time { c.Restart(i); return <-elected }
 		}}},
 		{"writer-server", chaosCase{name: "server the writer is connected to killed", fault: func(t *testing.T, c *natstest.Cluster, h *Hub) func() time.Time {
 			i := connectedTo(t, c, "pulsehub-odoowriter")
@@ -80,7 +88,8 @@ func TestChaos(t *testing.T) {
 			i := serverIndex(t, c, ci.Cluster.Leader)
 			t.Logf("the route's consumer leader is %s", ci.Cluster.Leader)
 			c.Kill(i)
-			return func() time.Time { c.Restart(i); return time.Time{} }
+			elected := untilNewLeader(h, events.StreamGitHub, "github-issues-to-tasks", ci.Cluster.Leader)
+			return func() time.Time { c.Restart(i); return <-elected }
 		}}},
 		// Not in issue 18's list: the writer's connection cut by its
 		// server mid-load (a network drop); acknowledgements in flight on
@@ -143,12 +152,13 @@ func runChaos(t *testing.T, cc chaosCase) {
 	// The repair comes after the last response, so the drain includes it:
 	// what the fault costs past the end of the load.
 	lastResponse := time.Now()
-	awayUntil := repair()
+	over := repair()
 	acked, refused, cut := tallyCodes(t, codes, cc.process)
 	natstest.WaitFor(t, wait, "every acknowledged delivery in Odoo", func() bool {
 		return ackedInOdoo(h, codes, chaosIssueBase) == acked
 	})
-	drain := time.Since(lastResponse)
+	lastInOdoo := time.Now()
+	drain := lastInOdoo.Sub(lastResponse)
 	// Idle (nothing pending or unacknowledged) also waits for messages
 	// whose acknowledgement was lost: they come back after the ack wait.
 	h.WaitIdle(events.StreamGitHub, "github-issues-to-tasks")
@@ -167,19 +177,49 @@ func runChaos(t *testing.T, cc chaosCase) {
 	// A crashed hub cuts the requests in flight and refuses connections
 	// until it listens again; none sent after that goes unanswered.
 	for i, code := range codes {
-		if code == 0 && sent[i].After(awayUntil) {
-			t.Errorf("delivery %d sent %s after the hub was back got no answer", i, sent[i].Sub(awayUntil))
+		if code == 0 && sent[i].After(over) {
+			t.Errorf("delivery %d sent %s after the hub was back got no answer", i, sent[i].Sub(over))
 		}
 	}
-	away := time.Duration(0)
-	if !awayUntil.IsZero() {
-		away = awayUntil.Sub(faultAt)
+	lasted, afterFault := "not measured", "-"
+	if !over.IsZero() {
+		lasted = over.Sub(faultAt).Round(time.Millisecond).String()
+		afterFault = max(0, lastInOdoo.Sub(over)).Round(time.Millisecond).String()
 	}
 	if drain > chaosDrainBound || idle > chaosDrainBound {
 		t.Errorf("drain took %s, idle after %s (bound %s)", drain, idle, chaosDrainBound)
 	}
-	t.Logf("fault %q: %d deliveries, %d acknowledged (all in Odoo once), %d refused, %d cut or refused by a dead process (%d in flight at the fault, hub away for %s after the kill), slowest answer %s, drain %s, route idle after %s, %d redelivered (consumer seq %d, stream seq %d)",
-		cc.name, len(ds), acked, refused, cut, inFlightAtFault, away.Round(time.Millisecond), slowest.Round(time.Millisecond), drain.Round(time.Millisecond), idle.Round(time.Millisecond), redelivered, ci.Delivered.Consumer, ci.Delivered.Stream)
+	t.Logf("fault %q: %d deliveries, %d acknowledged (all in Odoo once), %d refused, %d cut or refused by a dead process (%d in flight at the fault), fault over after %s, slowest answer %s, drain %s (%s after the fault was over), route idle after %s, %d redelivered (consumer seq %d, stream seq %d)",
+		cc.name, len(ds), acked, refused, cut, inFlightAtFault, lasted, slowest.Round(time.Millisecond), drain.Round(time.Millisecond), afterFault, idle.Round(time.Millisecond), redelivered, ci.Delivered.Consumer, ci.Delivered.Stream)
+}
+
+// untilNewLeader polls, beside the load, until the stream (or its
+// consumer, when named) has a leader other than old, and sends when.
+func untilNewLeader(h *Hub, streamName, consumer, old string) <-chan time.Time {
+	out := make(chan time.Time, 1)
+	go func() {
+		for end := time.Now().Add(wait); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			var cl *jetstream.ClusterInfo
+			if consumer == "" {
+				if s, err := h.JS.Stream(ctx, streamName); err == nil {
+					if si, err := s.Info(ctx); err == nil {
+						cl = si.Cluster
+					}
+				}
+			} else if cons, err := h.JS.Consumer(ctx, streamName, consumer); err == nil {
+				if ci, err := cons.Info(ctx); err == nil {
+					cl = ci.Cluster
+				}
+			}
+			cancel()
+			if cl != nil && cl.Leader != "" && cl.Leader != old {
+				break
+			}
+		}
+		out <- time.Now()
+	}()
+	return out
 }
 
 // untilHealthy polls url until it answers 200 (for at most wait) and
