@@ -25,6 +25,13 @@
 // The DeadLetter middleware turns permanent errors and exhausted attempts
 // into a published dead letter and a nil, so the original is acknowledged
 // only once its dead letter is stored.
+//
+// An ack is a publish nobody answers, so one sent while the connection's
+// server or the consumer's leader dies is lost silently and its message
+// comes back after the ack wait. After such trouble (a reconnect, failed
+// or unanswered pulls) the loop sends the acks of the last two ack waits
+// again as soon as its consumer answers a pull; the server ignores an ack
+// it already has.
 package consume
 
 import (

@@ -27,7 +27,7 @@ type Spec struct {
 	Odoo        *OdooTarget     `yaml:"odoo"`        // write into Odoo (odoowriter)
 	Dispatch    *DispatchTarget `yaml:"dispatch"`    // call a microservice (dispatcher)
 	Concurrency int             `yaml:"concurrency"` // messages handled at once; default 16
-	AckWait     time.Duration   `yaml:"ack_wait"`    // redelivery after this long without an ack or progress (a lost ack costs this much); default 10s
+	AckWait     time.Duration   `yaml:"ack_wait"`    // redelivery after this long without an ack or progress (what a killed process had pulled waits this long); default 10s
 	Retry       Retry           `yaml:"retry"`       // transient failures: attempts and backoff
 }
 

@@ -128,10 +128,12 @@ func EnsureBucket(ctx context.Context, js jetstream.JetStream, cfg jetstream.Key
 // DefaultAckWait is how long JetStream waits for a message's ack or
 // progress before delivering it again. The consume loop sends progress
 // (InProgress) every third of it while a handler runs, so a long call is
-// never redelivered; what it bounds is the cost of an acknowledgement that
-// is lost — in flight to a consumer leader that just changed, or never sent
-// by a process that died: those messages come back after this long (it
-// was 30 s, which made a leader change stall a route's drain by 30 s).
+// never redelivered; what it bounds is the cost of a message whose
+// handler vanished — pulled by a process that died, or lost on its way
+// through a server that died: it comes back after this long (it was 30 s,
+// which made a leader change stall a route's drain by 30 s). Acks lost
+// with a server or a consumer leader are sent again by the consume loop
+// once its consumer answers (events/consume recentAcks).
 const DefaultAckWait = 10 * time.Second
 
 // ConsumerOptions describe a route's durable consumer.

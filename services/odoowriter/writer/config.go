@@ -38,7 +38,7 @@ type Config struct {
 type CmdRoute struct {
 	Enabled     bool          `yaml:"enabled"`     // consume odoo.cmd.>; default true
 	Concurrency int           `yaml:"concurrency"` // commands in flight; default 0 = the writer's concurrency
-	AckWait     time.Duration `yaml:"ack_wait"`    // redelivery after this long without an ack or progress (a lost ack costs this much); default 10s
+	AckWait     time.Duration `yaml:"ack_wait"`    // redelivery after this long without an ack or progress (what a killed process had pulled waits this long); default 10s
 	Retry       route.Retry   `yaml:"retry"`       // transient failures: attempts and backoff; defaults as for routes (8 attempts, 1s doubling to 5m)
 }
 
