@@ -61,7 +61,7 @@ type group struct {
 type item struct {
 	plan  *plan.Plan
 	since time.Time
-	done  chan error // buffered: the flush never blocks on a handler that left
+	done  chan error        // buffered: the flush never blocks on a handler that left
 	trace trace.SpanContext // the submitting message's span, which the batch's span links to
 }
 
