@@ -33,6 +33,7 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
 	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
 )
 
 // Config is the `tracing:` section.
@@ -88,6 +89,10 @@ func (c Config) Validate(path string) config.Problems {
 // paths ask it before anything else, so tracing off costs one load.
 var on atomic.Bool
 
+// provider is the installed provider. The hub keeps its own rather than
+// otel's global, so nothing else in the process changes where its spans go.
+var provider atomic.Pointer[trace.TracerProvider]
+
 // On reports whether tracing is on in this process.
 func On() bool { return on.Load() }
 
@@ -95,7 +100,12 @@ func On() bool { return on.Load() }
 const Scope = "github.com/insightpulse/pulsehub/"
 
 // Tracer returns the tracer of a part of the hub, e.g. Tracer("ingester").
-func Tracer(part string) trace.Tracer { return otel.Tracer(Scope + part) }
+func Tracer(part string) trace.Tracer {
+	if p := provider.Load(); p != nil {
+		return (*p).Tracer(Scope + part)
+	}
+	return noop.NewTracerProvider().Tracer(Scope + part)
+}
 
 // Start starts a span named name from tracer part, a child of ctx's span.
 // With tracing off it returns ctx and the span already in it (which
@@ -177,13 +187,12 @@ func NewProvider(ctx context.Context, c Config, next sdktrace.SpanProcessor) (*s
 }
 
 // Install makes tp the process's provider and turns tracing on; restore
-// puts back what was there and turns it off. For Setup and tests.
+// turns it off again. For Setup and tests.
 func Install(tp trace.TracerProvider) (restore func()) {
-	prev := otel.GetTracerProvider()
-	otel.SetTracerProvider(tp)
+	provider.Store(&tp)
 	on.Store(true)
 	return func() {
 		on.Store(false)
-		otel.SetTracerProvider(prev)
+		provider.Store(nil)
 	}
 }

@@ -28,6 +28,7 @@ func (e Endpoint) startSpan(r *http.Request) (*http.Request, trace.Span) {
 // (subject, stream, stream_seq, event_id, event, delivery); only those
 // listed here become attributes.
 func endSpan(span trace.Span, res Result) {
+	defer span.End()
 	if !span.IsRecording() {
 		return
 	}
