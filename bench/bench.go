@@ -88,7 +88,7 @@ type Report struct {
 	Rounds     int             `json:"durability_rounds"`
 	// Tracing is scenario 8, one row per tracing setting (Rounds rounds).
 	Tracing []TracingRow `json:"tracing"`
-	Only       []int           `json:"only,omitempty"` // the scenarios run; empty = all
+	Only    []int        `json:"only,omitempty"` // the scenarios run; empty = all
 }
 
 // Machine says where the numbers come from.
