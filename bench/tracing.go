@@ -20,13 +20,16 @@ import (
 )
 
 // tracingSettings are scenario 8's settings: tracing off (the base), on
-// with every trace sampled, and on with the default sampler (10% of traces
-// whole, every failed or slow span of the rest, all spans recorded).
+// with every trace sampled, on with the default sampler (10% of traces
+// whole, every failed or slow span of the rest, all spans recorded), and
+// at 10% with keep_errors and keep_slow off (only sampled spans recorded).
 var tracingSettings = []struct {
 	name  string
 	on    bool
 	ratio float64
-}{{"off", false, 0}, {"on, sample_ratio 1.0", true, 1}, {"on, default sampler", true, tracing.DefaultConfig().SampleRatio}}
+	keep  bool // keep_errors and keep_slow at their defaults; false: both off
+}{{"off", false, 0, true}, {"on, sample_ratio 1.0", true, 1, true}, {"on, default sampler", true, tracing.DefaultConfig().SampleRatio, true},
+	{"on, sample_ratio 0.1, keep nothing", true, tracing.DefaultConfig().SampleRatio, false}}
 
 // TracingRow is scenario 8 at one setting, every round's numbers.
 type TracingRow struct {
@@ -59,7 +62,12 @@ func runTracing(ctx context.Context, o Options, r *Report) error {
 	}
 	for round := range o.Rounds {
 		for i, s := range tracingSettings {
-			if err := tracingRound(ctx, o, recv.URL, s.on, s.ratio, &rows[i]); err != nil {
+			c := tracing.DefaultConfig()
+			c.Enabled, c.SampleRatio = s.on, s.ratio
+			if !s.keep {
+				c.KeepErrors, c.KeepSlow = false, 0
+			}
+			if err := tracingRound(ctx, o, recv.URL, c, &rows[i]); err != nil {
 				return fmt.Errorf("tracing %s: %w", s.name, err)
 			}
 			row := rows[i]
@@ -73,15 +81,13 @@ func runTracing(ctx context.Context, o Options, r *Report) error {
 
 // tracingRound measures one setting once, tracing installed for the
 // whole round (ingest, then the dispatcher on a fresh server).
-func tracingRound(ctx context.Context, o Options, endpoint string, on bool, ratio float64, row *TracingRow) error {
-	if on {
+func tracingRound(ctx context.Context, o Options, endpoint string, c tracing.Config, row *TracingRow) error {
+	if c.Enabled {
 		exp, err := otlptracehttp.New(ctx, otlptracehttp.WithEndpointURL(endpoint+"/v1/traces"))
 		if err != nil {
 			return err
 		}
 		counted := &countingExporter{SpanExporter: exp}
-		c := tracing.DefaultConfig()
-		c.Enabled, c.SampleRatio = true, ratio
 		tp, err := tracing.NewProvider(ctx, c, sdktrace.NewBatchSpanProcessor(counted))
 		if err != nil {
 			return err
@@ -216,5 +222,5 @@ func tracingMarkdown(b *strings.Builder, rows []TracingRow, rounds int) {
 			rate(row.Dispatch), rel(row.Dispatch, base.Dispatch),
 			median(row.DispatchCPU), ratio(median(row.DispatchCPU), median(base.DispatchCPU)), row.Spans)
 	}
-	b.WriteString("\nThe default sampler records every span (so a failed or slow one can be kept) and exports a tenth of the traces whole; the receiver shares the machine's cores with the hub and the load generator.\n")
+	b.WriteString("\nThe default sampler records every span (so a failed or slow one can be kept) and exports a tenth of the traces whole; \"keep nothing\" (`keep_errors: false`, `keep_slow: 0`) records only the sampled tenth. The receiver shares the machine's cores with the hub and the load generator.\n")
 }

@@ -180,7 +180,12 @@ func NewProvider(ctx context.Context, c Config, next sdktrace.SpanProcessor) (*s
 	}
 	opts := []sdktrace.TracerProviderOption{sdktrace.WithResource(res),
 		sdktrace.WithSpanProcessor(keep{next: next, errors: c.KeepErrors, slow: c.KeepSlow})}
-	if os.Getenv("OTEL_TRACES_SAMPLER") == "" {
+	switch {
+	case os.Getenv("OTEL_TRACES_SAMPLER") != "":
+	case !c.KeepErrors && c.KeepSlow == 0:
+		// Nothing to keep from unsampled traces: do not record them.
+		opts = append(opts, sdktrace.WithSampler(sdktrace.ParentBased(sdktrace.TraceIDRatioBased(c.SampleRatio))))
+	default:
 		opts = append(opts, sdktrace.WithSampler(Sampler(c.SampleRatio)))
 	}
 	return sdktrace.NewTracerProvider(opts...), nil

@@ -166,3 +166,17 @@ func TestSetupIsOffByDefaultAndHonoursOTELSDKDisabled(t *testing.T) {
 	}
 	_ = stop(context.Background())
 }
+
+// With nothing to keep (keep_errors false, keep_slow 0), an unsampled
+// span is not even recorded.
+func TestNothingToKeepRecordsNothingUnsampled(t *testing.T) {
+	rec := tracingtest.Install(t, tracing.Config{SampleRatio: 0})
+	_, span := tracing.Start(context.Background(), "test", "unsampled")
+	if span.IsRecording() {
+		t.Fatal("an unsampled span is recorded with nothing to keep")
+	}
+	tracing.End(span, events.Permanentf("failed"))
+	if len(rec.Ended()) != 0 {
+		t.Fatalf("exported: %s", rec.Dump())
+	}
+}
