@@ -28,8 +28,10 @@ func Tracing(next Handler) Handler {
 		if !tracing.On() {
 			return next(ctx, m)
 		}
-		ctx, span := tracing.Start(ctx, "consume", "consume "+m.Route, trace.WithSpanKind(trace.SpanKindConsumer),
-			trace.WithAttributes(consumeAttrs(m)...))
+		ctx, span := tracing.Start(ctx, "consume", "consume "+m.Route, trace.WithSpanKind(trace.SpanKindConsumer))
+		if span.IsRecording() { // an unsampled span that nothing keeps costs no attributes
+			span.SetAttributes(consumeAttrs(m)...)
+		}
 		err := next(ctx, m)
 		_, deferred := IsDeferred(err)
 		switch {

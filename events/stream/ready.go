@@ -93,15 +93,17 @@ func Publish(ctx context.Context, js jetstream.JetStream, msg *nats.Msg, opts ..
 	if !tracing.On() {
 		return publish(ctx, js, msg, opts...)
 	}
-	ctx, span := tracing.Start(ctx, "stream", "publish "+subjectFamily(msg.Subject), trace.WithSpanKind(trace.SpanKindProducer),
-		trace.WithAttributes(semconv.MessagingSystemKey.String("nats"), semconv.MessagingDestinationName(msg.Subject),
-			attribute.String("messaging.message.id", msg.Header.Get(jetstream.MsgIDHeader))))
+	ctx, span := tracing.Start(ctx, "stream", "publish "+subjectFamily(msg.Subject), trace.WithSpanKind(trace.SpanKindProducer))
+	if span.IsRecording() {
+		span.SetAttributes(semconv.MessagingSystemKey.String("nats"), semconv.MessagingDestinationName(msg.Subject),
+			attribute.String("messaging.message.id", msg.Header.Get(jetstream.MsgIDHeader)))
+	}
 	if msg.Header == nil {
 		msg.Header = nats.Header{}
 	}
 	tracing.Inject(ctx, msg.Header)
 	ack, err := publish(ctx, js, msg, opts...)
-	if ack != nil {
+	if ack != nil && span.IsRecording() {
 		span.SetAttributes(attribute.String("pulsehub.stream", ack.Stream), attribute.Int64("pulsehub.stream_seq", int64(ack.Sequence)),
 			attribute.Bool("pulsehub.duplicate", ack.Duplicate))
 	}
