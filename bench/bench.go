@@ -86,7 +86,9 @@ type Report struct {
 	// Durability is scenario 7, one row per embedded.sync_interval.
 	Durability []DurabilityRow `json:"durability"`
 	Rounds     int             `json:"durability_rounds"`
-	Only       []int           `json:"only,omitempty"` // the scenarios run; empty = all
+	// Tracing is scenario 8, one row per tracing setting (Rounds rounds).
+	Tracing []TracingRow `json:"tracing"`
+	Only    []int        `json:"only,omitempty"` // the scenarios run; empty = all
 }
 
 // Machine says where the numbers come from.
@@ -158,6 +160,7 @@ func Run(ctx context.Context, o Options) (Report, error) {
 		{"5 memory of hub run", runMemory},
 		{"6 scale curve", runScale},
 		{"7 durability (sync_interval)", runDurability},
+		{"8 tracing overhead", runTracing},
 	}
 	for i, s := range steps {
 		if len(o.Only) > 0 && !slices.Contains(o.Only, i+1) {

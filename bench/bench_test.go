@@ -22,11 +22,12 @@ func TestQuickRunProducesEveryTable(t *testing.T) {
 		t.Fatalf("%v\n%s", err, log.String())
 	}
 	if len(r.Ingest) != 3 || r.Writer.Batched.RecordsPerSec == 0 || r.Dispatch.Dispatcher.PerSecond == 0 || r.EndToEnd.Samples != o.Latency || len(r.Scale) != 1 ||
-		len(r.Durability) != len(syncSettings) || len(r.Durability[0].IngestC64.PerSecond) != o.Rounds || r.Durability[len(syncSettings)-1].Dispatch.Median() == 0 {
+		len(r.Durability) != len(syncSettings) || len(r.Durability[0].IngestC64.PerSecond) != o.Rounds || r.Durability[len(syncSettings)-1].Dispatch.Median() == 0 ||
+		len(r.Tracing) != len(tracingSettings) || r.Tracing[0].Spans != 0 || r.Tracing[1].Spans == 0 || r.Tracing[2].Dispatch.Median() == 0 {
 		t.Fatalf("report incomplete: %+v", r)
 	}
 	md := r.Markdown()
-	for _, want := range []string{"### 1.", "### 2.", "### 3.", "### 4.", "### 5.", "### 6.", "### 7.", "1s (hub default)", "155 jobs/s"} {
+	for _, want := range []string{"### 1.", "### 2.", "### 3.", "### 4.", "### 5.", "### 6.", "### 7.", "1s (hub default)", "155 jobs/s", "### 8.", "default sampler"} {
 		if !strings.Contains(md, want) {
 			t.Errorf("markdown lacks %q", want)
 		}

@@ -182,14 +182,16 @@ func (c *Client) rejected() *Fault {
 // first); the JSON-2 transport names them for the common methods. On an
 // access-denied answer it re-authenticates once and tries again; a second
 // denial is a permanent *Fault.
-func (c *Client) ExecuteKW(ctx context.Context, model, method string, args []any, kwargs map[string]any) (any, error) {
+func (c *Client) ExecuteKW(ctx context.Context, model, method string, args []any, kwargs map[string]any) (v any, err error) {
+	ctx, span := startCall(ctx, model, method, args)
+	defer func() { endCall(span, err) }()
 	release, err := c.acquire(ctx)
 	if err != nil {
 		return nil, c.finish(err, model, method)
 	}
 	defer release()
 	start := time.Now()
-	v, err := c.executeHeld(ctx, call{model: model, method: method, args: args, kwargs: kwargs})
+	v, err = c.executeHeld(ctx, call{model: model, method: method, args: args, kwargs: kwargs})
 	err = c.finish(err, model, method)
 	c.logCall(model, method, start, err)
 	return v, err

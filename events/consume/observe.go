@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/insightpulse/pulsehub/events"
+	"github.com/insightpulse/pulsehub/events/tracing"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -27,6 +28,9 @@ func (l Logging) Middleware(next Handler) Handler {
 		corr := m.Event.Correlation()
 		m.log = base.With("correlation_id", corr, "route", m.Route, "subject", m.Subject(),
 			"stream_seq", m.Seq(), "event_id", m.Event.ID, "attempt", m.Attempt)
+		if ids := tracing.LogAttrs(ctx); ids != nil {
+			m.log = m.log.With(ids[0], ids[1]) // trace_id, span_id of the Tracing middleware's span
+		}
 		ctx = events.WithCorrelationID(ctx, corr)
 		start := time.Now()
 		err := next(ctx, m)
@@ -88,7 +92,7 @@ func (mt *Metrics) Middleware(next Handler) Handler {
 		g.Inc()
 		start := time.Now()
 		err := next(ctx, m)
-		mt.latency.WithLabelValues(m.Route).Observe(time.Since(start).Seconds())
+		tracing.Observe(ctx, mt.latency.WithLabelValues(m.Route), time.Since(start).Seconds())
 		g.Dec()
 		_, deferred := IsDeferred(err)
 		switch {
@@ -107,10 +111,11 @@ func (mt *Metrics) Middleware(next Handler) Handler {
 	}
 }
 
-// Standard is the chain every route uses, outermost first: logging,
-// metrics, dead-lettering, retry, panic recovery. metrics may be nil.
+// Standard is the chain every route uses, outermost first: tracing,
+// logging, metrics, dead-lettering, retry, panic recovery. metrics may be
+// nil.
 func Standard(log *slog.Logger, metrics *Metrics, dl DeadLetter, retry Retry) []Middleware {
-	mws := []Middleware{Logging{Logger: log}.Middleware}
+	mws := []Middleware{Tracing, Logging{Logger: log}.Middleware}
 	if metrics != nil {
 		mws = append(mws, metrics.Middleware)
 	}

@@ -82,7 +82,7 @@ func NewServer(cfg HTTPConfig, log *slog.Logger, reg *prometheus.Registry) *Serv
 	s := &Server{cfg: cfg, log: log, mux: http.NewServeMux()}
 	s.mux.HandleFunc("GET /health", s.health)
 	if reg != nil {
-		s.mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+		s.mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg, EnableOpenMetrics: true}))
 	}
 	return s
 }

@@ -22,6 +22,7 @@ import (
 
 	"github.com/insightpulse/pulsehub/events/config"
 	"github.com/insightpulse/pulsehub/events/stream"
+	"github.com/insightpulse/pulsehub/events/tracing"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
@@ -72,13 +73,15 @@ func parseLevel(s string) (slog.Level, error) {
 // NewLogger returns a JSON logger writing to w with the service's name on
 // every line. Keys are lower_snake; see the consume package for the keys
 // each message's lines carry (correlation_id, route, subject, stream_seq).
-// No configured secret reaches w (ScrubHandler).
+// No configured secret reaches w (ScrubHandler). A line logged with a
+// context that holds a span carries its trace_id and span_id
+// (tracing.LogHandler).
 func NewLogger(w io.Writer, c LogConfig, serviceName string) *slog.Logger {
 	level, err := parseLevel(c.Level)
 	if err != nil {
 		level = slog.LevelInfo
 	}
-	l := slog.New(ScrubHandler(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level})))
+	l := slog.New(tracing.LogHandler(ScrubHandler(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level}))))
 	if serviceName != "" {
 		l = l.With("service", serviceName)
 	}

@@ -56,6 +56,8 @@ type RouteInfo struct {
 	Replaying   bool      `json:"replaying"`    // a replay consumer exists
 	ReplayLeft  uint64    `json:"replay_left"`  // messages the replay still has to deliver
 	ReplayStart uint64    `json:"replay_start"` // first sequence of the replay
+
+	LastDeadLetterTraceID string `json:"last_dead_letter_trace_id,omitempty"` // the trace of the route's latest dead letter (its traceparent); "" when none
 }
 
 // Routes lists the durable consumers on the hub's streams (replay
@@ -95,6 +97,7 @@ func Routes(ctx context.Context, js jetstream.JetStream) ([]RouteInfo, error) {
 			out[i].Replaying, out[i].ReplayLeft, out[i].ReplayStart = true, r.NumPending+uint64(r.NumAckPending), r.Config.OptStartSeq
 		}
 	}
+	lastDeadLetterTraces(ctx, js, out)
 	sort.Slice(out, func(i, j int) bool { return out[i].Route < out[j].Route })
 	return out, nil
 }

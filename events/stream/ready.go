@@ -3,11 +3,16 @@ package stream
 import (
 	"context"
 	"errors"
+	"strings"
 	"time"
 
 	"github.com/cenkalti/backoff/v4"
+	"github.com/insightpulse/pulsehub/events/tracing"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"go.opentelemetry.io/otel/attribute"
+	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // ReadyTimeout bounds how long Ensure, EnsureBucket and EnsureConsumer
@@ -80,7 +85,42 @@ const defaultPublishWait = 5 * time.Second
 //
 // Every publisher of the hub goes through it: the ingester, dispatcher
 // results, dead letters, job records, health transitions, requeues.
+//
+// With tracing on, the publish is a producer span, a child of ctx's, and
+// its context replaces the message's traceparent (tracing.Inject), so
+// each consumer's span is its child.
 func Publish(ctx context.Context, js jetstream.JetStream, msg *nats.Msg, opts ...jetstream.PublishOpt) (*jetstream.PubAck, error) {
+	if !tracing.On() {
+		return publish(ctx, js, msg, opts...)
+	}
+	ctx, span := tracing.Start(ctx, "stream", "publish "+subjectFamily(msg.Subject), trace.WithSpanKind(trace.SpanKindProducer))
+	if span.IsRecording() {
+		span.SetAttributes(semconv.MessagingSystemKey.String("nats"), semconv.MessagingDestinationName(msg.Subject),
+			attribute.String("messaging.message.id", msg.Header.Get(jetstream.MsgIDHeader)))
+	}
+	if msg.Header == nil {
+		msg.Header = nats.Header{}
+	}
+	tracing.Inject(ctx, msg.Header)
+	ack, err := publish(ctx, js, msg, opts...)
+	if ack != nil && span.IsRecording() {
+		span.SetAttributes(attribute.String("pulsehub.stream", ack.Stream), attribute.Int64("pulsehub.stream_seq", int64(ack.Sequence)),
+			attribute.Bool("pulsehub.duplicate", ack.Duplicate))
+	}
+	tracing.End(span, err)
+	return ack, err
+}
+
+// subjectFamily is a subject's first token (github, odoo, jobs, results, dlq,
+// health): a span name of low cardinality.
+func subjectFamily(subject string) string {
+	if i := strings.IndexByte(subject, '.'); i > 0 {
+		return subject[:i]
+	}
+	return subject
+}
+
+func publish(ctx context.Context, js jetstream.JetStream, msg *nats.Msg, opts ...jetstream.PublishOpt) (*jetstream.PubAck, error) {
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, defaultPublishWait)

@@ -11,6 +11,7 @@ import (
 	"github.com/insightpulse/pulsehub/events"
 	"github.com/insightpulse/pulsehub/events/consume"
 	"github.com/insightpulse/pulsehub/events/stream"
+	"github.com/insightpulse/pulsehub/events/tracing"
 	"github.com/insightpulse/pulsehub/services/dispatcher/call"
 	"github.com/insightpulse/pulsehub/services/dispatcher/channel"
 	"github.com/nats-io/nats.go/jetstream"
@@ -63,9 +64,11 @@ func requestID(m *consume.Msg) string {
 // and before it is made (jobs record their attempt there); it may leave
 // its write in flight and return a wait, which execute calls once the
 // call is over, before the answer is cached or published.
-func (d *Dispatcher) execute(ctx context.Context, m *consume.Msg, t target, start func() (func(context.Context) error, error)) (published, error) {
+func (d *Dispatcher) execute(ctx context.Context, m *consume.Msg, t target, start func() (func(context.Context) error, error)) (pub published, err error) {
 	svc := t.ch.Name()
-	t.req.CorrelationID, t.req.TraceParent = m.Event.Correlation(), m.Event.TraceParent
+	ctx, span := callSpan(ctx, m, t)
+	defer func() { endCallSpan(span, pub, err) }()
+	t.req.CorrelationID, t.req.TraceParent = m.Event.Correlation(), tracing.TraceParent(ctx, m.Event.TraceParent)
 	if t.fresh {
 		d.metrics.cache.WithLabelValues(svc, "skipped").Inc()
 	} else {
@@ -73,6 +76,7 @@ func (d *Dispatcher) execute(ctx context.Context, m *consume.Msg, t target, star
 		if err != nil {
 			return published{}, events.Transient(err)
 		}
+		span.SetAttributes(attrCacheHit.Bool(hit))
 		if hit {
 			d.metrics.cache.WithLabelValues(svc, "hit").Inc()
 			return d.publishCached(ctx, m, t, cached)
@@ -98,6 +102,7 @@ func (d *Dispatcher) execute(ctx context.Context, m *consume.Msg, t target, star
 	inFlight := d.metrics.inFlight.WithLabelValues(svc)
 	inFlight.Inc()
 	ans, err := ticket.Do(ctx, t.req)
+	span.SetAttributes(attrStatus.Int(ans.Status))
 	inFlight.Dec()
 	d.metrics.observeCall(svc, ans, err)
 	if started != nil {

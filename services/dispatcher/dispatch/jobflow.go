@@ -42,7 +42,7 @@ type jobRun struct {
 func (d *Dispatcher) jobHandler(ch *channel.Channel, rm *consume.Metrics) consume.Handler {
 	policy := ch.Config().Retry.Policy()
 	logging, deadLetter := consume.Logging{Logger: d.log}.Middleware, consume.DeadLetter{JS: d.js}.Middleware
-	return func(ctx context.Context, m *consume.Msg) error {
+	return consume.Tracing(func(ctx context.Context, m *consume.Msg) error {
 		run, err := d.loadRun(ctx, ch.Name(), m)
 		if err != nil {
 			// The bucket is unreachable: try again shortly rather than
@@ -52,7 +52,7 @@ func (d *Dispatcher) jobHandler(ch *channel.Channel, rm *consume.Metrics) consum
 		h := consume.Chain(func(ctx context.Context, m *consume.Msg) error { return d.runJob(ctx, m, ch, run) },
 			logging, rm.Middleware, deadLetter, run.keepErr, run.retryPolicy(policy).Middleware, consume.Recover)
 		return d.settleJob(ctx, m, run, h(ctx, m))
-	}
+	})
 }
 
 // loadRun reads the job's record and parses the job. A message the hub

@@ -25,6 +25,11 @@ type Config struct {
 	HTTPTargets     map[string]HTTPTarget      `yaml:"http_targets"`     // health URLs to probe, by name (target http-<name>); default none
 	Routes          probe.RouteThresholds      `yaml:"routes"`           // thresholds for every route's consumer (0 = off)
 	Reconciler      probe.ReconcilerThresholds `yaml:"reconciler"`       // thresholds for the ingester's GitHub reconciler (0 = off)
+	// TraceURL links a route's latest dead letter to its trace in a tracing
+	// UI: a URL with {trace_id} where the 32-hex-digit id goes, e.g.
+	// http://localhost:16686/trace/{trace_id} (Jaeger). Default none: the
+	// page shows the trace id as text.
+	TraceURL string `yaml:"trace_url"`
 
 	// Filled by the hub from its shared sections, not read from this one.
 	Odoo     map[string]odoo.Config `yaml:"-"` // the top-level odoo: instances; target odoo-<name>
@@ -111,6 +116,7 @@ func (c Config) Validate(path string) config.Problems {
 		ps.Add(path+".consecutive", "must be 1 to 32 (the results the bucket's history keeps), got %d", c.Consecutive)
 	}
 	checkOrder(&ps, path+".latency_warning", c.LatencyWarning, c.LatencyCritical)
+	validateTraceURL(&ps, path+".trace_url", c.TraceURL)
 	names := make([]string, 0, len(c.HTTPTargets))
 	for n := range c.HTTPTargets {
 		names = append(names, n)

@@ -156,3 +156,23 @@ func TestNATSDownKeepsProbingAndCountsStoreFailures(t *testing.T) {
 	}
 	m.restore(ctx) // no bucket to read: starts with an empty history, without failing
 }
+
+func TestTraceURLMustBeAnHTTPURLWithTheTraceID(t *testing.T) {
+	for tmpl, want := range map[string]string{
+		"": "", "http://localhost:16686/trace/{trace_id}": "", "https://grafana/explore?traceId={trace_id}": "",
+		"http://localhost:16686/trace/": "{trace_id}", "javascript:alert('{trace_id}')": "http://", "/trace/{trace_id}": "http://",
+	} {
+		c := DefaultConfig()
+		c.TraceURL = tmpl
+		err := c.Validate("healthmon").Err()
+		if (want == "") != (err == nil) || err != nil && !strings.Contains(err.Error(), want) {
+			t.Errorf("trace_url %q: %v, want %q", tmpl, err, want)
+		}
+	}
+	if got := TraceLink("http://j/trace/{trace_id}", "abc"); got != "http://j/trace/abc" {
+		t.Errorf("TraceLink = %q", got)
+	}
+	if TraceLink("", "abc") != "" || TraceLink("http://j/{trace_id}", "") != "" {
+		t.Error("TraceLink without a template or an id made a link")
+	}
+}

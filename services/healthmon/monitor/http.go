@@ -24,7 +24,8 @@ func (m *Monitor) View() page.View {
 			v.Routes = append(v.Routes, page.Route{Route: ri.Route, Target: name, Stream: ri.Stream, Status: r.Status,
 				Pending: ri.Pending, AckPending: ri.AckPending, Redelivered: ri.Redelivered, DLQDepth: ri.DLQDepth,
 				Advisories: m.advisories.Count(ri.Stream, ri.Route), Waiting: ri.Waiting, Replaying: ri.Replaying,
-				ReplayLeft: ri.ReplayLeft, LastActive: ri.LastActive})
+				ReplayLeft: ri.ReplayLeft, LastActive: ri.LastActive,
+				DeadLetterTrace: ri.LastDeadLetterTraceID, DeadLetterTraceURL: TraceLink(m.cfg.TraceURL, ri.LastDeadLetterTraceID)})
 		}
 	}
 	m.mu.Unlock()

@@ -55,6 +55,9 @@ type Route struct {
 	Replaying   bool          `json:"replaying"`
 	ReplayLeft  uint64        `json:"replay_left"`
 	LastActive  time.Time     `json:"last_active"`
+
+	DeadLetterTrace    string `json:"last_dead_letter_trace_id,omitempty"`  // the trace id of the route's latest dead letter
+	DeadLetterTraceURL string `json:"last_dead_letter_trace_url,omitempty"` // healthmon.trace_url filled with it; "" when not configured
 }
 
 // Counts is how many targets have each status, for the summary line.

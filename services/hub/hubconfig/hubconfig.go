@@ -17,6 +17,7 @@ import (
 	"github.com/insightpulse/pulsehub/events/route"
 	"github.com/insightpulse/pulsehub/events/service"
 	"github.com/insightpulse/pulsehub/events/stream"
+	"github.com/insightpulse/pulsehub/events/tracing"
 	"github.com/insightpulse/pulsehub/odoo"
 	"github.com/insightpulse/pulsehub/services/dispatcher/dispatch"
 	"github.com/insightpulse/pulsehub/services/healthmon/monitor"
@@ -35,6 +36,7 @@ type Config struct {
 	Streams    stream.Config          `yaml:"streams"`    // replicas and limits of every stream
 	Log        service.LogConfig      `yaml:"log"`        // log level
 	Process    service.ProcessConfig  `yaml:"process"`    // the Go runtime of the process: its memory limit
+	Tracing    tracing.Config         `yaml:"tracing"`    // OpenTelemetry spans over OTLP/HTTP, with the OTEL_* variables; off by default
 	Odoo       map[string]odoo.Config `yaml:"odoo"`       // Odoo instances by name; routes use "default" unless they say otherwise
 	Routes     []route.Spec           `yaml:"routes"`     // how events become effects
 	Ingester   ingester.Config        `yaml:"ingester"`   // webhooks in
@@ -57,6 +59,7 @@ func Default() Config {
 		Embedded:   embedded.DefaultConfig(),
 		Streams:    stream.DefaultConfig(),
 		Log:        service.LogConfig{Level: "info"},
+		Tracing:    tracing.DefaultConfig(),
 		Ingester:   ingester.DefaultConfig(),
 		Writer:     writer.DefaultConfig(),
 		Dispatcher: dispatch.DefaultConfig(),

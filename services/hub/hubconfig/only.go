@@ -62,6 +62,7 @@ func (c Config) ValidateFor(only []string) config.Problems {
 	ps = append(ps, c.Streams.Validate("streams")...)
 	ps = append(ps, c.Log.Validate("log")...)
 	ps = append(ps, c.Process.Validate("process")...)
+	ps = append(ps, c.Tracing.Validate("tracing")...)
 	if c.usesOdoo(runs) {
 		for _, name := range sortedKeys(c.Odoo) {
 			if !events.IsName(name) {
@@ -94,7 +95,7 @@ func (c Config) Reads(only []string, path string) bool {
 	runs := running(only)
 	section, rest, _ := strings.Cut(path, ".")
 	switch section {
-	case "nats", "streams", "log", "routes":
+	case "nats", "streams", "log", "routes", "tracing":
 		return true
 	case "embedded":
 		return c.NATS.URL == ""

@@ -29,6 +29,7 @@ import (
 	"github.com/insightpulse/pulsehub/events/service"
 	"github.com/insightpulse/pulsehub/events/stream"
 	"github.com/insightpulse/pulsehub/events/supervise"
+	"github.com/insightpulse/pulsehub/events/tracing"
 	"github.com/insightpulse/pulsehub/services/dispatcher/dispatch"
 	"github.com/insightpulse/pulsehub/services/healthmon/monitor"
 	"github.com/insightpulse/pulsehub/services/hub/embedded"
@@ -79,6 +80,17 @@ func Run(ctx context.Context, o Options) error {
 	}
 	selected := selectUnits(c, o.Only)
 	memLimit, memLimitFrom := c.Process.ApplyMemoryLimit(os.Getenv)
+	stopTracing, err := tracing.Setup(ctx, c.Tracing, log)
+	if err != nil {
+		return err
+	}
+	defer func() { // last: the spans of the services' shutdown are exported too
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := stopTracing(sctx); err != nil {
+			log.Warn("tracing: spans not exported on shutdown", "error", err.Error())
+		}
+	}()
 
 	var (
 		srv   *server.Server

@@ -14,6 +14,8 @@ import (
 
 	"github.com/insightpulse/pulsehub/events"
 	"github.com/insightpulse/pulsehub/services/ingester/intake"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // DefaultMaxBodyBytes is GitHub's own cap on a delivery: 25 MiB.
@@ -60,6 +62,11 @@ func (h *Handler) Handle(w http.ResponseWriter, r *http.Request) intake.Result {
 		return withDelivery(res, guid)
 	}
 	subject := s.subject(d.Event)
+	if span := trace.SpanFromContext(r.Context()); span.IsRecording() {
+		// Checked and bounded by now: the signature, the GUID's form, the names' lengths.
+		span.SetAttributes(attribute.String("github.delivery", guid), attribute.String("github.event", d.Event),
+			attribute.String("github.action", s.action))
+	}
 	a, err := h.Publish.Publish(r.Context(), subject, d.event(s))
 	if err != nil {
 		res := intake.Failed(err)

@@ -59,8 +59,13 @@ type Endpoint struct {
 }
 
 // ServeHTTP implements http.Handler.
+//
+// With tracing on, the request is a server span, the root of the event's
+// trace: a traceparent sent with a webhook is ignored, since a sender
+// outside the hub could otherwise force every trace to be sampled.
 func (e Endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
+	r, span := e.startSpan(r)
 	var res Result
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
@@ -83,6 +88,7 @@ func (e Endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		e.Metrics.request(res, time.Since(start))
 	}
 	e.log(r, res, time.Since(start))
+	endSpan(span, res)
 }
 
 // handle runs the handler with a hold on the budget that its ReadBody

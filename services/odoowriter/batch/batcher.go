@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/insightpulse/pulsehub/services/odoowriter/plan"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // ApplyFunc writes plans that share a batch key into Odoo and returns one
@@ -60,7 +61,8 @@ type group struct {
 type item struct {
 	plan  *plan.Plan
 	since time.Time
-	done  chan error // buffered: the flush never blocks on a handler that left
+	done  chan error        // buffered: the flush never blocks on a handler that left
+	trace trace.SpanContext // the submitting message's span, which the batch's span links to
 }
 
 // New returns a Batcher flushing at size plans (at least 1) or after
@@ -75,7 +77,7 @@ func New(apply ApplyFunc, size int, linger time.Duration, observe Observer) *Bat
 // handler that stops waiting leaves its plan in the batch: it may still
 // be written, which a redelivery then finds (writes are idempotent).
 func (b *Batcher) Submit(ctx context.Context, p *plan.Plan) error {
-	it := &item{plan: p, since: time.Now(), done: make(chan error, 1)}
+	it := &item{plan: p, since: time.Now(), done: make(chan error, 1), trace: trace.SpanContextFromContext(ctx)}
 	b.mu.Lock()
 	key := p.BatchKey()
 	g := b.groups[key]
@@ -237,7 +239,9 @@ func (b *Batcher) run(items []*item) {
 	for i, it := range items {
 		plans[i] = it.plan
 	}
-	errs := b.applyAll(b.ctx, plans)
+	ctx, span := batchSpan(b.ctx, items)
+	errs := b.applyAll(ctx, plans)
+	endBatchSpan(span, errs)
 	b.latest.done(plans, errs)
 	for i, it := range items {
 		it.done <- errs[i]
