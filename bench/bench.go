@@ -38,14 +38,15 @@ type Options struct {
 	Latency    int    // end-to-end samples; default 300
 	Scale      []int  // scale-curve sizes; default 10k and 100k
 	HubBinary  string // `hub` executable for the memory scenario; "" skips it
-	Rounds     int    // rounds of the durability scenario; default 3
+	Rounds     int    // rounds of the durability scenario and of jobs vs River; default 3
+	PeerJobs   int    // jobs per peer round of jobs vs River; default 20000
 	Only       []int  // the scenarios to run, by number; nil = all
 	Log        io.Writer
 }
 
 // Quick is a small run that finishes in well under a minute (a smoke test).
 func Quick() Options {
-	return Options{Deliveries: 300, Events: 300, Jobs: 300, Latency: 30, Scale: []int{1000}, Rounds: 1}
+	return Options{Deliveries: 300, Events: 300, Jobs: 300, Latency: 30, Scale: []int{1000}, Rounds: 1, PeerJobs: 300}
 }
 
 func (o *Options) defaults() {
@@ -67,6 +68,9 @@ func (o *Options) defaults() {
 	if o.Rounds <= 0 {
 		o.Rounds = 3
 	}
+	if o.PeerJobs <= 0 {
+		o.PeerJobs = 20_000
+	}
 	if o.Log == nil {
 		o.Log = io.Discard
 	}
@@ -86,7 +90,9 @@ type Report struct {
 	// Durability is scenario 7, one row per embedded.sync_interval.
 	Durability []DurabilityRow `json:"durability"`
 	Rounds     int             `json:"durability_rounds"`
-	Only       []int           `json:"only,omitempty"` // the scenarios run; empty = all
+	// JobsPeers is scenario 8, the dispatcher vs River.
+	JobsPeers *JobsPeers `json:"jobs_peers,omitempty"`
+	Only      []int      `json:"only,omitempty"` // the scenarios run; empty = all
 }
 
 // Machine says where the numbers come from.
@@ -158,6 +164,7 @@ func Run(ctx context.Context, o Options) (Report, error) {
 		{"5 memory of hub run", runMemory},
 		{"6 scale curve", runScale},
 		{"7 durability (sync_interval)", runDurability},
+		{"8 jobs vs River", runJobsPeers},
 	}
 	for i, s := range steps {
 		if len(o.Only) > 0 && !slices.Contains(o.Only, i+1) {

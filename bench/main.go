@@ -5,14 +5,15 @@
 // jobs/s). Absolute numbers on shared machines mean little; the ratios
 // within one run are the point. Run it from the repository root:
 //
-//	go run ./bench [--quick] [--scale N,N] [--million] [--only N,N] [--rounds N] [--json]
+//	go run ./bench [--quick] [--scale N,N] [--million] [--only N,N] [--rounds N] [--peer-jobs N] [--json]
 //
 // Scenarios: (1) signed GitHub deliveries into the ingester vs raw
 // JetStream publishes; (2) the Odoo writer batched vs one call per event;
 // (3) the dispatcher vs a plain HTTP client loop, and with a failing
 // second service; (4) end-to-end latency webhook → Odoo; (5) RSS of `hub
 // run` idle and after scenario 1; (6) the scale curve of (1) and (3); (7)
-// what each embedded.sync_interval (2m, 1s, always) costs (1) and (3).
+// what each embedded.sync_interval (2m, 1s, always) costs (1) and (3);
+// (8) the dispatcher vs River on PostgreSQL, the same jobs.
 // Each scenario is also a Go benchmark in its service's module.
 //
 // It is a module of its own so that the scenario packages and the test
@@ -41,7 +42,7 @@ import (
 const usage = `bench — every Pulse Hub performance scenario in one run (docs/performance.md)
 
 Usage:
-  go run ./bench [--quick] [--scale N,N] [--million] [--only N,N] [--rounds N] [--json]
+  go run ./bench [--quick] [--scale N,N] [--million] [--only N,N] [--rounds N] [--peer-jobs N] [--json]
 
 Progress goes to stderr, the report (Markdown, or JSON with --json) to stdout.
 
@@ -52,6 +53,7 @@ Flags:
 const hubPackage = "github.com/insightpulse/pulsehub/services/hub"
 
 func main() {
+	runChildIfAsked()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
@@ -73,7 +75,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	scale := fs.String("scale", "10000,100000", "scale-curve sizes, comma-separated")
 	asJSON := fs.Bool("json", false, "print the report as JSON instead of Markdown")
 	only := fs.String("only", "", "run only these scenarios, by number (e.g. 1,7); default all")
-	rounds := fs.Int("rounds", 0, "rounds of scenario 7 (durability), each setting once per round; default 3 (1 with --quick)")
+	rounds := fs.Int("rounds", 0, "rounds of scenarios 7 (durability) and 8 (jobs vs River), each setting or peer once per round; default 3 (1 with --quick)")
+	peerJobs := fs.Int("peer-jobs", 0, "jobs per peer round in scenario 8 (jobs vs River); default 20000 (300 with --quick)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			_, _ = flagOut.WriteTo(stdout)
@@ -104,8 +107,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if *only != "" {
 		for _, s := range strings.Split(*only, ",") {
 			n, err := strconv.Atoi(strings.TrimSpace(s))
-			if err != nil || n < 1 || n > 7 {
-				fmt.Fprintf(stderr, "bench: --only %q: want scenario numbers 1 to 7\n", *only)
+			if err != nil || n < 1 || n > 8 {
+				fmt.Fprintf(stderr, "bench: --only %q: want scenario numbers 1 to 8\n", *only)
 				return 2
 			}
 			o.Only = append(o.Only, n)
@@ -117,6 +120,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	if *rounds > 0 {
 		o.Rounds = *rounds
+	}
+	if *peerJobs < 0 {
+		fmt.Fprintf(stderr, "bench: --peer-jobs %d: want a positive number\n", *peerJobs)
+		return 2
+	}
+	if *peerJobs > 0 {
+		o.PeerJobs = *peerJobs
 	}
 	if *million {
 		o.Scale = append(o.Scale, 1_000_000)

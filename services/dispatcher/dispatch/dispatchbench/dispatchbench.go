@@ -152,6 +152,21 @@ func Run(ctx context.Context, deps service.Deps, o Options) (Report, error) {
 	return rep, nil
 }
 
+// Jobs runs the dispatcher scenario alone, after the same short warm-up
+// as Run: o.Jobs jobs to the no-op service at url (one in another process,
+// so that the CPU measured is the hub's alone: the dispatcher, the
+// in-process nats-server and the results' counter).
+func Jobs(ctx context.Context, deps service.Deps, o Options, url string) (Throughput, error) {
+	o = o.withDefaults()
+	healthy := scenario{deps: deps, o: o, services: map[string]channel.Config{"noop": {URL: url, Capacity: o.Capacity}}}
+	warm := healthy
+	warm.o.Jobs = min(max(1, o.Jobs/5), 1000)
+	if _, err := warm.run(ctx, "noop"); err != nil {
+		return Throughput{}, fmt.Errorf("warm-up: %w", err)
+	}
+	return healthy.run(ctx, "noop")
+}
+
 // scenario is one dispatcher run: services by base name, jobs for the
 // measured one, extra jobs for others.
 type scenario struct {
