@@ -40,6 +40,7 @@ type Options struct {
 	HubBinary  string // `hub` executable for the memory scenario; "" skips it
 	Rounds     int    // rounds of the durability scenario and of jobs vs River; default 3
 	PeerJobs   int    // jobs per peer round of jobs vs River; default 20000
+	HubProfile string // a file for the CPU profile of the dispatcher's last round in jobs vs River
 	Only       []int  // the scenarios to run, by number; nil = all
 	Log        io.Writer
 }

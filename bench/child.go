@@ -30,6 +30,8 @@ type childArgs struct {
 	Tuned     bool   `json:"tuned,omitempty"`      // River: its benchmark's fetch settings
 	DSN       string `json:"dsn,omitempty"`        // River: the database
 	ServerPID int    `json:"server_pid,omitempty"` // River: the postmaster, whose CPU counts
+	// CPUProfile is a file for the hub's CPU profile (pprof) of its measured run.
+	CPUProfile string `json:"cpu_profile,omitempty"`
 }
 
 // PeerRun is one measured round of a peer.
@@ -89,7 +91,16 @@ func hubRun(ctx context.Context, a childArgs) (PeerRun, error) {
 		return PeerRun{}, err
 	}
 	defer env.close()
-	tp, err := dispatchbench.Jobs(ctx, env.deps, dispatchbench.Options{Jobs: a.Jobs, Capacity: 64}, a.URL)
+	o := dispatchbench.Options{Jobs: a.Jobs, Capacity: 64}
+	if a.CPUProfile != "" {
+		f, err := os.Create(a.CPUProfile)
+		if err != nil {
+			return PeerRun{}, err
+		}
+		defer f.Close()
+		o.CPUProfile = f
+	}
+	tp, err := dispatchbench.Jobs(ctx, env.deps, o, a.URL)
 	if err != nil {
 		return PeerRun{}, err
 	}

@@ -58,7 +58,7 @@ func runJobsPeers(ctx context.Context, o Options, r *Report) error {
 		peers := []struct {
 			rows *[]PeerRun
 			args childArgs
-		}{{&p.Hub, childArgs{Role: "hub", URL: noop.url, Jobs: p.Jobs}}}
+		}{{&p.Hub, childArgs{Role: "hub", URL: noop.url, Jobs: p.Jobs, CPUProfile: o.HubProfile}}}
 		if pg != nil {
 			a := childArgs{Role: "river", URL: noop.url, DSN: pg.dsn(), ServerPID: pg.pid()}
 			tuned, defaults := a, a

@@ -76,6 +76,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	asJSON := fs.Bool("json", false, "print the report as JSON instead of Markdown")
 	only := fs.String("only", "", "run only these scenarios, by number (e.g. 1,7); default all")
 	rounds := fs.Int("rounds", 0, "rounds of scenarios 7 (durability) and 8 (jobs vs River), each setting or peer once per round; default 3 (1 with --quick)")
+	hubProfile := fs.String("hub-cpuprofile", "", "write the CPU profile (pprof) of the dispatcher's last round of scenario 8 to this file")
 	peerJobs := fs.Int("peer-jobs", 0, "jobs per peer round in scenario 8 (jobs vs River); default 20000 (300 with --quick)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -128,6 +129,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if *peerJobs > 0 {
 		o.PeerJobs = *peerJobs
 	}
+	o.HubProfile = *hubProfile
 	if *million {
 		o.Scale = append(o.Scale, 1_000_000)
 	}

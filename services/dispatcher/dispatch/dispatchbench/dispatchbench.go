@@ -19,6 +19,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"runtime/pprof"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -43,6 +44,9 @@ type Options struct {
 	FailingJobs int           // jobs for the always-failing service in the last scenario; default Jobs
 	Timeout     time.Duration // the most one scenario may take; default 5m
 	Logger      *slog.Logger  // the dispatcher's logs; default discarded
+	// CPUProfile, when set, receives the CPU profile (pprof) of Jobs'
+	// measured run: from the dispatcher's start to its last result.
+	CPUProfile io.Writer
 }
 
 func (o Options) withDefaults() Options {
@@ -164,6 +168,7 @@ func Jobs(ctx context.Context, deps service.Deps, o Options, url string) (Throug
 	if _, err := warm.run(ctx, "noop"); err != nil {
 		return Throughput{}, fmt.Errorf("warm-up: %w", err)
 	}
+	healthy.profile = o.CPUProfile
 	return healthy.run(ctx, "noop")
 }
 
@@ -174,6 +179,7 @@ type scenario struct {
 	o        Options
 	services map[string]channel.Config
 	extra    map[string]int
+	profile  io.Writer // the measured run's CPU profile, when set
 }
 
 func (s scenario) run(ctx context.Context, measured string) (Throughput, error) {
@@ -209,6 +215,12 @@ func (s scenario) run(ctx context.Context, measured string) (Throughput, error) 
 	}
 	deps := s.deps
 	deps.Logger, deps.Registry = s.o.Logger, prometheus.NewRegistry()
+	if s.profile != nil {
+		if err := pprof.StartCPUProfile(s.profile); err != nil {
+			return Throughput{}, err
+		}
+		defer pprof.StopCPUProfile() // stopped at the last result; again here is a no-op
+	}
 	d, err := dispatch.New(ctx, deps, cfg)
 	if err != nil {
 		return Throughput{}, err
@@ -220,6 +232,9 @@ func (s scenario) run(ctx context.Context, measured string) (Throughput, error) 
 	go func() { done <- d.Run(rctx) }()
 	werr := results.wait(ctx, s.o.Jobs)
 	elapsed, cpu := time.Since(start), cpuTime()-cpu0
+	if s.profile != nil {
+		pprof.StopCPUProfile()
+	}
 	tp := throughput(s.o.Jobs, elapsed, cpu)
 	tp.OtherDeliveries = s.deliveries(ctx, names)
 	stop()
