@@ -158,6 +158,7 @@ func (d *Dispatcher) runJob(ctx context.Context, m *consume.Msg, ch *channel.Cha
 		t.resultSubject = events.ResultSubject(ch.Name(), task)
 	}
 	t.fresh = run.fresh
+	t.prior = published{Subject: run.rec.ResultSubject, Seq: run.rec.ResultSeq}
 	var err error
 	run.result, err = d.execute(ctx, m, t, func() (func(context.Context) error, error) { return d.startAttempt(m, run) })
 	return err
@@ -285,6 +286,9 @@ func (d *Dispatcher) settleJob(ctx context.Context, m *consume.Msg, run *jobRun,
 	}
 	if werr := d.store.Put(ctx, *r); werr != nil {
 		if r.State == jobstate.Done {
+			if run.result.body != nil {
+				d.keepAnswer(ctx, m, run.result)
+			}
 			return events.RetryAfter(fmt.Errorf("job %s done but not recorded: %w", r.ID, werr), time.Second)
 		}
 		d.log.Warn("job state not recorded", "job_id", r.ID, "state", string(r.State), "correlation_id", m.Event.Correlation(),
