@@ -80,7 +80,7 @@ func runJobsPeers(ctx context.Context, o Options, r *Report) error {
 			// The no-op service's CPU over the whole child (warm-up included), per job.
 			run.NoopCPUPerJob = (noop.cpu() - cpu0) / time.Duration(run.Jobs+warmUp(run.Jobs))
 			*peer.rows = append(*peer.rows, run)
-			fmt.Fprintf(o.Log, "  round %d %s%s: %.0f jobs/s, %s CPU/job (+%s PostgreSQL), peak RSS %s\n", round+1, peer.args.Role,
+			fmt.Fprintf(o.Log, "  round %d %s%s: %.0f jobs/s, %s CPU/job (+%s server), peak RSS %s\n", round+1, peer.args.Role,
 				map[bool]string{true: " tuned", false: ""}[peer.args.Tuned && peer.args.Role == "river"], run.PerSecond,
 				run.CPUPerJob.Round(time.Microsecond), run.ServerCPUPerJob.Round(time.Microsecond), mib(run.RSS))
 		}
