@@ -38,14 +38,16 @@ type Options struct {
 	Latency    int    // end-to-end samples; default 300
 	Scale      []int  // scale-curve sizes; default 10k and 100k
 	HubBinary  string // `hub` executable for the memory scenario; "" skips it
-	Rounds     int    // rounds of the durability scenario; default 3
+	Rounds     int    // rounds of the durability scenario and of jobs vs River; default 3
+	PeerJobs   int    // jobs per peer round of jobs vs River; default 20000
+	HubProfile string // a file for the CPU profile of the dispatcher's last round in jobs vs River
 	Only       []int  // the scenarios to run, by number; nil = all
 	Log        io.Writer
 }
 
 // Quick is a small run that finishes in well under a minute (a smoke test).
 func Quick() Options {
-	return Options{Deliveries: 300, Events: 300, Jobs: 300, Latency: 30, Scale: []int{1000}, Rounds: 1}
+	return Options{Deliveries: 300, Events: 300, Jobs: 300, Latency: 30, Scale: []int{1000}, Rounds: 1, PeerJobs: 300}
 }
 
 func (o *Options) defaults() {
@@ -66,6 +68,9 @@ func (o *Options) defaults() {
 	}
 	if o.Rounds <= 0 {
 		o.Rounds = 3
+	}
+	if o.PeerJobs <= 0 {
+		o.PeerJobs = 20_000
 	}
 	if o.Log == nil {
 		o.Log = io.Discard
@@ -88,7 +93,9 @@ type Report struct {
 	Rounds     int             `json:"durability_rounds"`
 	// Tracing is scenario 8, one row per tracing setting (Rounds rounds).
 	Tracing []TracingRow `json:"tracing"`
-	Only    []int        `json:"only,omitempty"` // the scenarios run; empty = all
+	// JobsPeers is scenario 9, the dispatcher vs River.
+	JobsPeers *JobsPeers `json:"jobs_peers,omitempty"`
+	Only      []int      `json:"only,omitempty"` // the scenarios run; empty = all
 }
 
 // Machine says where the numbers come from.
@@ -161,6 +168,7 @@ func Run(ctx context.Context, o Options) (Report, error) {
 		{"6 scale curve", runScale},
 		{"7 durability (sync_interval)", runDurability},
 		{"8 tracing overhead", runTracing},
+		{"9 jobs vs River", runJobsPeers},
 	}
 	for i, s := range steps {
 		if len(o.Only) > 0 && !slices.Contains(o.Only, i+1) {

@@ -5,7 +5,7 @@
 // jobs/s). Absolute numbers on shared machines mean little; the ratios
 // within one run are the point. Run it from the repository root:
 //
-//	go run ./bench [--quick] [--scale N,N] [--million] [--only N,N] [--rounds N] [--json]
+//	go run ./bench [--quick] [--scale N,N] [--million] [--only N,N] [--rounds N] [--peer-jobs N] [--json]
 //
 // Scenarios: (1) signed GitHub deliveries into the ingester vs raw
 // JetStream publishes; (2) the Odoo writer batched vs one call per event;
@@ -15,6 +15,7 @@
 // what each embedded.sync_interval (2m, 1s, always) costs (1) and (3);
 // (8) what tracing costs (1) and (3): off, sampling 1.0, the default
 // sampler.
+// (9) the dispatcher vs River on PostgreSQL, the same jobs.
 // Each scenario is also a Go benchmark in its service's module.
 //
 // It is a module of its own so that the scenario packages and the test
@@ -43,7 +44,7 @@ import (
 const usage = `bench — every Pulse Hub performance scenario in one run (docs/performance.md)
 
 Usage:
-  go run ./bench [--quick] [--scale N,N] [--million] [--only N,N] [--rounds N] [--json]
+  go run ./bench [--quick] [--scale N,N] [--million] [--only N,N] [--rounds N] [--peer-jobs N] [--json]
 
 Progress goes to stderr, the report (Markdown, or JSON with --json) to stdout.
 
@@ -54,6 +55,7 @@ Flags:
 const hubPackage = "github.com/insightpulse/pulsehub/services/hub"
 
 func main() {
+	runChildIfAsked()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
@@ -75,7 +77,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	scale := fs.String("scale", "10000,100000", "scale-curve sizes, comma-separated")
 	asJSON := fs.Bool("json", false, "print the report as JSON instead of Markdown")
 	only := fs.String("only", "", "run only these scenarios, by number (e.g. 1,7); default all")
-	rounds := fs.Int("rounds", 0, "rounds of scenarios 7 (durability) and 8 (tracing), each setting once per round; default 3 (1 with --quick)")
+	rounds := fs.Int("rounds", 0, "rounds of scenarios 7 (durability), 8 (tracing) and 9 (jobs vs River), each setting or peer once per round; default 3 (1 with --quick)")
+	hubProfile := fs.String("hub-cpuprofile", "", "write the CPU profile (pprof) of the dispatcher's last round of scenario 9 to this file")
+	peerJobs := fs.Int("peer-jobs", 0, "jobs per peer round in scenario 9 (jobs vs River); default 20000 (300 with --quick)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			_, _ = flagOut.WriteTo(stdout)
@@ -120,6 +124,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if *rounds > 0 {
 		o.Rounds = *rounds
 	}
+	if *peerJobs < 0 {
+		fmt.Fprintf(stderr, "bench: --peer-jobs %d: want a positive number\n", *peerJobs)
+		return 2
+	}
+	if *peerJobs > 0 {
+		o.PeerJobs = *peerJobs
+	}
+	o.HubProfile = *hubProfile
 	if *million {
 		o.Scale = append(o.Scale, 1_000_000)
 	}

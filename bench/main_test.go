@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"os"
 	"strings"
 	"testing"
 )
@@ -39,4 +40,10 @@ func TestUsage(t *testing.T) {
 			t.Errorf("%q: stdout %q lacks %q or stderr %q lacks %q", tc.args, stdout.String(), tc.stdoutHas, stderr.String(), tc.stderrHas)
 		}
 	}
+}
+
+// TestMain lets scenario 9 run its peer rounds in children of the test binary.
+func TestMain(m *testing.M) {
+	runChildIfAsked()
+	os.Exit(m.Run())
 }

@@ -53,6 +53,7 @@ func (r Report) Markdown() string {
 	}
 	durabilityMarkdown(&b, r.Durability, r.Rounds)
 	tracingMarkdown(&b, r.Tracing, r.Rounds)
+	jobsPeersMarkdown(&b, r.JobsPeers)
 	return onlySections(b.String(), r.Only)
 }
 

@@ -34,6 +34,15 @@ type Loop struct {
 	// message only to hand it back with a delay. Default: never paused.
 	Pause func() time.Duration
 
+	// FetchCooldown is the least time between the starts of two pulls
+	// (River's setting of the same name). A pull that returned at once
+	// is followed by one made only after the rest of the cooldown, when
+	// more workers have freed up, so one pull fetches for them all
+	// instead of one pull per freed worker. An idle loop is not slowed:
+	// its pulls wait PollWait for messages. Default 0: pull as soon as a
+	// worker is free.
+	FetchCooldown time.Duration
+
 	deferrals deferrals
 	acks      *recentAcks  // sent lately, sent again after trouble (see recentAcks)
 	log       *slog.Logger // Logger with the route's attributes
@@ -121,7 +130,11 @@ func (l *Loop) Run(ctx context.Context) error {
 	work := l.workers(handlerCtx, heartbeat, slots, &wg)
 	pause := newPause()
 	var gone error
+	var lastPull time.Time
 	for ctx.Err() == nil {
+		if !cooledDown(ctx, lastPull, l.FetchCooldown) {
+			break
+		}
 		n := reserve(ctx, slots)
 		if n == 0 {
 			break
@@ -130,7 +143,8 @@ func (l *Loop) Run(ctx context.Context) error {
 			release(slots, n)
 			continue
 		}
-		pulled := time.Now()
+		lastPull = time.Now()
+		pulled := lastPull
 		batch, err := cons.Fetch(n, jetstream.FetchMaxWait(l.PollWait))
 		if err != nil {
 			release(slots, n)
@@ -246,6 +260,23 @@ func reserve(ctx context.Context, slots chan struct{}) int {
 		default:
 			return n
 		}
+	}
+}
+
+// cooledDown waits until cooldown has passed since last; false if ctx
+// ended first.
+func cooledDown(ctx context.Context, last time.Time, cooldown time.Duration) bool {
+	wait := time.Until(last.Add(cooldown))
+	if cooldown <= 0 || wait <= 0 {
+		return ctx.Err() == nil
+	}
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
 	}
 }
 

@@ -264,6 +264,22 @@ func TestConcurrencyIsBounded(t *testing.T) {
 	}
 }
 
+func TestFetchCooldownSpacesPullsSoEachFetchesForEveryFreedWorker(t *testing.T) {
+	f := setup(t, 5*time.Second)
+	f.publish(t, 40)
+	var total atomic.Int32
+	start := time.Now()
+	f.run(t, func(ctx context.Context, m *Msg) error {
+		total.Add(1)
+		return nil
+	}, fast(), func(l *Loop) { l.Concurrency, l.FetchCooldown = 8, 100*time.Millisecond })
+	natstest.WaitFor(t, 10*time.Second, "40 handled", func() bool { return total.Load() == 40 })
+	// At most 8 a pull and pulls 100 ms apart: at least 5 pulls, 4 cooldowns.
+	if d := time.Since(start); d < 400*time.Millisecond {
+		t.Fatalf("40 handled in %s: pulls were not spaced", d)
+	}
+}
+
 func TestDeferIsNotAnAttempt(t *testing.T) {
 	f := setup(t, 5*time.Second)
 	f.publish(t, 1)

@@ -136,7 +136,8 @@ func (d *Dispatcher) jobLoop(ctx context.Context, ch *channel.Channel, rm *consu
 		return nil, fmt.Errorf("jobs of service %s: %w", ch.Name(), err)
 	}
 	return &consume.Loop{JS: d.js, Stream: events.StreamJobs, Consumer: name, Concurrency: ch.Capacity(),
-		Handler: d.jobHandler(ch, rm), ShutdownGrace: d.cfg.ShutdownGrace, PollWait: d.cfg.pollWait, Logger: d.log, Pause: d.pause(ch)}, nil
+		Handler: d.jobHandler(ch, rm), ShutdownGrace: d.cfg.ShutdownGrace, PollWait: d.cfg.pollWait, Logger: d.log, Pause: d.pause(ch),
+		FetchCooldown: jobFetchCooldown}, nil
 }
 
 // Run serves HTTP and runs every consume loop (with its replay loop, see
@@ -167,6 +168,12 @@ func (d *Dispatcher) Breakers() []wire.Breaker {
 	sort.Slice(out, func(i, j int) bool { return out[i].Service < out[j].Service })
 	return out
 }
+
+// jobFetchCooldown spaces the job loops' pulls while jobs flow, so that
+// one pull fetches for every worker freed meanwhile (consume.Loop.FetchCooldown):
+// River's benchmark setting, a delay of at most 2 ms for a job that
+// arrives while the workers are busy.
+const jobFetchCooldown = 2 * time.Millisecond
 
 // jobWriteTimeout bounds a job-state write made after ctx ended (a
 // shutdown mid-call).

@@ -42,12 +42,18 @@ type target struct {
 	resultSubject string
 	jobID         string
 	fresh         bool // no answer can be cached yet: the job's record proves no attempt was made
+	// prior is where the job's record says an earlier delivery published
+	// its answer (a done job delivered again): jobs keep their answers
+	// there, in RESULTS, rather than in the cache bucket.
+	prior published
 }
 
 // published is where a result went.
 type published struct {
 	Subject string
 	Seq     uint64
+	key     string // a job's answer: its Idempotency-Key and encoded result,
+	body    []byte // for the cache if its record cannot be written (keepAnswer)
 }
 
 // requestID is the message's ce-id, or for a message published without
@@ -69,6 +75,11 @@ func (d *Dispatcher) execute(ctx context.Context, m *consume.Msg, t target, star
 	ctx, span := callSpan(ctx, m, t)
 	defer func() { endCallSpan(span, pub, err) }()
 	t.req.CorrelationID, t.req.TraceParent = m.Event.Correlation(), tracing.TraceParent(ctx, m.Event.TraceParent)
+	if body, ok := d.priorResult(ctx, t); ok {
+		d.metrics.cache.WithLabelValues(svc, "hit").Inc()
+		span.SetAttributes(attrCacheHit.Bool(true))
+		return d.publishCached(ctx, m, t, body)
+	}
 	if t.fresh {
 		d.metrics.cache.WithLabelValues(svc, "skipped").Inc()
 	} else {
@@ -124,12 +135,25 @@ func (d *Dispatcher) execute(ctx context.Context, m *consume.Msg, t target, star
 // publishes it. The cache write goes out first and travels while the
 // result is published; a redelivery that finds no cache entry (its write
 // failed) calls the service again.
+//
+// A job's answer is not written to the cache: its record, written done
+// next, names the result's place in RESULTS, where a later delivery of
+// the job finds it (priorResult). Only an answer that could not be
+// published goes to the cache, so that the call is not paid twice.
 func (d *Dispatcher) answer(ctx context.Context, m *consume.Msg, t target, ans call.Answer) (published, error) {
 	res := Result{Service: t.ch.Name(), Task: t.task, RequestID: requestID(m), JobID: t.jobID, IdempotencyKey: t.req.IdempotencyKey,
 		Status: ans.Status, Request: asJSON(t.req.Body), Response: ans.Response, DurationMS: float64(ans.Duration.Microseconds()) / 1000}
 	body, err := json.Marshal(res)
 	if err != nil {
 		return published{}, events.Permanentf("encode result: %w", err)
+	}
+	if t.jobID != "" {
+		pub, err := d.publish(ctx, m, t, body)
+		pub.key, pub.body = t.req.IdempotencyKey, body
+		if err != nil {
+			d.keepAnswer(ctx, m, pub)
+		}
+		return pub, err
 	}
 	cached, cerr := d.cache.PutAsync(t.req.IdempotencyKey, body)
 	pub, err := d.publish(ctx, m, t, body)
@@ -159,6 +183,35 @@ func awaitAck(ctx context.Context, f jetstream.PubAckFuture) (*jetstream.PubAck,
 	case <-t.C:
 		return nil, fmt.Errorf("publish to %s: no acknowledgement within %s", f.Msg().Subject, ackTimeout)
 	}
+}
+
+// keepAnswer stores a job's answer in the result cache when its record
+// cannot say where it is (its publish or its done write failed), so
+// that the redelivery does not pay for the call again.
+func (d *Dispatcher) keepAnswer(ctx context.Context, m *consume.Msg, pub published) {
+	if cerr := d.cache.Put(context.WithoutCancel(ctx), pub.key, pub.body); cerr != nil {
+		m.Logger().Warn("answer not cached: a redelivery would call the service again", "error", cerr.Error())
+	}
+}
+
+// priorResult is the answer an earlier delivery of t's job published,
+// read from RESULTS at the place the job's record names, if it is still
+// there, is that job's (its Nats-Msg-Id names the Idempotency-Key) and
+// is younger than the result cache's TTL.
+func (d *Dispatcher) priorResult(ctx context.Context, t target) ([]byte, bool) {
+	if t.prior.Seq == 0 || t.jobID == "" {
+		return nil, false
+	}
+	s, err := d.js.Stream(ctx, events.StreamResults)
+	if err != nil {
+		return nil, false
+	}
+	msg, err := s.GetMsg(ctx, t.prior.Seq)
+	if err != nil || msg.Subject != t.prior.Subject || msg.Header.Get(events.HeaderMsgID) != "result:"+t.req.IdempotencyKey ||
+		time.Since(msg.Time) > d.cfg.ResultTTL {
+		return nil, false
+	}
+	return msg.Data, true
 }
 
 // publishCached publishes a cached answer as this request's result.

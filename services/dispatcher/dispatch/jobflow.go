@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/insightpulse/pulsehub/events"
@@ -14,6 +15,7 @@ import (
 	"github.com/insightpulse/pulsehub/services/dispatcher/channel"
 	"github.com/insightpulse/pulsehub/services/dispatcher/jobs"
 	"github.com/insightpulse/pulsehub/services/dispatcher/jobstate"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // jobRun is one delivery of a job: the job, its record, and what the
@@ -156,35 +158,77 @@ func (d *Dispatcher) runJob(ctx context.Context, m *consume.Msg, ch *channel.Cha
 		t.resultSubject = events.ResultSubject(ch.Name(), task)
 	}
 	t.fresh = run.fresh
+	t.prior = published{Subject: run.rec.ResultSubject, Seq: run.rec.ResultSeq}
 	var err error
 	run.result, err = d.execute(ctx, m, t, func() (func(context.Context) error, error) { return d.startAttempt(m, run) })
 	return err
 }
 
-// startAttempt records the attempt about to be made without waiting for
-// JetStream: the write travels while the service is called, and execute
-// waits for it before the answer is cached or published. The first
-// attempt replaces the record's earlier revisions (the pending one
-// Enqueue wrote), which keeps the final roll-up cheap; see
-// jobstate.Store.PutAsync.
+// startedAfter is how long a call runs before its attempt is recorded
+// (the started state): a call answered sooner goes from the record it
+// found straight to the state it ended in, one write instead of two.
+// A variable for tests.
+var startedAfter = 50 * time.Millisecond
+
+// startAttempt counts the attempt about to be made, and records it
+// (started) if the call is still running after startedAfter, without
+// waiting for JetStream: the write travels while the service is called,
+// and execute waits for it before the answer is cached or published.
+// The first attempt's write replaces the record's earlier revisions (the
+// pending one Enqueue wrote), which keeps the final roll-up cheap; see
+// jobstate.Store.PutAsync. A call answered within startedAfter leaves
+// its attempt to the final write (done, failed or dead), which rolls the
+// key up anyway; if the process dies during such a call, that attempt is
+// not counted, and the redelivery still looks in the result cache (it is
+// not its message's first delivery).
 func (d *Dispatcher) startAttempt(m *consume.Msg, run *jobRun) (func(context.Context) error, error) {
 	r := &run.rec
 	first := r.Attempts == 0
 	r.State, r.Attempts, r.StartedAt, r.ETA = jobstate.Started, m.Attempt, time.Now().UTC(), time.Time{}
 	r.MaxAttempts = run.job.MaxAttempts(d.channels[r.Service].Config().Retry.Policy().MaxAttempts)
-	f, err := d.store.PutAsync(*r, first)
-	if err != nil {
-		return nil, events.Transient(err)
-	}
 	run.started = true
-	d.metrics.jobs.WithLabelValues(r.Service, string(jobstate.Started)).Inc()
-	id := r.ID
+	rec := *r // the write's own copy: the run's record changes once the call is over
+	w := &startedWrite{}
+	w.timer = time.AfterFunc(startedAfter, func() {
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		if w.cancelled {
+			return
+		}
+		w.future, w.err = d.store.PutAsync(rec, first)
+		if w.err == nil {
+			d.metrics.jobs.WithLabelValues(rec.Service, string(jobstate.Started)).Inc()
+		}
+		w.sent = true
+	})
 	return func(ctx context.Context) error {
-		if _, err := awaitAck(ctx, f); err != nil {
-			return fmt.Errorf("job %s: write state %s: %w", id, jobstate.Started, err)
+		w.mu.Lock()
+		w.cancelled = true
+		sent, f, err := w.sent, w.future, w.err
+		w.mu.Unlock()
+		w.timer.Stop()
+		switch {
+		case !sent:
+			return nil // answered before anything was written
+		case err == nil:
+			_, err = awaitAck(ctx, f)
+		}
+		if err != nil {
+			return fmt.Errorf("job %s: write state %s: %w", rec.ID, jobstate.Started, err)
 		}
 		return nil
 	}, nil
+}
+
+// startedWrite is an attempt's started record, sent once its call has
+// run for startedAfter.
+type startedWrite struct {
+	timer     *time.Timer
+	mu        sync.Mutex
+	cancelled bool // the call is over: too late to write
+	sent      bool
+	future    jetstream.PubAckFuture
+	err       error
 }
 
 // retryPolicy is the service's policy with the job's own limits: its
@@ -242,6 +286,9 @@ func (d *Dispatcher) settleJob(ctx context.Context, m *consume.Msg, run *jobRun,
 	}
 	if werr := d.store.Put(ctx, *r); werr != nil {
 		if r.State == jobstate.Done {
+			if run.result.body != nil {
+				d.keepAnswer(ctx, m, run.result)
+			}
 			return events.RetryAfter(fmt.Errorf("job %s done but not recorded: %w", r.ID, werr), time.Second)
 		}
 		d.log.Warn("job state not recorded", "job_id", r.ID, "state", string(r.State), "correlation_id", m.Event.Correlation(),

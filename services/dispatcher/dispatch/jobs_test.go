@@ -278,6 +278,10 @@ func TestRequeuedJobIsAnsweredFromTheCache(t *testing.T) {
 	d := b.start(t, testConfig(map[string]channel.Config{"llm": svcConfig(svc.URL, 2)}))
 	e := b.enqueue(t, "llm", "summarise", jobs.Job{Payload: json.RawMessage(`{}`)})
 	b.waitState(t, e.ID, jobstate.Done)
+	// A job's answer is kept in RESULTS, where its record points, not in the cache bucket.
+	if _, hit, err := cacheOf(t, b).Get(context.Background(), events.StableID("jobs-llm", e.ID)); hit || err != nil {
+		t.Fatalf("cache bucket holds the job's answer: %v %v", hit, err)
+	}
 
 	rq, err := jobs.Requeue(context.Background(), b.js, e.ID)
 	if err != nil {

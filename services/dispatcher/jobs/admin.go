@@ -76,7 +76,12 @@ func Requeue(ctx context.Context, js jetstream.JetStream, id string) (Requeued, 
 	// dispatcher may pick the message up at once, and its writes must win.
 	before := rec
 	rec.State, rec.Attempts, rec.RequestSeq = jobstate.Pending, 0, 0
-	rec.DoneAt, rec.StartedAt, rec.ETA, rec.ResultSubject, rec.ResultSeq = time.Time{}, time.Time{}, time.Time{}, "", 0
+	rec.DoneAt, rec.StartedAt, rec.ETA = time.Time{}, time.Time{}, time.Time{}
+	if before.State != jobstate.Done {
+		// A done job keeps its result's place: the dispatcher answers the
+		// requeued job from it (RESULTS holds jobs' answers).
+		rec.ResultSubject, rec.ResultSeq = "", 0
+	}
 	if err := store.Put(ctx, rec); err != nil {
 		return Requeued{}, err
 	}

@@ -19,6 +19,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"runtime/pprof"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -43,6 +44,9 @@ type Options struct {
 	FailingJobs int           // jobs for the always-failing service in the last scenario; default Jobs
 	Timeout     time.Duration // the most one scenario may take; default 5m
 	Logger      *slog.Logger  // the dispatcher's logs; default discarded
+	// CPUProfile, when set, receives the CPU profile (pprof) of Jobs'
+	// measured run: from the dispatcher's start to its last result.
+	CPUProfile io.Writer
 }
 
 func (o Options) withDefaults() Options {
@@ -152,6 +156,22 @@ func Run(ctx context.Context, deps service.Deps, o Options) (Report, error) {
 	return rep, nil
 }
 
+// Jobs runs the dispatcher scenario alone, after the same short warm-up
+// as Run: o.Jobs jobs to the no-op service at url (one in another process,
+// so that the CPU measured is the hub's alone: the dispatcher, the
+// in-process nats-server and the results' counter).
+func Jobs(ctx context.Context, deps service.Deps, o Options, url string) (Throughput, error) {
+	o = o.withDefaults()
+	healthy := scenario{deps: deps, o: o, services: map[string]channel.Config{"noop": {URL: url, Capacity: o.Capacity}}}
+	warm := healthy
+	warm.o.Jobs = min(max(1, o.Jobs/5), 1000)
+	if _, err := warm.run(ctx, "noop"); err != nil {
+		return Throughput{}, fmt.Errorf("warm-up: %w", err)
+	}
+	healthy.profile = o.CPUProfile
+	return healthy.run(ctx, "noop")
+}
+
 // scenario is one dispatcher run: services by base name, jobs for the
 // measured one, extra jobs for others.
 type scenario struct {
@@ -159,6 +179,7 @@ type scenario struct {
 	o        Options
 	services map[string]channel.Config
 	extra    map[string]int
+	profile  io.Writer // the measured run's CPU profile, when set
 }
 
 func (s scenario) run(ctx context.Context, measured string) (Throughput, error) {
@@ -194,6 +215,12 @@ func (s scenario) run(ctx context.Context, measured string) (Throughput, error) 
 	}
 	deps := s.deps
 	deps.Logger, deps.Registry = s.o.Logger, prometheus.NewRegistry()
+	if s.profile != nil {
+		if err := pprof.StartCPUProfile(s.profile); err != nil {
+			return Throughput{}, err
+		}
+		defer pprof.StopCPUProfile() // stopped at the last result; again here is a no-op
+	}
 	d, err := dispatch.New(ctx, deps, cfg)
 	if err != nil {
 		return Throughput{}, err
@@ -205,6 +232,9 @@ func (s scenario) run(ctx context.Context, measured string) (Throughput, error) 
 	go func() { done <- d.Run(rctx) }()
 	werr := results.wait(ctx, s.o.Jobs)
 	elapsed, cpu := time.Since(start), cpuTime()-cpu0
+	if s.profile != nil {
+		pprof.StopCPUProfile()
+	}
 	tp := throughput(s.o.Jobs, elapsed, cpu)
 	tp.OtherDeliveries = s.deliveries(ctx, names)
 	stop()
