@@ -4,7 +4,6 @@ import (
 	"io"
 	"net/http"
 	"strconv"
-	"time"
 )
 
 // versionInfo is what the recorded Odoo 19 answers to common.version.
@@ -33,11 +32,14 @@ func (s *Server) serveXMLRPC(w http.ResponseWriter, r *http.Request) {
 		model, _ = params[3].(string)
 		ormMethod, _ = params[4].(string)
 	}
-	fail, lat := s.begin(model, ormMethod)
+	fail, lat, ok := s.begin(r.Context(), model, ormMethod)
+	if !ok {
+		return
+	}
 	ended := false
 	defer func() {
 		if !ended {
-			s.end()
+			s.end(lat)
 		}
 	}()
 	if fail != nil && s.injectHTTP(w, r, *fail) {
@@ -49,7 +51,7 @@ func (s *Server) serveXMLRPC(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case fail != nil && fail.Kind == FailFault:
 		s.wait(r.Context(), lat.PerCall)
-		s.end()
+		s.end(lat)
 		ended = true
 		writeXMLRPC(w, xmlrpcFault(fail.Code, fail.String), false)
 		return
@@ -62,8 +64,8 @@ func (s *Server) serveXMLRPC(w http.ResponseWriter, r *http.Request) {
 	default:
 		oerr = &odooError{class: "KeyError", message: pyRepr(method)}
 	}
-	s.wait(r.Context(), lat.PerCall+time.Duration(n)*lat.PerRecord)
-	s.end()
+	s.wait(r.Context(), lat.of(ormMethod, n))
+	s.end(lat)
 	ended = true
 	if oerr != nil {
 		writeXMLRPC(w, xmlrpcFault(oerr.xmlrpcFault()), false)
