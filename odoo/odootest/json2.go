@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // serveJSON2 answers POST /json/2/<model>/<method> as Odoo 19 does: the
@@ -22,6 +23,7 @@ func (s *Server) serveJSON2(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	began := time.Now()
 	ended := false
 	defer func() {
 		if !ended {
@@ -32,7 +34,7 @@ func (s *Server) serveJSON2(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	result, n, oerr := s.json2Call(r, body, readErr, model, method, fail)
-	s.wait(r.Context(), lat.of(method, n))
+	s.spend(r.Context(), began, lat.of(method, n))
 	s.end(lat)
 	ended = true
 	if oerr != nil {

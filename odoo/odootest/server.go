@@ -37,7 +37,8 @@ const (
 	AdminAPIKey     = "odootest-admin-api-key"
 )
 
-// Latency is what an RPC call costs: PerCall, plus PerRecord for each
+// Latency is what an RPC call costs in all (the fake's own work counts
+// toward it): PerCall, plus PerRecord for each
 // record the call wrote (or read, when PerRead is zero), plus PerRead for
 // each record a read or search answered. With Serial the fake serves one
 // call at a time, as Odoo started with --workers=0 does: calls that come

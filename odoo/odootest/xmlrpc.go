@@ -4,6 +4,7 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"time"
 )
 
 // versionInfo is what the recorded Odoo 19 answers to common.version.
@@ -36,6 +37,7 @@ func (s *Server) serveXMLRPC(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	began := time.Now()
 	ended := false
 	defer func() {
 		if !ended {
@@ -50,7 +52,7 @@ func (s *Server) serveXMLRPC(w http.ResponseWriter, r *http.Request) {
 	var oerr *odooError
 	switch {
 	case fail != nil && fail.Kind == FailFault:
-		s.wait(r.Context(), lat.PerCall)
+		s.spend(r.Context(), began, lat.PerCall)
 		s.end(lat)
 		ended = true
 		writeXMLRPC(w, xmlrpcFault(fail.Code, fail.String), false)
@@ -64,7 +66,7 @@ func (s *Server) serveXMLRPC(w http.ResponseWriter, r *http.Request) {
 	default:
 		oerr = &odooError{class: "KeyError", message: pyRepr(method)}
 	}
-	s.wait(r.Context(), lat.of(ormMethod, n))
+	s.spend(r.Context(), began, lat.of(ormMethod, n))
 	s.end(lat)
 	ended = true
 	if oerr != nil {

@@ -58,7 +58,7 @@ func routeHandler(m *plan.Mapper, b *batch.Batcher) consume.Handler {
 		if err != nil {
 			return wrap(msg, err)
 		}
-		p.Correlation = msg.Event.Correlation()
+		p.Correlation, p.Backlog = msg.Event.Correlation(), backlog(msg)
 		return wrap(msg, b.Submit(ctx, p))
 	}
 }
@@ -77,9 +77,18 @@ func cmdHandler(instance string, b *batch.Batcher) consume.Handler {
 		if err != nil {
 			return wrap(msg, err)
 		}
-		p.Correlation = msg.Event.Correlation()
+		p.Correlation, p.Backlog = msg.Event.Correlation(), backlog(msg)
 		return wrap(msg, b.Submit(ctx, p))
 	}
+}
+
+// backlog is how many messages waited for the consumer behind msg when it
+// was delivered: the batcher lingers for more only while some do.
+func backlog(msg *consume.Msg) uint64 {
+	if msg.Meta == nil {
+		return 0
+	}
+	return msg.Meta.NumPending
 }
 
 // eventID is what the external id of a create is derived from: the
