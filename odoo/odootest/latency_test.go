@@ -65,7 +65,7 @@ func TestSerialCallsQueueBehindTheOneBeingServed(t *testing.T) {
 			cancelHung()
 			<-done
 			n, err := c.ExecuteKW(ctx, "res.partner", "search_count", []any{[]any{}}, nil)
-			if err != nil || n != int64(3) {
+			if err != nil || n != int64(3) || s.Busy() <= 0 {
 				t.Fatalf("after the hung call ended: %v %v", n, err)
 			}
 		})

@@ -95,7 +95,9 @@ type Server struct {
 	conns       int           // connections accepted
 	called      chan struct{} // closed and replaced on every call
 
-	turn chan struct{} // held by the call being served when Latency.Serial
+	turn   chan struct{} // held by the call being served when Latency.Serial
+	turnAt time.Time     // when the call holding turn took it; guarded by mu
+	busy   time.Duration // time turns were held since the counters were reset; guarded by mu
 }
 
 // user is an Odoo user who can log in.
@@ -197,7 +199,7 @@ func (s *Server) Reset() {
 	s.seed()
 	s.users = map[int64]*user{AdminUID: {uid: AdminUID, login: AdminLogin, password: AdminPassword, keys: []string{AdminAPIKey}}}
 	s.failures, s.latency, s.dbDown = nil, s.opts.latency, false
-	s.calls, s.maxInFlight, s.conns = map[string]int{}, s.inFlight, 0
+	s.calls, s.maxInFlight, s.conns, s.busy = map[string]int{}, s.inFlight, 0, 0
 	if err := s.lis.setDown(false); err != nil {
 		panic(fmt.Sprintf("odootest: listen again: %v", err))
 	}
@@ -258,6 +260,9 @@ func (s *Server) begin(ctx context.Context, model, method string) (fail *Failure
 	}
 	select {
 	case s.turn <- struct{}{}:
+		s.mu.Lock()
+		s.turnAt = time.Now()
+		s.mu.Unlock()
 		return fail, lat, true
 	case <-ctx.Done():
 	case <-s.closing:
@@ -269,12 +274,15 @@ func (s *Server) begin(ctx context.Context, model, method string) (fail *Failure
 
 // end ends a call begun with begin, giving back its turn.
 func (s *Server) end(lat Latency) {
+	s.mu.Lock()
+	s.inFlight--
+	if lat.Serial {
+		s.busy += time.Since(s.turnAt)
+	}
+	s.mu.Unlock()
 	if lat.Serial {
 		<-s.turn
 	}
-	s.mu.Lock()
-	s.inFlight--
-	s.mu.Unlock()
 }
 
 // run executes one ORM call for an authenticated user.

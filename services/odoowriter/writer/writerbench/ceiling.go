@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"syscall"
 	"time"
 
 	"github.com/insightpulse/pulsehub/events"
@@ -51,16 +52,23 @@ type Measure struct {
 	PerSecond float64       `json:"records_per_sec"`
 	OdooCalls int           `json:"odoo_calls"` // ORM calls Odoo received while timed
 	Batches   int           `json:"batches"`    // the writer's batches (its search_reads); 0 for Odoo alone
+	// OdooBusy is the share of Duration Odoo spent serving calls (a
+	// Serial fake): what is left is Odoo waiting for the client.
+	OdooBusy float64 `json:"odoo_busy"`
+	// CPUPerRecord is the process's CPU time while timed (the writer, and
+	// the nats-server and the fake in the same process) per record.
+	CPUPerRecord time.Duration `json:"cpu_per_record_ns"`
 }
 
-func measured(records int, took time.Duration, calls, batches int) Measure {
-	return Measure{Records: records, Duration: took, PerSecond: float64(records) / took.Seconds(), OdooCalls: calls, Batches: batches}
+func measured(records int, took time.Duration, calls, batches int, busy time.Duration) Measure {
+	return Measure{Records: records, Duration: took, PerSecond: float64(records) / took.Seconds(), OdooCalls: calls, Batches: batches,
+		OdooBusy: busy.Seconds() / took.Seconds()}
 }
 
 func (m Measure) String() string {
-	s := fmt.Sprintf("%d records in %s: %.0f records/s, %d Odoo calls", m.Records, m.Duration.Round(time.Millisecond), m.PerSecond, m.OdooCalls)
+	s := fmt.Sprintf("%d records in %s: %.0f records/s, %d Odoo calls, Odoo busy %.0f%%", m.Records, m.Duration.Round(time.Millisecond), m.PerSecond, m.OdooCalls, 100*m.OdooBusy)
 	if m.Batches > 0 {
-		s += fmt.Sprintf(" (%d batches, %.0f records each)", m.Batches, float64(m.Records)/float64(m.Batches))
+		s += fmt.Sprintf(" (%d batches, %.0f records each), %s CPU per record", m.Batches, float64(m.Records)/float64(m.Batches), m.CPUPerRecord.Round(time.Microsecond))
 	}
 	return s
 }
@@ -97,6 +105,7 @@ func Hub(ctx context.Context, o CeilingOptions) (Measure, error) {
 		return Measure{}, err
 	}
 	e.fake.ResetCounters()
+	cpu := processCPU()
 	began := time.Now()
 	w := e.startWriter(ctx, o)
 	if _, err := e.waitAcked(ctx, uint64(o.Records), began, w.done); err != nil {
@@ -104,10 +113,13 @@ func Hub(ctx context.Context, o CeilingOptions) (Measure, error) {
 		return Measure{}, err
 	}
 	took := time.Since(began)
+	cpu = processCPU() - cpu
 	if err := w.stop(); err != nil {
 		return Measure{}, err
 	}
-	return e.checked(o.Records, o.Records, took)
+	m, err := e.checked(o.Records, o.Records, took)
+	m.CPUPerRecord = cpu / time.Duration(o.Records)
+	return m, err
 }
 
 // HubBurst times Records upserts arriving at once at a running writer:
@@ -141,7 +153,7 @@ func (e *env) checked(records, upserts int, took time.Duration) (Measure, error)
 	if n := e.fake.Count("res.partner"); n != 3+upserts {
 		return Measure{}, fmt.Errorf("writerbench: %d partners in Odoo after %d upserts", n, upserts)
 	}
-	return measured(records, took, e.calls(), e.fake.Calls("search_read")), nil
+	return measured(records, took, e.calls(), e.fake.Calls("search_read"), e.fake.Busy()), nil
 }
 
 // warmWriter is a writer running until stop.
@@ -229,7 +241,7 @@ func OdooAlone(ctx context.Context, o CeilingOptions, batch int) (Measure, error
 		}
 	}
 	took := time.Since(began)
-	return measured(o.Records, took, fake.Calls("create"), 0), nil
+	return measured(o.Records, took, fake.Calls("create"), 0, fake.Busy()), nil
 }
 
 // Idle is the latency of one event at a time through an idle writer:
@@ -274,3 +286,12 @@ func IdleLatency(ctx context.Context, o CeilingOptions, samples int) (Idle, erro
 }
 
 func discard() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+// processCPU is the CPU time this process has used.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}

@@ -3,6 +3,7 @@ package writerbench
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/insightpulse/pulsehub/odoo/odootest"
 )
@@ -99,4 +100,25 @@ func BenchmarkCeiling(b *testing.B) {
 			b.Logf("hub %v; ceiling %v", hub, ceiling)
 		})
 	}
+}
+
+// BenchmarkWriterPath is the writer's own cost: 2,000 upserts waiting in
+// the stream, written into a fake Odoo that costs nothing, with the CPU
+// time of the whole process (writer, nats-server and fake) per record.
+// Profile it with
+//
+//	go test -run '^$' -bench WriterPath -benchtime 5x -cpuprofile cpu.out -memprofile mem.out ./writer/writerbench/
+//	go tool pprof -top writer/writerbench/writerbench.test cpu.out
+func BenchmarkWriterPath(b *testing.B) {
+	o := CeilingOptions{Latency: odootest.Latency{PerCall: 1}}
+	var cpu time.Duration
+	for b.Loop() {
+		r, err := Hub(context.Background(), o)
+		if err != nil {
+			b.Fatal(err)
+		}
+		cpu += r.CPUPerRecord
+	}
+	b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N)/1000, "cpu-µs/record")
+	b.ReportAllocs()
 }
