@@ -18,7 +18,6 @@ import (
 	"github.com/insightpulse/pulsehub/services/dispatcher/dispatch/dispatchbench"
 	"github.com/insightpulse/pulsehub/services/hub/embedded"
 	"github.com/insightpulse/pulsehub/services/ingester/ingestbench"
-	"github.com/insightpulse/pulsehub/services/odoowriter/writer/writerbench"
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -33,7 +32,7 @@ var pushPayload []byte
 // Options choose the sizes.
 type Options struct {
 	Deliveries int    // per ingest measurement; default 5000
-	Events     int    // writer scenario; default 5000
+	Events     int    // writer scenario: min(Events, 2000) upserts; default 5000
 	Jobs       int    // dispatcher scenario; default 5000
 	Latency    int    // end-to-end samples; default 300
 	Scale      []int  // scale-curve sizes; default 10k and 100k
@@ -120,13 +119,6 @@ type IngestRow struct {
 	FloorRatio float64 `json:"floor_ratio"`
 }
 
-// WriterRow is scenario 2.
-type WriterRow struct {
-	Batched writerbench.Result `json:"batched"`
-	Single  writerbench.Result `json:"single"`
-	Ratio   float64            `json:"ratio"`
-}
-
 // Latency is scenario 4.
 type Latency struct {
 	Samples int           `json:"samples"`
@@ -161,7 +153,7 @@ func Run(ctx context.Context, o Options) (Report, error) {
 		fn   func(context.Context, Options, *Report) error
 	}{
 		{"1 ingest vs raw JetStream", runIngest},
-		{"2 writer batching", runWriter},
+		{"2 writer vs Odoo's ceiling", runWriter},
 		{"3 dispatcher", runDispatch},
 		{"4 end to end", runEndToEnd},
 		{"5 memory of hub run", runMemory},
@@ -261,13 +253,6 @@ func runIngest(ctx context.Context, o Options, r *Report) error {
 		r.Ingest = append(r.Ingest, row)
 	}
 	return nil
-}
-
-func runWriter(ctx context.Context, o Options, r *Report) error {
-	batched, single, ratio, err := writerbench.Compare(ctx, writerbench.Options{Events: o.Events})
-	r.Writer = WriterRow{Batched: batched, Single: single, Ratio: ratio}
-	fmt.Fprintf(o.Log, "  batched: %s\n  single:  %s\n", batched, single)
-	return err
 }
 
 func runDispatch(ctx context.Context, o Options, r *Report) error {

@@ -21,7 +21,7 @@ func TestQuickRunProducesEveryTable(t *testing.T) {
 	if err != nil {
 		t.Fatalf("%v\n%s", err, log.String())
 	}
-	if len(r.Ingest) != 3 || r.Writer.Batched.RecordsPerSec == 0 || r.Dispatch.Dispatcher.PerSecond == 0 || r.EndToEnd.Samples != o.Latency || len(r.Scale) != 1 ||
+	if len(r.Ingest) != 3 || r.Writer.Rates["xmlrpc"].Hub == 0 || len(r.Writer.Curve) == 0 || r.Dispatch.Dispatcher.PerSecond == 0 || r.EndToEnd.Samples != o.Latency || len(r.Scale) != 1 ||
 		len(r.Durability) != len(syncSettings) || len(r.Durability[0].IngestC64.PerSecond) != o.Rounds || r.Durability[len(syncSettings)-1].Dispatch.Median() == 0 ||
 		len(r.Tracing) != len(tracingSettings) || r.Tracing[0].Spans != 0 || r.Tracing[1].Spans == 0 || r.Tracing[2].Dispatch.Median() == 0 ||
 		r.JobsPeers == nil || len(r.JobsPeers.Hub) != o.Rounds || r.JobsPeers.Hub[0].CPUPerJob == 0 {

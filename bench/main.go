@@ -1,14 +1,16 @@
 // Command bench measures every performance claim of Pulse Hub side by
 // side in one run on one machine, as ratios against the physical limit
 // (raw JetStream, a plain HTTP client loop) and against what users would
-// pick instead (one Odoo call per event, queue_job's published 155
+// pick instead (Odoo's own batched ceiling, queue_job's published 155
 // jobs/s). Absolute numbers on shared machines mean little; the ratios
 // within one run are the point. Run it from the repository root:
 //
 //	go run ./bench [--quick] [--scale N,N] [--million] [--only N,N] [--rounds N] [--peer-jobs N] [--json]
 //
 // Scenarios: (1) signed GitHub deliveries into the ingester vs raw
-// JetStream publishes; (2) the Odoo writer batched vs one call per event;
+// JetStream publishes; (2) the Odoo writer vs Odoo's own ceiling (one
+// create with a list) and one call per record, on a fake costing what a
+// real Odoo 19 does, with the records/s curve by batch size;
 // (3) the dispatcher vs a plain HTTP client loop, and with a failing
 // second service; (4) end-to-end latency webhook → Odoo; (5) RSS of `hub
 // run` idle and after scenario 1; (6) the scale curve of (1) and (3); (7)

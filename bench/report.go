@@ -23,11 +23,7 @@ func (r Report) Markdown() string {
 			row.Direct.PerSecond, ms(row.Direct.P50), ms(row.Direct.P99), row.Ratio, row.Noop.PerSecond, row.Floor, row.FloorRatio)
 	}
 	b.WriteString("\nThe floor is what an ingester doing nothing but receive the request (no-op HTTP handler, same client, same requests) and publish it (raw JetStream) could reach here: 1/(1/no-op + 1/raw). Client, server and NATS share the same cores.\n")
-	w := r.Writer
-	b.WriteString("\n### 2. Writer batching: events into the Odoo fake at 5 ms per call + 0.1 ms per record\n\n")
-	b.WriteString("| writer | events | records/s | Odoo calls | ratio (target ≥ 10×) |\n|---|---|---|---|---|\n")
-	fmt.Fprintf(&b, "| batched (batch_size %d) | %d | %.0f | %d | %.1f× |\n", w.Batched.Options.BatchSize, w.Batched.Options.Events, w.Batched.RecordsPerSec, w.Batched.OdooCalls, w.Ratio)
-	fmt.Fprintf(&b, "| one call per event | %d | %.0f | %d | 1× |\n", w.Single.Options.Events, w.Single.RecordsPerSec, w.Single.OdooCalls)
+	writerMarkdown(&b, r.Writer)
 	d := r.Dispatch
 	b.WriteString("\n### 3. Dispatcher: jobs to a no-op HTTP service at capacity 64\n\n")
 	b.WriteString("| what | per second | ratio |\n|---|---|---|\n")

@@ -66,7 +66,7 @@ func (t *xmlrpcTransport) execute(ctx context.Context, uid int64, c call) (any, 
 }
 
 func (t *xmlrpcTransport) rpc(ctx context.Context, service, method string, params ...any) (any, error) {
-	body, err := xmlrpc.EncodeMethodCall(method, params...)
+	body, err := encodeMethodCall(method, params...)
 	if err != nil {
 		return nil, permanentFault("cannot encode the %s arguments: %v", method, err)
 	}

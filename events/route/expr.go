@@ -26,6 +26,10 @@ var exprVars = []string{"$subject", "$event", "$headers"}
 type Expr struct {
 	src  string
 	code *gojq.Code
+	// Whether the source names $event or $headers: most expressions read
+	// only the body, and building those two maps for every evaluation was
+	// a good part of a writer's work per message.
+	event, headers bool
 }
 
 // Compile parses and compiles a jq expression.
@@ -38,7 +42,7 @@ func Compile(src string) (*Expr, error) {
 	if err != nil {
 		return nil, fmt.Errorf("jq %q: %w", src, err)
 	}
-	return &Expr{src: src, code: code}, nil
+	return &Expr{src: src, code: code, event: strings.Contains(src, "$event"), headers: strings.Contains(src, "$headers")}, nil
 }
 
 // MustCompile is Compile for expressions known good at build time.
@@ -65,7 +69,14 @@ type Input struct {
 // runtime error, is a permanent error: the same input gives the same
 // result however often it is retried.
 func (e *Expr) Eval(ctx context.Context, in Input) (any, error) {
-	iter := e.code.RunWithContext(ctx, in.Body, in.Subject, envelopeVar(in.Event), headersVar(in.Event))
+	var event, headers any // null where the expression does not read them
+	if e.event {
+		event = envelopeVar(in.Event)
+	}
+	if e.headers {
+		headers = headersVar(in.Event)
+	}
+	iter := e.code.RunWithContext(ctx, in.Body, in.Subject, event, headers)
 	v, ok := iter.Next()
 	if !ok {
 		return nil, events.Permanentf("jq %q produced no value", e.src)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"time"
 )
 
 // FailNext makes the next n matching calls fail with f (see Failure.For).
@@ -94,11 +95,22 @@ func (s *Server) Connections() int {
 	return s.conns
 }
 
-// ResetCounters zeroes Calls, CallsFor, MaxConcurrent and Connections.
+// ResetCounters zeroes Calls, CallsFor, MaxConcurrent, Connections and
+// Busy.
 func (s *Server) ResetCounters() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.calls, s.maxInFlight, s.conns = map[string]int{}, s.inFlight, 0
+	s.calls, s.maxInFlight, s.conns, s.busy = map[string]int{}, s.inFlight, 0, 0
+}
+
+// Busy is how long a Serial fake has been serving calls (its one call
+// at a time) since it started or ResetCounters: over a run's duration,
+// how much of the time Odoo was working rather than waiting for the
+// client.
+func (s *Server) Busy() time.Duration {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.busy
 }
 
 // Records snapshots a model's records by ascending id, as read with

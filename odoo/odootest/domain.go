@@ -187,6 +187,18 @@ func (s *store) matcher(pf pathField, op string, want any) (func(v any) bool, *o
 		if !ok {
 			list = []any{want}
 		}
+		if set := scalarSet(f, list); set != nil {
+			// A search by key for a whole batch (thousands of values) costs
+			// what an index lookup does, as in PostgreSQL, not rows × values.
+			return func(v any) bool {
+				v = numericZero(f, v)
+				switch v.(type) {
+				case string, int64:
+					return set[v]
+				}
+				return slices.ContainsFunc(list, func(w any) bool { return s.equal(f, v, w) })
+			}, nil
+		}
 		return func(v any) bool {
 			return slices.ContainsFunc(list, func(w any) bool { return s.equal(f, numericZero(f, v), w) })
 		}, nil
@@ -224,6 +236,32 @@ func numericZero(f Field, v any) any {
 }
 
 // equal is the "=" of one stored value against a domain value.
+// scalarSet is the values of an "in" list as a set when a plain
+// comparison decides them (every value a string for a text field, an
+// integer for an integer field), else nil.
+func scalarSet(f Field, list []any) map[any]bool {
+	if len(list) < 8 || (f.Type != Char && f.Type != Integer) {
+		return nil
+	}
+	set := make(map[any]bool, len(list))
+	for _, w := range list {
+		switch w.(type) {
+		case string:
+			if f.Type != Char {
+				return nil
+			}
+		case int64:
+			if f.Type != Integer {
+				return nil
+			}
+		default:
+			return nil
+		}
+		set[w] = true
+	}
+	return set
+}
+
 func (s *store) equal(f Field, v, want any) bool {
 	if b, ok := want.(bool); ok && f.Type != Boolean {
 		if ids, isList := v.([]int64); isList {

@@ -127,6 +127,15 @@ func (s *Server) injectHTTP(w http.ResponseWriter, r *http.Request, f Failure) b
 	return false
 }
 
+// spend waits until a call that began at began has taken d in all: what
+// the fake itself spent on it (decoding, searching, encoding) counts
+// toward the cost it models, as a real server's time includes its own.
+func (s *Server) spend(ctx context.Context, began time.Time, d time.Duration) {
+	if rest := d - time.Since(began); d > 0 && rest > 0 {
+		s.wait(ctx, rest)
+	}
+}
+
 // wait waits d (forever when negative) or until the call or the fake ends.
 func (s *Server) wait(ctx context.Context, d time.Duration) {
 	if d == 0 {

@@ -15,19 +15,27 @@ import (
 // debug}.
 func (s *Server) serveJSON2(w http.ResponseWriter, r *http.Request) {
 	model, method := r.PathValue("model"), r.PathValue("method")
-	fail, lat := s.begin(model, method)
+	// The body is read first, as Odoo does: until it is, the server cannot
+	// notice a client that gives up, and a hung call would hold a Serial
+	// fake's turn for good.
+	body, readErr := io.ReadAll(r.Body)
+	fail, lat, ok := s.begin(r.Context(), model, method)
+	if !ok {
+		return
+	}
+	began := time.Now()
 	ended := false
 	defer func() {
 		if !ended {
-			s.end()
+			s.end(lat)
 		}
 	}()
 	if fail != nil && s.injectHTTP(w, r, *fail) {
 		return
 	}
-	result, n, oerr := s.json2Call(r, model, method, fail)
-	s.wait(r.Context(), lat.PerCall+time.Duration(n)*lat.PerRecord)
-	s.end()
+	result, n, oerr := s.json2Call(r, body, readErr, model, method, fail)
+	s.spend(r.Context(), began, lat.of(method, n))
+	s.end(lat)
 	ended = true
 	if oerr != nil {
 		status, body := oerr.json2Error()
@@ -46,7 +54,7 @@ func (s *Server) serveJSON2(w http.ResponseWriter, r *http.Request) {
 }
 
 // json2Call authenticates the bearer key and runs the call.
-func (s *Server) json2Call(r *http.Request, model, method string, fail *Failure) (any, int, *odooError) {
+func (s *Server) json2Call(r *http.Request, body []byte, readErr error, model, method string, fail *Failure) (any, int, *odooError) {
 	scheme, key, _ := strings.Cut(r.Header.Get("Authorization"), " ")
 	s.mu.Lock()
 	var uid int64
@@ -66,9 +74,8 @@ func (s *Server) json2Call(r *http.Request, model, method string, fail *Failure)
 		}
 		return nil, 0, fail.faultError()
 	}
-	body, err := io.ReadAll(r.Body)
-	if err != nil {
-		return nil, 0, &odooError{class: clsBadRequest, message: err.Error()}
+	if readErr != nil {
+		return nil, 0, &odooError{class: clsBadRequest, message: readErr.Error()}
 	}
 	kw, err := parseJSON(body)
 	if err != nil {

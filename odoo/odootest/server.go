@@ -14,6 +14,7 @@
 package odootest
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"net/http"
@@ -36,11 +37,38 @@ const (
 	AdminAPIKey     = "odootest-admin-api-key"
 )
 
-// Latency slows every RPC call down: PerCall, plus PerRecord for each
-// record the call read or wrote.
+// Latency is what an RPC call costs in all (the fake's own work counts
+// toward it): PerCall, plus PerRecord for each
+// record the call wrote (or read, when PerRead is zero), plus PerRead for
+// each record a read or search answered. With Serial the fake serves one
+// call at a time, as Odoo started with --workers=0 does: calls that come
+// in parallel queue, each waiting for the ones before it to answer. The
+// zero Latency costs nothing and serves calls in parallel (unit tests);
+// MeasuredOdoo19 is a real server's cost (benchmarks).
 type Latency struct {
 	PerCall   time.Duration
 	PerRecord time.Duration
+	PerRead   time.Duration
+	Serial    bool
+}
+
+// MeasuredOdoo19 is the cost of the real Odoo 19 the fixtures were
+// recorded from (2 cores, --workers=0, see the fixtures' README): a
+// one-record call about 20 ms, a create of N records 20 ms + 0.65 ms × N,
+// a search_read answering 100 records by an indexed key about 25 ms, one
+// call at a time.
+var MeasuredOdoo19 = Latency{PerCall: 20 * time.Millisecond, PerRecord: 650 * time.Microsecond, PerRead: 50 * time.Microsecond, Serial: true}
+
+// readMethods only read: their records cost PerRead.
+var readMethods = map[string]bool{"read": true, "search": true, "search_read": true, "search_count": true, "name_search": true}
+
+// of is the cost of a call of method that touched n records.
+func (l Latency) of(method string, n int) time.Duration {
+	per := l.PerRecord
+	if l.PerRead > 0 && readMethods[method] {
+		per = l.PerRead
+	}
+	return l.PerCall + time.Duration(n)*per
 }
 
 // Server is a fake Odoo. Its URL is the base URL clients use.
@@ -66,6 +94,10 @@ type Server struct {
 	dbDown      bool
 	conns       int           // connections accepted
 	called      chan struct{} // closed and replaced on every call
+
+	turn   chan struct{} // held by the call being served when Latency.Serial
+	turnAt time.Time     // when the call holding turn took it; guarded by mu
+	busy   time.Duration // time turns were held since the counters were reset; guarded by mu
 }
 
 // user is an Odoo user who can log in.
@@ -124,7 +156,7 @@ func NewServer(opts ...Option) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("listen: %w", err)
 	}
-	s := &Server{Database: o.database, lis: lis, closing: make(chan struct{}), opts: o, called: make(chan struct{})}
+	s := &Server{Database: o.database, lis: lis, closing: make(chan struct{}), opts: o, called: make(chan struct{}), turn: make(chan struct{}, 1)}
 	s.hooks = &http.Client{Timeout: time.Second, Transport: http.DefaultTransport.(*http.Transport).Clone()}
 	s.srv = httptest.NewUnstartedServer(s.routes())
 	s.srv.Config.ConnState = s.countConn
@@ -167,7 +199,7 @@ func (s *Server) Reset() {
 	s.seed()
 	s.users = map[int64]*user{AdminUID: {uid: AdminUID, login: AdminLogin, password: AdminPassword, keys: []string{AdminAPIKey}}}
 	s.failures, s.latency, s.dbDown = nil, s.opts.latency, false
-	s.calls, s.maxInFlight, s.conns = map[string]int{}, s.inFlight, 0
+	s.calls, s.maxInFlight, s.conns, s.busy = map[string]int{}, s.inFlight, 0, 0
 	if err := s.lis.setDown(false); err != nil {
 		panic(fmt.Sprintf("odootest: listen again: %v", err))
 	}
@@ -209,24 +241,48 @@ func (s *Server) routes() http.Handler {
 	return mux
 }
 
-// begin counts a call, marks it in flight, and takes its failure if one
-// is queued; end must follow.
-func (s *Server) begin(model, method string) (*Failure, Latency) {
+// begin counts a call, marks it in flight, takes its failure if one is
+// queued and, when the latency is Serial, waits for its turn. ok false:
+// the caller or the fake went away while it queued, and the call is over;
+// else end(lat) must follow.
+func (s *Server) begin(ctx context.Context, model, method string) (fail *Failure, lat Latency, ok bool) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	s.calls[method]++
 	s.calls[model+"\x00"+method]++
 	close(s.called)
 	s.called = make(chan struct{})
 	s.inFlight++
 	s.maxInFlight = max(s.maxInFlight, s.inFlight)
-	return s.takeFailure(method), s.latency
+	fail, lat = s.takeFailure(method), s.latency
+	s.mu.Unlock()
+	if !lat.Serial {
+		return fail, lat, true
+	}
+	select {
+	case s.turn <- struct{}{}:
+		s.mu.Lock()
+		s.turnAt = time.Now()
+		s.mu.Unlock()
+		return fail, lat, true
+	case <-ctx.Done():
+	case <-s.closing:
+	}
+	lat.Serial = false // no turn to give back
+	s.end(lat)
+	return nil, lat, false
 }
 
-func (s *Server) end() {
+// end ends a call begun with begin, giving back its turn.
+func (s *Server) end(lat Latency) {
 	s.mu.Lock()
 	s.inFlight--
+	if lat.Serial {
+		s.busy += time.Since(s.turnAt)
+	}
 	s.mu.Unlock()
+	if lat.Serial {
+		<-s.turn
+	}
 }
 
 // run executes one ORM call for an authenticated user.

@@ -22,7 +22,9 @@ func (s *Server) serveXMLRPC(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		return
 	}
+	parsing := time.Now()
 	method, params, err := parseMethodCall(body)
+	parsed := time.Since(parsing) // Odoo parses in the worker that serves the call: part of its cost
 	if err != nil {
 		writeXMLRPC(w, xmlrpcFault(1, traceback(xmlrpcFrames, &odooError{class: "xml.parsers.expat.ExpatError", message: err.Error()})), false)
 		return
@@ -33,11 +35,15 @@ func (s *Server) serveXMLRPC(w http.ResponseWriter, r *http.Request) {
 		model, _ = params[3].(string)
 		ormMethod, _ = params[4].(string)
 	}
-	fail, lat := s.begin(model, ormMethod)
+	fail, lat, ok := s.begin(r.Context(), model, ormMethod)
+	if !ok {
+		return
+	}
+	began := time.Now().Add(-parsed)
 	ended := false
 	defer func() {
 		if !ended {
-			s.end()
+			s.end(lat)
 		}
 	}()
 	if fail != nil && s.injectHTTP(w, r, *fail) {
@@ -48,8 +54,8 @@ func (s *Server) serveXMLRPC(w http.ResponseWriter, r *http.Request) {
 	var oerr *odooError
 	switch {
 	case fail != nil && fail.Kind == FailFault:
-		s.wait(r.Context(), lat.PerCall)
-		s.end()
+		s.spend(r.Context(), began, lat.PerCall)
+		s.end(lat)
 		ended = true
 		writeXMLRPC(w, xmlrpcFault(fail.Code, fail.String), false)
 		return
@@ -62,8 +68,8 @@ func (s *Server) serveXMLRPC(w http.ResponseWriter, r *http.Request) {
 	default:
 		oerr = &odooError{class: "KeyError", message: pyRepr(method)}
 	}
-	s.wait(r.Context(), lat.PerCall+time.Duration(n)*lat.PerRecord)
-	s.end()
+	s.spend(r.Context(), began, lat.of(ormMethod, n))
+	s.end(lat)
 	ended = true
 	if oerr != nil {
 		writeXMLRPC(w, xmlrpcFault(oerr.xmlrpcFault()), false)

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/insightpulse/pulsehub/events"
+	"github.com/insightpulse/pulsehub/events/natstest"
 	"github.com/insightpulse/pulsehub/services/odoowriter/plan"
 )
 
@@ -41,8 +42,10 @@ func (r *recorder) snapshot() [][]int {
 	return slices.Clone(r.calls)
 }
 
+// upsert is a plan delivered while more messages waited in the stream
+// (Backlog 1), so the batcher lingers for them.
 func upsert(key int, seq uint64) *plan.Plan {
-	return &plan.Plan{Route: "r", Instance: "default", Model: "project.task", Op: "upsert", Seq: seq,
+	return &plan.Plan{Route: "r", Instance: "default", Model: "project.task", Op: "upsert", Seq: seq, Backlog: 1,
 		Key: &plan.Key{Field: "x_github_issue_id", Value: key}}
 }
 
@@ -329,5 +332,64 @@ func TestAnEarlierPlanOfARecordAlreadyWrittenByALaterOneIsSkipped(t *testing.T) 
 		if applied := len(r.snapshot()) > before; applied != s.applied {
 			t.Errorf("step %d (seq %d): applied %v, want %v", i, s.p.Seq, applied, s.applied)
 		}
+	}
+}
+
+func TestAnIdleBatcherFlushesAtOnceWhenNothingWaitsInTheStream(t *testing.T) {
+	r := &recorder{}
+	b := New(r.apply, 100, time.Hour, nil)
+	defer b.Close()
+	p := upsert(1, 1)
+	p.Backlog = 0 // the last message of the stream: no other is coming
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := b.Submit(ctx, p); err != nil {
+		t.Fatalf("a lone plan waited for the hour-long linger: %v", err)
+	}
+	if calls := r.snapshot(); len(calls) != 1 {
+		t.Fatalf("calls = %v", calls)
+	}
+}
+
+func TestTheNextBatchGrowsWhileACallIsInFlight(t *testing.T) {
+	gate := make(chan struct{})
+	r := &recorder{}
+	r.outcome = func(plans []*plan.Plan) []error {
+		if plans[0].Seq == 1 {
+			<-gate // Odoo busy with the first call
+		}
+		return make([]error, len(plans))
+	}
+	b := New(r.apply, 100, time.Millisecond, nil)
+	defer b.Close()
+	first := upsert(1, 1)
+	first.Backlog = 0
+	done := make(chan error, 1)
+	go func() { done <- b.Submit(context.Background(), first) }()
+	natstest.WaitFor(t, 10*time.Second, "the first call", func() bool { return len(r.snapshot()) == 1 })
+	rest := make([]*plan.Plan, 20)
+	for i := range rest {
+		rest[i] = upsert(10+i, uint64(10+i))
+		rest[i].Backlog = 0
+	}
+	outcome := make(chan []error, 1)
+	go func() { outcome <- submitAll(t, b, rest...) }()
+	// Gives a batcher that lingered only 1ms the chance to send a second
+	// call beside the first.
+	time.Sleep(50 * time.Millisecond)
+	if calls := r.snapshot(); len(calls) != 1 {
+		t.Fatalf("calls while the first was in flight: %v", calls)
+	}
+	close(gate)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	for i, err := range <-outcome {
+		if err != nil {
+			t.Fatalf("plan %d: %v", i, err)
+		}
+	}
+	if calls := r.snapshot(); len(calls) != 2 || len(calls[1]) != 20 {
+		t.Fatalf("calls = %v, want the first alone, then the 20 that came meanwhile together", calls)
 	}
 }

@@ -53,9 +53,10 @@ type Batcher struct {
 }
 
 type group struct {
-	key     string
-	pending []*item
-	timer   *time.Timer
+	key      string
+	pending  []*item
+	timer    *time.Timer
+	inFlight int // this group's calls in flight now
 }
 
 type item struct {
@@ -113,37 +114,49 @@ func (b *Batcher) Close() {
 	b.wg.Wait()
 }
 
-// schedule flushes g while a full batch of free plans is pending, then
-// arms its linger timer if a free plan is left. Plans blocked by a call in
-// flight wait for its end, which reschedules them. b.mu is held.
+// schedule flushes g while a full batch of free plans is pending; then,
+// if no call of g is in flight, flushes the free plans left at once when
+// nothing more waits in the stream or the oldest has waited Linger, else
+// arms the timer for that. A call in flight, and plans blocked by one,
+// wait for its end, which reschedules them. b.mu is held.
 func (b *Batcher) schedule(g *group) {
-	for b.freeCount(g, b.size) >= b.size {
+	if b.closed {
+		return // nothing more is flushed
+	}
+	for len(g.pending) >= b.size && b.freeCount(g, b.size) >= b.size {
 		b.flush(g)
 	}
 	if len(g.pending) == 0 {
 		if g.timer != nil && g.timer.Stop() {
 			g.timer = nil
 		}
-		if g.timer == nil && b.groups[g.key] == g {
+		if g.timer == nil && g.inFlight == 0 && b.groups[g.key] == g {
 			delete(b.groups, g.key)
 		}
 		return
 	}
-	if g.timer != nil || b.freeCount(g, 1) == 0 {
+	if g.timer != nil || g.inFlight > 0 || b.freeCount(g, 1) == 0 {
 		return
 	}
-	oldest := g.pending[0].since
+	oldest, newest := g.pending[0], g.pending[0]
 	for _, it := range g.pending {
-		if it.since.Before(oldest) {
-			oldest = it.since
+		if it.since.Before(oldest.since) {
+			oldest = it
+		}
+		if it.plan.Seq > newest.plan.Seq {
+			newest = it
 		}
 	}
-	wait := b.linger - time.Since(oldest)
-	g.timer = time.AfterFunc(max(wait, 0), func() {
+	wait := b.linger - time.Since(oldest.since)
+	if wait <= 0 || newest.plan.Backlog == 0 {
+		b.flush(g)
+		b.schedule(g) // g now has a call in flight, or only blocked plans, or none
+		return
+	}
+	g.timer = time.AfterFunc(wait, func() {
 		b.mu.Lock()
 		defer b.mu.Unlock()
 		g.timer = nil
-		b.flush(g)
 		b.schedule(g)
 	})
 }
@@ -201,6 +214,7 @@ func (b *Batcher) flush(g *group) {
 	for c := range claimed {
 		b.busy[c]++
 	}
+	g.inFlight++
 	b.wg.Add(1)
 	go func() {
 		defer b.wg.Done()
@@ -212,6 +226,7 @@ func (b *Batcher) flush(g *group) {
 				delete(b.busy, c)
 			}
 		}
+		g.inFlight--
 		b.reschedule()
 	}()
 }

@@ -31,6 +31,7 @@ type Plan struct {
 	Lookups     map[string]LookupValue // many2one field → the search that gives its id
 	Context     map[string]any         // Odoo context for the calls; nil = none
 	Seq         uint64                 // the message's stream sequence: later plans win inside a batch
+	Backlog     uint64                 // messages still waiting for the route's consumer when this one was delivered (JetStream's pending count): the batcher lingers only while more are coming
 	Correlation string                 // the event's correlation id, for log lines about this plan
 }
 

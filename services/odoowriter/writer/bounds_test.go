@@ -48,7 +48,7 @@ func TestOdooCmdTakesCommandsFromItsStreamOnly(t *testing.T) {
 	for _, stream := range []string{events.StreamGitHub, events.StreamDLQ, events.StreamResults, ""} {
 		m := &consume.Msg{Raw: subjectOnly{subject: "odoo.cmd.res_partner.unlink"}, Route: "odoo-cmd", Meta: &jetstream.MsgMetadata{Stream: stream}}
 		m.Event.ContentType = "application/json"
-		err := cmdHandler("default", nil)(context.Background(), m) // never reaches the batcher
+		err := cmdHandler("default", nil, newGate())(context.Background(), m) // never reaches the batcher
 		if !events.IsPermanent(err) || !strings.Contains(err.Error(), "from stream ODOO_CMD only") {
 			t.Fatalf("a command from %q: %v", stream, err)
 		}

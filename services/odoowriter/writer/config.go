@@ -16,9 +16,9 @@ import (
 // Config is the `odoowriter:` section of the hub config.
 type Config struct {
 	HTTP          service.HTTPConfig `yaml:"http"`           // GET /health, /health/odoo and /metrics; default listen 127.0.0.1:8081
-	BatchSize     int                `yaml:"batch_size"`     // most plans written in one Odoo call; default 100 (1 = one call per event)
-	Linger        time.Duration      `yaml:"linger"`         // how long the first plan of a batch waits for more before the call; default 20ms
-	Concurrency   int                `yaml:"concurrency"`    // messages in flight per route whose own concurrency is unset; default 0 = batch_size, so a full batch can form
+	BatchSize     int                `yaml:"batch_size"`     // most plans written in one Odoo call; default 1000 (1 = one call per event). Batches grow up to it with the backlog: while a batch is in Odoo the next one fills
+	Linger        time.Duration      `yaml:"linger"`         // how long the first plan of a batch waits for more while more wait in the stream and Odoo is idle; default 20ms. With nothing waiting a plan goes at once
+	Concurrency   int                `yaml:"concurrency"`    // messages in flight per route whose own concurrency is unset; default 0 = 2 × batch_size, so the next full batch forms while one is in Odoo
 	Instance      string             `yaml:"instance"`       // the Odoo instance of routes that name none and of odoo-cmd commands; default "default"
 	ShutdownGrace time.Duration      `yaml:"shutdown_grace"` // how long in-flight writes may finish on shutdown before they are cut and their messages redelivered; default 15s
 	CmdRoute      CmdRoute           `yaml:"cmd_route"`      // the built-in route odoo-cmd (odoo.cmd.<model>.<op> commands)
@@ -44,12 +44,12 @@ type CmdRoute struct {
 
 // Defaults of Config.
 const (
-	DefaultBatchSize = 100
+	DefaultBatchSize = 1000
 	DefaultLinger    = 20 * time.Millisecond
 )
 
-// DefaultConfig listens on 127.0.0.1:8081 and batches up to 100 plans,
-// lingering 20ms.
+// DefaultConfig listens on 127.0.0.1:8081 and batches up to 1000 plans,
+// lingering up to 20ms while more wait in the stream.
 func DefaultConfig() Config {
 	return Config{
 		HTTP:          service.HTTPConfig{Listen: "127.0.0.1:8081"},
@@ -72,7 +72,7 @@ func (c Config) Validate(path string) config.Problems {
 		ps.Add(path+".linger", "must be 0 to 1m, got %s", c.Linger)
 	}
 	if c.Concurrency < 0 {
-		ps.Add(path+".concurrency", "must not be negative (0 = batch_size)")
+		ps.Add(path+".concurrency", "must not be negative (0 = 2 × batch_size)")
 	}
 	if c.ShutdownGrace < 0 {
 		ps.Add(path+".shutdown_grace", "must not be negative")
@@ -164,5 +164,8 @@ func (c Config) concurrency() int {
 	if c.Concurrency > 0 {
 		return c.Concurrency
 	}
-	return max(c.BatchSize, 1)
+	// Two batches' worth: one in Odoo, the next filling meanwhile (Odoo
+	// serves one call at a time with --workers=0, and the hub's work on the
+	// next batch then costs no Odoo time).
+	return 2 * max(c.BatchSize, 1)
 }

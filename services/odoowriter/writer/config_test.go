@@ -21,7 +21,7 @@ func TestDefaultConfigIsValidAndIdle(t *testing.T) {
 	if ps := c.Validate("odoowriter"); len(ps) != 0 {
 		t.Fatalf("problems: %v", ps)
 	}
-	if c.BatchSize != 100 || c.Linger != 20*time.Millisecond || c.concurrency() != 100 || c.Instance != "default" ||
+	if c.BatchSize != 1000 || c.Linger != 20*time.Millisecond || c.concurrency() != 2000 || c.Instance != "default" ||
 		!c.CmdRoute.Enabled || c.HTTP.Listen != "127.0.0.1:8081" {
 		t.Fatalf("defaults = %+v", c)
 	}
@@ -86,7 +86,7 @@ func TestConfigLoadsFromYAMLAndEnvironment(t *testing.T) {
 		t.Fatal(err)
 	}
 	w := holder.Writer
-	if w.BatchSize != 25 || w.Linger != 5*time.Millisecond || w.CmdRoute.Enabled || w.CmdRoute.Retry.MaxAttempts != 3 || w.concurrency() != 25 {
+	if w.BatchSize != 25 || w.Linger != 5*time.Millisecond || w.CmdRoute.Enabled || w.CmdRoute.Retry.MaxAttempts != 3 || w.concurrency() != 50 {
 		t.Fatalf("loaded %+v", w)
 	}
 	names := map[string]bool{}
@@ -110,7 +110,7 @@ func TestOdooRoutesGetTheWritersInstanceAndConcurrency(t *testing.T) {
 	c := DefaultConfig()
 	c.Routes, c.Instance, c.BatchSize = routes, "main", 50
 	got := c.odooRoutes()
-	if len(got) != 2 || got[0].Odoo.Instance != "main" || got[0].Concurrency != 7 || got[1].Odoo.Instance != "other" || got[1].Concurrency != 50 {
+	if len(got) != 2 || got[0].Odoo.Instance != "main" || got[0].Concurrency != 7 || got[1].Odoo.Instance != "other" || got[1].Concurrency != 100 {
 		t.Fatalf("routes = %+v", got)
 	}
 	if routes[0].Odoo.Instance != "" {

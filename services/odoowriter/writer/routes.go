@@ -3,6 +3,7 @@ package writer
 import (
 	"context"
 	"fmt"
+	"runtime"
 
 	"github.com/insightpulse/pulsehub/events"
 	"github.com/insightpulse/pulsehub/events/consume"
@@ -41,24 +42,45 @@ func cmdSpec(cfg Config) route.Spec {
 		Concurrency: c, AckWait: cfg.CmdRoute.AckWait, Retry: cfg.CmdRoute.Retry}
 }
 
+// gate bounds the handlers mapping messages into plans at once to the
+// cores. With thousands of messages in flight, all of them runnable at
+// once would queue the writer's own Odoo calls (encoding a batch, reading
+// an answer) behind every one, and Odoo, which serves one call at a time,
+// would sit idle while the next batch forms. Waiting handlers hold no CPU.
+type gate chan struct{}
+
+func newGate() gate { return make(gate, runtime.GOMAXPROCS(0)) }
+
+// do runs f when a core is free, or returns ctx's error.
+func (g gate) do(ctx context.Context, f func() (*plan.Plan, error)) (*plan.Plan, error) {
+	select {
+	case g <- struct{}{}:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	defer func() { <-g }()
+	return f()
+}
+
 // routeHandler runs a route's mapping on each message and waits for its
-// batch to be written.
-func routeHandler(m *plan.Mapper, b *batch.Batcher) consume.Handler {
+// batch to be written. A false filter gives no plan and no error.
+func routeHandler(m *plan.Mapper, b *batch.Batcher, g gate) consume.Handler {
 	return func(ctx context.Context, msg *consume.Msg) error {
-		body, err := route.DecodeBody(msg.Event.ContentType, msg.Data())
-		if err != nil {
+		p, err := g.do(ctx, func() (*plan.Plan, error) {
+			body, err := route.DecodeBody(msg.Event.ContentType, msg.Data())
+			if err != nil {
+				return nil, err
+			}
+			in := route.Input{Body: body, Subject: msg.Subject(), Event: msg.Event}
+			if skip, err := m.Skip(ctx, in); err != nil || skip {
+				return nil, err // a false filter acknowledges and skips
+			}
+			return m.Plan(ctx, in, eventID(msg), msg.Seq())
+		})
+		if err != nil || p == nil {
 			return wrap(msg, err)
 		}
-		in := route.Input{Body: body, Subject: msg.Subject(), Event: msg.Event}
-		skip, err := m.Skip(ctx, in)
-		if err != nil || skip {
-			return wrap(msg, err) // a false filter acknowledges and skips
-		}
-		p, err := m.Plan(ctx, in, eventID(msg), msg.Seq())
-		if err != nil {
-			return wrap(msg, err)
-		}
-		p.Correlation = msg.Event.Correlation()
+		p.Correlation, p.Backlog = msg.Event.Correlation(), backlog(msg)
 		return wrap(msg, b.Submit(ctx, p))
 	}
 }
@@ -68,18 +90,29 @@ func routeHandler(m *plan.Mapper, b *batch.Batcher) consume.Handler {
 // the one message that names its own Odoo model and operation, so nothing
 // another stream holds — an event, a result, a dead letter — is taken for
 // one, whatever its subject.
-func cmdHandler(instance string, b *batch.Batcher) consume.Handler {
+func cmdHandler(instance string, b *batch.Batcher, g gate) consume.Handler {
 	return func(ctx context.Context, msg *consume.Msg) error {
 		if s := msg.Stream(); s != events.StreamOdooCmd {
 			return wrap(msg, events.Permanentf("route %s takes commands from stream %s only, not from %q", plan.CommandRoute, events.StreamOdooCmd, s))
 		}
-		p, err := plan.FromCommand(msg.Subject(), msg.Event.ContentType, msg.Data(), eventID(msg), msg.Seq(), instance)
+		p, err := g.do(ctx, func() (*plan.Plan, error) {
+			return plan.FromCommand(msg.Subject(), msg.Event.ContentType, msg.Data(), eventID(msg), msg.Seq(), instance)
+		})
 		if err != nil {
 			return wrap(msg, err)
 		}
-		p.Correlation = msg.Event.Correlation()
+		p.Correlation, p.Backlog = msg.Event.Correlation(), backlog(msg)
 		return wrap(msg, b.Submit(ctx, p))
 	}
+}
+
+// backlog is how many messages waited for the consumer behind msg when it
+// was delivered: the batcher lingers for more only while some do.
+func backlog(msg *consume.Msg) uint64 {
+	if msg.Meta == nil {
+		return 0
+	}
+	return msg.Meta.NumPending
 }
 
 // eventID is what the external id of a create is derived from: the

@@ -105,11 +105,12 @@ func newWriter(deps service.Deps, cfg Config, log *slog.Logger) (*writer, error)
 	applier := apply.New(w.clients, w.monitor, log)
 	w.batcher = batch.New(applier.Apply, cfg.BatchSize, cfg.Linger, newBatchMetrics(deps.Registry).observe)
 	cm := consume.NewMetrics(deps.Registry)
+	g := newGate() // shared by every route: the cores are
 	for _, m := range mappers {
-		w.addLoop(m.spec, routeHandler(m.mapper, w.batcher), cm)
+		w.addLoop(m.spec, routeHandler(m.mapper, w.batcher, g), cm)
 	}
 	if cfg.CmdRoute.Enabled {
-		w.addLoop(cmdSpec(cfg), cmdHandler(cfg.Instance, w.batcher), cm)
+		w.addLoop(cmdSpec(cfg), cmdHandler(cfg.Instance, w.batcher, g), cm)
 	}
 	return w, nil
 }

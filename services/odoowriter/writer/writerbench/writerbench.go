@@ -27,8 +27,8 @@ import (
 // Options describe one run; zero values take the defaults.
 type Options struct {
 	Events      int              // events to write; default 5000
-	BatchSize   int              // the writer's batch_size; default 100 (1 = one call per event)
-	Concurrency int              // messages in flight; default max(BatchSize, 16)
+	BatchSize   int              // the writer's batch_size; default the writer's (1 = one call per event)
+	Concurrency int              // messages in flight; default the writer's (2 × batch_size), 16 for batch_size 1
 	Op          string           // the route's op: upsert (default: a search_read and a create per batch) or create (one load per batch)
 	Latency     odootest.Latency // Odoo's cost; default 5ms per call plus 0.1ms per record
 	Transport   string           // xmlrpc (default) or json2
@@ -46,8 +46,8 @@ func (o *Options) defaults() {
 	if o.BatchSize <= 0 {
 		o.BatchSize = writer.DefaultBatchSize
 	}
-	if o.Concurrency <= 0 {
-		o.Concurrency = max(o.BatchSize, 16)
+	if o.Concurrency <= 0 && o.BatchSize == 1 {
+		o.Concurrency = 16
 	}
 	if o.Op == "" {
 		o.Op = route.OpUpsert
@@ -152,11 +152,18 @@ func (e *env) close() {
 
 // publish stores n issues.opened events, one issue each, asynchronously.
 func (e *env) publish(ctx context.Context, n int) error {
+	return e.publishEach(ctx, n, "github.issues.opened", func(i int) string {
+		return fmt.Sprintf(`{"action":"opened","issue":{"id":%d,"number":%d,"title":"Issue %d","body":"Found by the bench."}}`, 100000+i, i+1, i)
+	})
+}
+
+// publishEach stores n events on subject, body(i) each, asynchronously,
+// and waits for every acknowledgement.
+func (e *env) publishEach(ctx context.Context, n int, subject string, body func(i int) string) error {
 	futures := make([]jetstream.PubAckFuture, 0, n)
 	for i := range n {
-		body := fmt.Sprintf(`{"action":"opened","issue":{"id":%d,"number":%d,"title":"Issue %d","body":"Found by the bench."}}`, 100000+i, i+1, i)
-		ev := events.New(ctx, "writerbench", "com.github.issues.opened", []byte(body))
-		f, err := e.hub.JS.PublishMsgAsync(ev.Msg("github.issues.opened"))
+		ev := events.New(ctx, "writerbench", "com.github.issues.opened", []byte(body(i)))
+		f, err := e.hub.JS.PublishMsgAsync(ev.Msg(subject))
 		if err != nil {
 			return fmt.Errorf("writerbench: publish: %w", err)
 		}
