@@ -40,12 +40,15 @@ type Options struct {
 	HubBinary  string // `hub` executable for the memory scenario; "" skips it
 	Rounds     int    // rounds of the durability scenario; default 3
 	Only       []int  // the scenarios to run, by number; nil = all
-	Log        io.Writer
+	// PeerDuration is each measured round of scenario 8 (ingest vs
+	// Benthos); default 60s (2s with Quick).
+	PeerDuration time.Duration
+	Log          io.Writer
 }
 
 // Quick is a small run that finishes in well under a minute (a smoke test).
 func Quick() Options {
-	return Options{Deliveries: 300, Events: 300, Jobs: 300, Latency: 30, Scale: []int{1000}, Rounds: 1}
+	return Options{Deliveries: 300, Events: 300, Jobs: 300, Latency: 30, Scale: []int{1000}, Rounds: 1, PeerDuration: 2 * time.Second}
 }
 
 func (o *Options) defaults() {
@@ -67,6 +70,9 @@ func (o *Options) defaults() {
 	if o.Rounds <= 0 {
 		o.Rounds = 3
 	}
+	if o.PeerDuration <= 0 {
+		o.PeerDuration = 60 * time.Second
+	}
 	if o.Log == nil {
 		o.Log = io.Discard
 	}
@@ -87,6 +93,8 @@ type Report struct {
 	Durability []DurabilityRow `json:"durability"`
 	Rounds     int             `json:"durability_rounds"`
 	Only       []int           `json:"only,omitempty"` // the scenarios run; empty = all
+	// Peers is scenario 8, the ingester against a Benthos peer.
+	Peers *IngestPeers `json:"ingest_peers,omitempty"`
 }
 
 // Machine says where the numbers come from.
@@ -158,6 +166,7 @@ func Run(ctx context.Context, o Options) (Report, error) {
 		{"5 memory of hub run", runMemory},
 		{"6 scale curve", runScale},
 		{"7 durability (sync_interval)", runDurability},
+		{"8 ingest vs Benthos", runIngestPeers},
 	}
 	for i, s := range steps {
 		if len(o.Only) > 0 && !slices.Contains(o.Only, i+1) {

@@ -12,7 +12,10 @@
 // (3) the dispatcher vs a plain HTTP client loop, and with a failing
 // second service; (4) end-to-end latency webhook → Odoo; (5) RSS of `hub
 // run` idle and after scenario 1; (6) the scale curve of (1) and (3); (7)
-// what each embedded.sync_interval (2m, 1s, always) costs (1) and (3).
+// what each embedded.sync_interval (2m, 1s, always) costs (1) and (3);
+// (8) the ingester against a Benthos peer (`hub run --only ingester` and
+// Benthos's http_server with a synchronous JetStream output, each its own
+// process, alternating rounds of signed deliveries at concurrency 64).
 // Each scenario is also a Go benchmark in its service's module.
 //
 // It is a module of its own so that the scenario packages and the test
@@ -53,6 +56,11 @@ const hubPackage = "github.com/insightpulse/pulsehub/services/hub"
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	if peer := os.Getenv(peerEnv); peer != "" { // a peer of scenario 8, started by the bench
+		code := runPeer(ctx, peer)
+		stop()
+		os.Exit(code)
+	}
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)
@@ -73,7 +81,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	scale := fs.String("scale", "10000,100000", "scale-curve sizes, comma-separated")
 	asJSON := fs.Bool("json", false, "print the report as JSON instead of Markdown")
 	only := fs.String("only", "", "run only these scenarios, by number (e.g. 1,7); default all")
-	rounds := fs.Int("rounds", 0, "rounds of scenario 7 (durability), each setting once per round; default 3 (1 with --quick)")
+	rounds := fs.Int("rounds", 0, "rounds of scenarios 7 (durability) and 8 (ingest vs Benthos), each setting or peer once per round; default 3 (1 with --quick)")
+	peerDuration := fs.Duration("peer-duration", 0, "length of each measured round of scenario 8; default 60s (2s with --quick)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			_, _ = flagOut.WriteTo(stdout)
@@ -104,8 +113,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if *only != "" {
 		for _, s := range strings.Split(*only, ",") {
 			n, err := strconv.Atoi(strings.TrimSpace(s))
-			if err != nil || n < 1 || n > 7 {
-				fmt.Fprintf(stderr, "bench: --only %q: want scenario numbers 1 to 7\n", *only)
+			if err != nil || n < 1 || n > 8 {
+				fmt.Fprintf(stderr, "bench: --only %q: want scenario numbers 1 to 8\n", *only)
 				return 2
 			}
 			o.Only = append(o.Only, n)
@@ -118,11 +127,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if *rounds > 0 {
 		o.Rounds = *rounds
 	}
+	if *peerDuration > 0 {
+		o.PeerDuration = *peerDuration
+	}
 	if *million {
 		o.Scale = append(o.Scale, 1_000_000)
 	}
 	o.Log = stderr
-	if len(o.Only) == 0 || slices.Contains(o.Only, 5) {
+	if len(o.Only) == 0 || slices.Contains(o.Only, 5) || slices.Contains(o.Only, 8) {
 		hub, cleanup, err := buildHub(ctx, stderr)
 		if err != nil {
 			fmt.Fprintf(stderr, "bench: %v\n", err)

@@ -52,6 +52,7 @@ func (r Report) Markdown() string {
 		fmt.Fprintf(&b, "| %d | %.0f | %s | %.0f | %s |\n", s.N, s.IngestPerSec, mib(s.IngestRSS), s.DispatchPerSec, mib(s.DispatchRSS))
 	}
 	durabilityMarkdown(&b, r.Durability, r.Rounds)
+	ingestPeersMarkdown(&b, r.Peers)
 	return onlySections(b.String(), r.Only)
 }
 

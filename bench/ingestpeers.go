@@ -1,0 +1,376 @@
+package main
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"runtime/debug"
+	"runtime/pprof"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/insightpulse/pulsehub/events"
+	"github.com/insightpulse/pulsehub/services/hub/embedded"
+	"github.com/insightpulse/pulsehub/services/ingester/ingestbench"
+)
+
+// Scenario 8: the hub's ingester against a Benthos peer doing the least
+// an ingester must (receive, publish synchronously, answer after the
+// PubAck), each in its own process, publishing into the same embedded
+// JetStream of this process, with the same signed 7 KB push deliveries at
+// the same concurrency for the same time, in alternating rounds.
+
+// peerEnv, set in a child's environment, makes this program run a peer
+// instead of the bench: its value names the peer (benthos), peerNATSEnv
+// and peerListenEnv say where.
+const (
+	peerEnv       = "PULSEHUB_BENCH_PEER"
+	peerNATSEnv   = "PULSEHUB_BENCH_PEER_NATS"
+	peerListenEnv = "PULSEHUB_BENCH_PEER_LISTEN"
+	// peerProfileEnv names a file for the Benthos peer's CPU profile.
+	peerProfileEnv = "PULSEHUB_BENCH_PEER_CPUPROFILE"
+)
+
+// peerConcurrency is scenario 8's number of senders at once.
+const peerConcurrency = 64
+
+// The peers.
+const (
+	peerHub     = "hub"
+	peerBenthos = "benthos"
+)
+
+// runPeer is this program as a peer's process (peerEnv set): it serves
+// until ctx is done and returns the exit status.
+func runPeer(ctx context.Context, name string) int {
+	if f := os.Getenv(peerProfileEnv); f != "" { // a CPU profile of the peer, for docs/performance.md
+		out, err := os.Create(f)
+		if err == nil && pprof.StartCPUProfile(out) == nil {
+			defer func() { pprof.StopCPUProfile(); out.Close() }()
+		}
+	}
+	var err error
+	switch name {
+	case peerBenthos:
+		err = runBenthos(ctx, os.Getenv(peerNATSEnv), os.Getenv(peerListenEnv), events.GitHubSubject("push", ""), peerConcurrency)
+	default:
+		err = fmt.Errorf("unknown peer %q", name)
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "bench peer %s: %v\n", name, err)
+		return 1
+	}
+	return 0
+}
+
+// IngestPeers is scenario 8: every round of each peer, and the medians.
+type IngestPeers struct {
+	Concurrency int           `json:"concurrency"`
+	Duration    time.Duration `json:"duration_ns"` // of each measured round, after a warm-up
+	Sync        string        `json:"sync_interval"`
+	Hub         PeerRuns      `json:"hub"`
+	Benthos     PeerRuns      `json:"benthos"`
+	Ratio       float64       `json:"ratio"` // median hub deliveries/s over Benthos's
+}
+
+// PeerRuns are one peer's rounds.
+type PeerRuns struct {
+	Name   string      `json:"name"`
+	Rounds []PeerRound `json:"rounds"`
+	Median PeerRound   `json:"median"` // each field's median over the rounds
+}
+
+// PeerRound is one measured round of one peer.
+type PeerRound struct {
+	Deliveries int           `json:"deliveries"`
+	PerSecond  float64       `json:"per_second"`
+	P50        time.Duration `json:"p50_ns"`
+	P99        time.Duration `json:"p99_ns"`
+	// CPUPerDelivery is the peer process's CPU time (user + system) over
+	// the round divided by its deliveries (the NATS server and the load
+	// generator, in this process, are not in it).
+	CPUPerDelivery time.Duration `json:"cpu_per_delivery_ns"`
+	// RSSPeak is the peer's peak resident set (VmHWM), start to end of
+	// the round, warm-up included.
+	RSSPeak uint64 `json:"rss_peak"`
+}
+
+func (p *PeerRuns) median() {
+	col := func(f func(PeerRound) float64) float64 {
+		v := make([]float64, len(p.Rounds))
+		for i, r := range p.Rounds {
+			v[i] = f(r)
+		}
+		return median(v)
+	}
+	p.Median = PeerRound{
+		Deliveries:     int(col(func(r PeerRound) float64 { return float64(r.Deliveries) })),
+		PerSecond:      col(func(r PeerRound) float64 { return r.PerSecond }),
+		P50:            time.Duration(col(func(r PeerRound) float64 { return float64(r.P50) })),
+		P99:            time.Duration(col(func(r PeerRound) float64 { return float64(r.P99) })),
+		CPUPerDelivery: time.Duration(col(func(r PeerRound) float64 { return float64(r.CPUPerDelivery) })),
+		RSSPeak:        uint64(col(func(r PeerRound) float64 { return float64(r.RSSPeak) })),
+	}
+}
+
+func runIngestPeers(ctx context.Context, o Options, r *Report) error {
+	if o.HubBinary == "" {
+		fmt.Fprintln(o.Log, "  skipped: no hub binary")
+		return nil
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	env, err := startNATS()
+	if err != nil {
+		return err
+	}
+	defer env.close()
+	// One Bench for every round: its delivery GUIDs stay unique across
+	// rounds, so nothing is a duplicate.
+	b := ingestbench.Attach(nil, "", benchSecret)
+	defer b.Close()
+	p := &IngestPeers{Concurrency: peerConcurrency, Duration: o.PeerDuration, Sync: embedded.DefaultSyncInterval,
+		Hub: PeerRuns{Name: "hub " + hubVersion()}, Benthos: PeerRuns{Name: "Benthos " + moduleVersion("github.com/redpanda-data/benthos/v4")}}
+	for round := range o.Rounds {
+		order := []*PeerRuns{&p.Hub, &p.Benthos}
+		if round%2 == 1 {
+			order[0], order[1] = order[1], order[0]
+		}
+		for _, runs := range order {
+			cmd := hubPeer(ctx, o.HubBinary, env.srv.ClientURL())
+			if runs == &p.Benthos {
+				cmd = benthosPeer(ctx, self, env.srv.ClientURL())
+			}
+			pr, err := measurePeer(ctx, o, b, cmd)
+			if err != nil {
+				return fmt.Errorf("%s, round %d: %w", runs.Name, round+1, err)
+			}
+			fmt.Fprintf(o.Log, "  round %d %-16s %7.0f deliveries/s  p50 %6.2f ms  p99 %6.2f ms  CPU %4.0f µs/delivery  RSS peak %s\n", round+1, runs.Name,
+				pr.PerSecond, msf(pr.P50), msf(pr.P99), float64(pr.CPUPerDelivery.Nanoseconds())/1000, mib(pr.RSSPeak))
+			runs.Rounds = append(runs.Rounds, pr)
+			// What was stored is not needed: each round starts empty.
+			if s, err := env.js.Stream(ctx, events.StreamGitHub); err == nil {
+				_ = s.Purge(ctx)
+			}
+		}
+	}
+	p.Hub.median()
+	p.Benthos.median()
+	p.Ratio = p.Hub.Median.PerSecond / p.Benthos.Median.PerSecond
+	r.Peers = p
+	return nil
+}
+
+// peerCommand is one peer's process: where it listens, and the command.
+type peerCommand struct {
+	addr   string // host:port of its POST /github
+	health string // a GET answering 200 once it serves; "" = wait for the port
+	cmd    *exec.Cmd
+}
+
+// hubPeer is `hub run --only ingester` against the bench's NATS server,
+// with its defaults but the listen address and the webhook secret.
+func hubPeer(ctx context.Context, hub, natsURL string) peerCommand {
+	addr := loopbackAddr()
+	cmd := exec.CommandContext(ctx, hub, "run", "--only", "ingester")
+	cmd.Dir = os.TempDir()
+	cmd.Env = append(os.Environ(), "PULSEHUB_NATS_URL="+natsURL, "PULSEHUB_GITHUB_WEBHOOK_SECRET="+benchSecret,
+		"PULSEHUB_INGESTER_HTTP_LISTEN="+addr)
+	return peerCommand{addr: addr, health: "http://" + addr + "/health", cmd: cmd}
+}
+
+// benthosPeer is this program as the Benthos peer.
+func benthosPeer(ctx context.Context, self, natsURL string) peerCommand {
+	addr := loopbackAddr()
+	cmd := exec.CommandContext(ctx, self)
+	cmd.Env = append(os.Environ(), peerEnv+"="+peerBenthos, peerNATSEnv+"="+natsURL, peerListenEnv+"="+addr)
+	return peerCommand{addr: addr, cmd: cmd}
+}
+
+// measurePeer starts the peer, warms it up, measures one round, and stops it.
+func measurePeer(ctx context.Context, o Options, b *ingestbench.Bench, p peerCommand) (PeerRound, error) {
+	var stderr strings.Builder
+	p.cmd.Stderr = &stderr // stdout (the hub's request log) goes to /dev/null
+	if err := p.cmd.Start(); err != nil {
+		return PeerRound{}, err
+	}
+	stopped := false
+	stop := func() error {
+		if stopped {
+			return nil
+		}
+		stopped = true
+		_ = p.cmd.Process.Signal(syscall.SIGTERM)
+		done := make(chan error, 1)
+		go func() { done <- p.cmd.Wait() }()
+		select {
+		case err := <-done:
+			return err
+		case <-time.After(30 * time.Second):
+			_ = p.cmd.Process.Kill()
+			return errors.Join(errors.New("did not stop within 30s"), <-done)
+		}
+	}
+	defer stop()
+	pid := p.cmd.Process.Pid
+	if err := waitServing(p, 30*time.Second); err != nil {
+		return PeerRound{}, fmt.Errorf("%w\n%s", err, stderr.String())
+	}
+	url := "http://" + p.addr + "/github"
+	s := ingestbench.Scenario{Mode: ingestbench.HTTP, Concurrency: peerConcurrency, Payload: pushPayload, URL: url}
+	warm := s
+	warm.Duration = min(o.PeerDuration/10, 5*time.Second)
+	if _, err := b.Run(ctx, warm); err != nil {
+		return PeerRound{}, fmt.Errorf("warm-up: %w\n%s", err, stderr.String())
+	}
+	cpu0 := cpuTime(pid)
+	s.Duration = o.PeerDuration
+	res, err := b.Run(ctx, s)
+	if err != nil {
+		return PeerRound{}, fmt.Errorf("%w\n%s", err, stderr.String())
+	}
+	pr := PeerRound{Deliveries: res.Scenario.Deliveries, PerSecond: res.PerSecond, P50: res.P50, P99: res.P99,
+		CPUPerDelivery: (cpuTime(pid) - cpu0) / time.Duration(max(res.Scenario.Deliveries, 1)), RSSPeak: procStatus(pid, "VmHWM:")}
+	if err := stop(); err != nil && !isSignalExit(err) {
+		return pr, fmt.Errorf("stopped with %w\n%s", err, stderr.String())
+	}
+	return pr, nil
+}
+
+// isSignalExit is an exit by the SIGTERM measurePeer sent (the hub exits
+// 0 on it; a Go program without a handler dies of it).
+func isSignalExit(err error) bool {
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() && ws.Signal() == syscall.SIGTERM {
+			return true
+		}
+	}
+	return false
+}
+
+// waitServing waits until the peer answers its health check, or accepts
+// connections on its port when it has none.
+func waitServing(p peerCommand, d time.Duration) error {
+	if p.health != "" {
+		return waitHealthy(p.health, d)
+	}
+	deadline := time.Now().Add(d)
+	for {
+		c, err := net.DialTimeout("tcp", p.addr, time.Second)
+		if err == nil {
+			c.Close()
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s not listening within %s: %w", p.addr, d, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// loopbackAddr is a free port on 127.0.0.1.
+func loopbackAddr() string {
+	port, err := freePort()
+	if err != nil {
+		return "127.0.0.1:0"
+	}
+	return fmt.Sprintf("127.0.0.1:%d", port)
+}
+
+// clockTick is the unit of /proc/<pid>/stat's times (USER_HZ, 100 on Linux).
+const clockTick = 10 * time.Millisecond
+
+// cpuTime is a process's user + system CPU time so far, from /proc.
+func cpuTime(pid int) time.Duration {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// The command name (field 2) may hold spaces; the fields after it don't.
+	_, rest, ok := strings.Cut(string(b), ") ")
+	if !ok {
+		return 0
+	}
+	f := strings.Fields(rest) // f[0] is field 3 (state): utime is field 14, stime 15
+	if len(f) < 13 {
+		return 0
+	}
+	u, _ := strconv.ParseInt(f[11], 10, 64)
+	s, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(u+s) * clockTick
+}
+
+// procStatus reads one size line (kB) of /proc/<pid>/status, in bytes.
+func procStatus(pid int, key string) uint64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, key); ok {
+			if f := strings.Fields(rest); len(f) >= 1 {
+				kb, _ := strconv.ParseUint(f[0], 10, 64)
+				return kb * 1024
+			}
+		}
+	}
+	return 0
+}
+
+// moduleVersion is the version of a module this program was built with.
+func moduleVersion(path string) string {
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, d := range bi.Deps {
+			if d.Path == path {
+				return d.Version
+			}
+		}
+	}
+	return "(unknown version)"
+}
+
+var hubVersionOnce = sync.OnceValue(func() string {
+	out, err := exec.Command("git", "rev-parse", "--short", "HEAD").Output()
+	if err != nil {
+		return "(this tree)"
+	}
+	return "@" + strings.TrimSpace(string(out))
+})
+
+// hubVersion names the commit the hub peer was built from, when known.
+func hubVersion() string { return hubVersionOnce() }
+
+func msf(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+// ingestPeersMarkdown is scenario 8's table.
+func ingestPeersMarkdown(b *strings.Builder, p *IngestPeers) {
+	if p == nil {
+		return
+	}
+	fmt.Fprintf(b, "\n### 8. Ingest vs Benthos: signed 7 KB `push` deliveries, c=%d, %s per round, %d rounds alternating, medians\n\n",
+		p.Concurrency, p.Duration, len(p.Hub.Rounds))
+	b.WriteString("| peer | deliveries/s | p50 | p99 | CPU per delivery (peer process) | RSS peak | rounds (deliveries/s) |\n|---|---|---|---|---|---|---|\n")
+	for _, runs := range []PeerRuns{p.Hub, p.Benthos} {
+		var per []string
+		for _, r := range runs.Rounds {
+			per = append(per, fmt.Sprintf("%.0f", r.PerSecond))
+		}
+		m := runs.Median
+		fmt.Fprintf(b, "| %s | %.0f | %s | %s | %.0f µs | %s | %s |\n", runs.Name, m.PerSecond, ms(m.P50), ms(m.P99),
+			float64(m.CPUPerDelivery.Nanoseconds())/1000, mib(m.RSSPeak), strings.Join(per, ", "))
+	}
+	fmt.Fprintf(b, "\nRatio hub / Benthos: **%.2f×** (target ≥ 1.2×, p99 ≤ Benthos's, RSS < 200 MiB). Both publish into this process's embedded JetStream "+
+		"(file store, sync_interval %s); the hub verifies the signature, parses the payload, builds the envelope, logs and counts each request; "+
+		"the Benthos peer (core http_server → a synchronous JetStream output, answered after the PubAck) does none of that.\n",
+		p.Ratio, cmp.Or(p.Sync, "default"))
+}
