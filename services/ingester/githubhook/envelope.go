@@ -51,12 +51,55 @@ type summary struct {
 	installationID string
 }
 
-// payload is what the ingester reads from a GitHub payload. Every leaf is
-// raw, so a field of an unexpected type is ignored rather than refused.
-// summaryPaths are the payload fields the envelope needs, read in one
-// pass with gjson (github.com/tidwall/gjson): validating and walking a
-// 7 KB push payload with encoding/json was 15% of the ingester's CPU.
-var summaryPaths = []string{"action", "repository.html_url", "repository.full_name", "organization.url", "installation.id"}
+// The payload fields the envelope needs, in the order summarize returns them.
+const (
+	fieldAction = iota
+	fieldRepoURL
+	fieldRepoFullName
+	fieldOrgURL
+	fieldInstallationID
+	fields
+)
+
+// summarize reads action, repository.html_url, repository.full_name,
+// organization.url and installation.id in one pass over the top-level
+// object (gjson, github.com/tidwall/gjson: validating and walking a 7 KB
+// push payload with encoding/json was 15% of the ingester's CPU; looking
+// each path up on its own walked the document five times, the absent
+// ones to its end). Every leaf is raw, so a field of an unexpected type
+// is ignored rather than refused. As with a gjson path, the first key
+// that holds a field wins.
+func summarize(doc []byte) (f [fields]gjson.Result) {
+	first := func(i int, v gjson.Result) {
+		if !f[i].Exists() {
+			f[i] = v
+		}
+	}
+	// The document is known to be one valid JSON object: walk it as one
+	// (gjson.Parse would first scan it to its end to find that out).
+	gjson.Result{Type: gjson.JSON, Raw: string(doc)}.ForEach(func(k, v gjson.Result) bool {
+		switch k.Str {
+		case "action":
+			first(fieldAction, v)
+		case "repository":
+			v.ForEach(func(k, v gjson.Result) bool {
+				switch k.Str {
+				case "html_url":
+					first(fieldRepoURL, v)
+				case "full_name":
+					first(fieldRepoFullName, v)
+				}
+				return true
+			})
+		case "organization":
+			first(fieldOrgURL, v.Get("url"))
+		case "installation":
+			first(fieldInstallationID, v.Get("id"))
+		}
+		return true
+	})
+	return f
+}
 
 // parse checks that the body is a JSON object (inside a payload= form field
 // for form deliveries) and reads its summary in one pass over the document.
@@ -75,63 +118,34 @@ func parse(contentType string, body []byte) (summary, error) {
 	if d := bytes.TrimLeft(doc, " \t\r\n"); len(d) == 0 || d[0] != '{' {
 		return summary{}, fmt.Errorf("%w: not a JSON object", errMalformed)
 	}
-	if tooDeep(doc, MaxDepth) {
+	switch err := checkJSON(doc, MaxDepth); {
+	case errors.Is(err, errTooDeep):
 		return summary{}, fmt.Errorf("%w: nested more than %d levels deep", errMalformed, MaxDepth)
+	case err != nil:
+		return summary{}, fmt.Errorf("%w: %w", errMalformed, err)
 	}
-	if !gjson.ValidBytes(doc) {
-		return summary{}, fmt.Errorf("%w: not valid JSON", errMalformed)
-	}
-	f := gjson.GetManyBytes(doc, summaryPaths...)
-	action, err := actionOf(f[0])
+	f := summarize(doc)
+	action, err := actionOf(f[fieldAction])
 	if err != nil {
 		return summary{}, err
 	}
 	return summary{
 		action:         action,
-		repoURL:        str(f[1]),
-		repoFullName:   str(f[2]),
-		orgURL:         str(f[3]),
-		installationID: integer(f[4]),
+		repoURL:        str(f[fieldRepoURL]),
+		repoFullName:   str(f[fieldRepoFullName]),
+		orgURL:         str(f[fieldOrgURL]),
+		installationID: integer(f[fieldInstallationID]),
 	}, nil
 }
 
 // MaxDepth bounds how deeply a payload's objects and arrays nest. gjson
-// validates recursively, two stack frames a level: a signed body of 8 MiB
+// validated recursively, two stack frames a level: a signed body of 8 MiB
 // of '[' took the goroutine's stack past Go's 1 GB limit, a fatal error
-// that no recover catches, and the whole process died. 10,000 is
+// that no recover catches, and the whole process died. checkJSON does not
+// recurse, but the routes decode what is stored: 10,000 is
 // encoding/json's own limit, so whatever the ingester stores, a route can
 // decode.
 const MaxDepth = 10000
-
-// tooDeep reports whether doc nests objects and arrays deeper than limit,
-// in one pass without recursion (brackets inside strings do not count).
-// It does not validate: a malformed doc is left to gjson.
-func tooDeep(doc []byte, limit int) bool {
-	depth, inString := 0, false
-	for i := 0; i < len(doc); i++ {
-		c := doc[i]
-		if inString {
-			switch c {
-			case '\\':
-				i++ // the escaped byte, a quote included
-			case '"':
-				inString = false
-			}
-			continue
-		}
-		switch c {
-		case '"':
-			inString = true
-		case '{', '[':
-			if depth++; depth > limit {
-				return true
-			}
-		case '}', ']':
-			depth--
-		}
-	}
-	return false
-}
 
 // actionOf is the payload's action: a string of at most
 // events.MaxNameLen bytes, since it becomes a subject token (any byte is

@@ -86,14 +86,15 @@ func (e Endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // handle runs the handler with a hold on the budget that its ReadBody
-// grows as the body arrives, and gives the hold back once the handler
-// has answered (after the publish), even if it panics.
+// grows as the body arrives, and gives the hold (and the body's pooled
+// buffer) back once the handler has answered (after the publish), even if
+// it panics. A handler must not keep the body past its return.
 func (e Endpoint) handle(w http.ResponseWriter, r *http.Request) Result {
 	if e.Correlate != nil {
 		service.SetCorrelationID(r.Context(), e.Correlate(r))
 	}
-	rd := &reading{rules: e.Bodies, hold: e.Bodies.Budget.Hold()}
-	defer rd.hold.Release()
+	rd := &reading{rules: e.Bodies, hold: e.Bodies.Budget.Hold(), pool: true}
+	defer rd.done()
 	return e.Handle(w, r.WithContext(context.WithValue(r.Context(), readingKey{}, rd)))
 }
 
