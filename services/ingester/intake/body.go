@@ -64,7 +64,7 @@ var errTooLarge = errors.New("body larger than the limit")
 type reading struct {
 	rules BodyRules
 	hold  *Hold
-	pool bool // take the first piece from firstPieces (within an Endpoint)
+	pool  bool // take the first piece from firstPieces (within an Endpoint)
 	// pooled is the body's buffer when it came from firstPieces; it goes
 	// back there once the request has been answered (done).
 	pooled *[]byte
