@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime/debug"
 	"runtime/pprof"
 	"strconv"
@@ -17,6 +18,7 @@ import (
 	"time"
 
 	"github.com/insightpulse/pulsehub/events"
+	"github.com/insightpulse/pulsehub/services/hub/cli"
 	"github.com/insightpulse/pulsehub/services/hub/embedded"
 	"github.com/insightpulse/pulsehub/services/ingester/ingestbench"
 )
@@ -34,8 +36,11 @@ const (
 	peerEnv       = "PULSEHUB_BENCH_PEER"
 	peerNATSEnv   = "PULSEHUB_BENCH_PEER_NATS"
 	peerListenEnv = "PULSEHUB_BENCH_PEER_LISTEN"
-	// peerProfileEnv names a file for the Benthos peer's CPU profile.
-	peerProfileEnv = "PULSEHUB_BENCH_PEER_CPUPROFILE"
+	// peerProfileEnv names a directory for the peers' profiles: each
+	// peer writes <peer>.cpu and, when it stops, <peer>.heap (allocations
+	// and what is in use). The hub peer then runs from this program
+	// (cli.Main, the hub binary's own code) instead of the hub binary.
+	peerProfileEnv = "PULSEHUB_BENCH_PEER_PROFILES"
 )
 
 // peerConcurrency is scenario 8's number of senders at once.
@@ -50,14 +55,16 @@ const (
 // runPeer is this program as a peer's process (peerEnv set): it serves
 // until ctx is done and returns the exit status.
 func runPeer(ctx context.Context, name string) int {
-	if f := os.Getenv(peerProfileEnv); f != "" { // a CPU profile of the peer, for docs/performance.md
-		out, err := os.Create(f)
-		if err == nil && pprof.StartCPUProfile(out) == nil {
-			defer func() { pprof.StopCPUProfile(); out.Close() }()
-		}
+	if dir := os.Getenv(peerProfileEnv); dir != "" { // profiles of the peer, for docs/performance.md
+		stop := profile(filepath.Join(dir, name))
+		defer stop()
 	}
 	var err error
 	switch name {
+	case peerHub: // the hub's own command line, as the hub binary runs it
+		if code := cli.Main(ctx, []string{"run", "--only", "ingester"}, os.Stdout, os.Stderr); code != 0 {
+			err = fmt.Errorf("hub run exited %d", code)
+		}
 	case peerBenthos:
 		err = runBenthos(ctx, os.Getenv(peerNATSEnv), os.Getenv(peerListenEnv), events.GitHubSubject("push", ""), peerConcurrency)
 	default:
@@ -68,6 +75,23 @@ func runPeer(ctx context.Context, name string) int {
 		return 1
 	}
 	return 0
+}
+
+// profile starts a CPU profile in base.cpu; the returned stop ends it and
+// writes the heap profile to base.heap.
+func profile(base string) (stop func()) {
+	cpu, err := os.Create(base + ".cpu")
+	if err != nil || pprof.StartCPUProfile(cpu) != nil {
+		return func() {}
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		cpu.Close()
+		if heap, err := os.Create(base + ".heap"); err == nil {
+			_ = pprof.Lookup("allocs").WriteTo(heap, 0)
+			heap.Close()
+		}
+	}
 }
 
 // IngestPeers is scenario 8: every round of each peer, and the medians.
@@ -97,6 +121,9 @@ type PeerRound struct {
 	// the round divided by its deliveries (the NATS server and the load
 	// generator, in this process, are not in it).
 	CPUPerDelivery time.Duration `json:"cpu_per_delivery_ns"`
+	// BenchCPUPerDelivery is this process's: the load generator and the
+	// NATS server storing the deliveries (the same work for every peer).
+	BenchCPUPerDelivery time.Duration `json:"bench_cpu_per_delivery_ns"`
 	// RSSPeak is the peer's peak resident set (VmHWM), start to end of
 	// the round, warm-up included.
 	RSSPeak uint64 `json:"rss_peak"`
@@ -111,12 +138,13 @@ func (p *PeerRuns) median() {
 		return median(v)
 	}
 	p.Median = PeerRound{
-		Deliveries:     int(col(func(r PeerRound) float64 { return float64(r.Deliveries) })),
-		PerSecond:      col(func(r PeerRound) float64 { return r.PerSecond }),
-		P50:            time.Duration(col(func(r PeerRound) float64 { return float64(r.P50) })),
-		P99:            time.Duration(col(func(r PeerRound) float64 { return float64(r.P99) })),
-		CPUPerDelivery: time.Duration(col(func(r PeerRound) float64 { return float64(r.CPUPerDelivery) })),
-		RSSPeak:        uint64(col(func(r PeerRound) float64 { return float64(r.RSSPeak) })),
+		Deliveries:          int(col(func(r PeerRound) float64 { return float64(r.Deliveries) })),
+		PerSecond:           col(func(r PeerRound) float64 { return r.PerSecond }),
+		P50:                 time.Duration(col(func(r PeerRound) float64 { return float64(r.P50) })),
+		P99:                 time.Duration(col(func(r PeerRound) float64 { return float64(r.P99) })),
+		CPUPerDelivery:      time.Duration(col(func(r PeerRound) float64 { return float64(r.CPUPerDelivery) })),
+		BenchCPUPerDelivery: time.Duration(col(func(r PeerRound) float64 { return float64(r.BenchCPUPerDelivery) })),
+		RSSPeak:             uint64(col(func(r PeerRound) float64 { return float64(r.RSSPeak) })),
 	}
 }
 
@@ -146,7 +174,11 @@ func runIngestPeers(ctx context.Context, o Options, r *Report) error {
 			order[0], order[1] = order[1], order[0]
 		}
 		for _, runs := range order {
-			cmd := hubPeer(ctx, o.HubBinary, env.srv.ClientURL())
+			hub := o.HubBinary
+			if os.Getenv(peerProfileEnv) != "" {
+				hub = self // profiled: see peerProfileEnv
+			}
+			cmd := hubPeer(ctx, hub, env.srv.ClientURL())
 			if runs == &p.Benthos {
 				cmd = benthosPeer(ctx, self, env.srv.ClientURL())
 			}
@@ -154,8 +186,8 @@ func runIngestPeers(ctx context.Context, o Options, r *Report) error {
 			if err != nil {
 				return fmt.Errorf("%s, round %d: %w", runs.Name, round+1, err)
 			}
-			fmt.Fprintf(o.Log, "  round %d %-16s %7.0f deliveries/s  p50 %6.2f ms  p99 %6.2f ms  CPU %4.0f µs/delivery  RSS peak %s\n", round+1, runs.Name,
-				pr.PerSecond, msf(pr.P50), msf(pr.P99), float64(pr.CPUPerDelivery.Nanoseconds())/1000, mib(pr.RSSPeak))
+			fmt.Fprintf(o.Log, "  round %d %-16s %7.0f deliveries/s  p50 %6.2f ms  p99 %6.2f ms  CPU %4.0f µs/delivery (+ %3.0f µs load generator and NATS)  RSS peak %s\n",
+				round+1, runs.Name, pr.PerSecond, msf(pr.P50), msf(pr.P99), us(pr.CPUPerDelivery), us(pr.BenchCPUPerDelivery), mib(pr.RSSPeak))
 			runs.Rounds = append(runs.Rounds, pr)
 			// What was stored is not needed: each round starts empty.
 			if s, err := env.js.Stream(ctx, events.StreamGitHub); err == nil {
@@ -183,7 +215,7 @@ func hubPeer(ctx context.Context, hub, natsURL string) peerCommand {
 	addr := loopbackAddr()
 	cmd := exec.CommandContext(ctx, hub, "run", "--only", "ingester")
 	cmd.Dir = os.TempDir()
-	cmd.Env = append(os.Environ(), "PULSEHUB_NATS_URL="+natsURL, "PULSEHUB_GITHUB_WEBHOOK_SECRET="+benchSecret,
+	cmd.Env = append(os.Environ(), peerEnv+"="+peerHub, "PULSEHUB_NATS_URL="+natsURL, "PULSEHUB_GITHUB_WEBHOOK_SECRET="+benchSecret,
 		"PULSEHUB_INGESTER_HTTP_LISTEN="+addr)
 	return peerCommand{addr: addr, health: "http://" + addr + "/health", cmd: cmd}
 }
@@ -232,14 +264,16 @@ func measurePeer(ctx context.Context, o Options, b *ingestbench.Bench, p peerCom
 	if _, err := b.Run(ctx, warm); err != nil {
 		return PeerRound{}, fmt.Errorf("warm-up: %w\n%s", err, stderr.String())
 	}
-	cpu0 := cpuTime(pid)
+	cpu0, bench0 := cpuTime(pid), cpuTime(os.Getpid())
 	s.Duration = o.PeerDuration
 	res, err := b.Run(ctx, s)
 	if err != nil {
 		return PeerRound{}, fmt.Errorf("%w\n%s", err, stderr.String())
 	}
 	pr := PeerRound{Deliveries: res.Scenario.Deliveries, PerSecond: res.PerSecond, P50: res.P50, P99: res.P99,
-		CPUPerDelivery: (cpuTime(pid) - cpu0) / time.Duration(max(res.Scenario.Deliveries, 1)), RSSPeak: procStatus(pid, "VmHWM:")}
+		CPUPerDelivery:      (cpuTime(pid) - cpu0) / time.Duration(max(res.Scenario.Deliveries, 1)),
+		BenchCPUPerDelivery: (cpuTime(os.Getpid()) - bench0) / time.Duration(max(res.Scenario.Deliveries, 1)),
+		RSSPeak:             procStatus(pid, "VmHWM:")}
 	if err := stop(); err != nil && !isSignalExit(err) {
 		return pr, fmt.Errorf("stopped with %w\n%s", err, stderr.String())
 	}
@@ -352,6 +386,8 @@ func hubVersion() string { return hubVersionOnce() }
 
 func msf(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
+func us(d time.Duration) float64 { return float64(d.Nanoseconds()) / 1000 }
+
 // ingestPeersMarkdown is scenario 8's table.
 func ingestPeersMarkdown(b *strings.Builder, p *IngestPeers) {
 	if p == nil {
@@ -359,15 +395,15 @@ func ingestPeersMarkdown(b *strings.Builder, p *IngestPeers) {
 	}
 	fmt.Fprintf(b, "\n### 8. Ingest vs Benthos: signed 7 KB `push` deliveries, c=%d, %s per round, %d rounds alternating, medians\n\n",
 		p.Concurrency, p.Duration, len(p.Hub.Rounds))
-	b.WriteString("| peer | deliveries/s | p50 | p99 | CPU per delivery (peer process) | RSS peak | rounds (deliveries/s) |\n|---|---|---|---|---|---|---|\n")
+	b.WriteString("| peer | deliveries/s | p50 | p99 | CPU per delivery (peer process) | CPU per delivery (load generator + NATS) | RSS peak | rounds (deliveries/s) |\n|---|---|---|---|---|---|---|---|\n")
 	for _, runs := range []PeerRuns{p.Hub, p.Benthos} {
 		var per []string
 		for _, r := range runs.Rounds {
 			per = append(per, fmt.Sprintf("%.0f", r.PerSecond))
 		}
 		m := runs.Median
-		fmt.Fprintf(b, "| %s | %.0f | %s | %s | %.0f µs | %s | %s |\n", runs.Name, m.PerSecond, ms(m.P50), ms(m.P99),
-			float64(m.CPUPerDelivery.Nanoseconds())/1000, mib(m.RSSPeak), strings.Join(per, ", "))
+		fmt.Fprintf(b, "| %s | %.0f | %s | %s | %.0f µs | %.0f µs | %s | %s |\n", runs.Name, m.PerSecond, ms(m.P50), ms(m.P99),
+			us(m.CPUPerDelivery), us(m.BenchCPUPerDelivery), mib(m.RSSPeak), strings.Join(per, ", "))
 	}
 	fmt.Fprintf(b, "\nRatio hub / Benthos: **%.2f×** (target ≥ 1.2×, p99 ≤ Benthos's, RSS < 200 MiB). Both publish into this process's embedded JetStream "+
 		"(file store, sync_interval %s); the hub verifies the signature, parses the payload, builds the envelope, logs and counts each request; "+
