@@ -15,7 +15,13 @@ var (
 // there. It is one pass without recursion: it replaces a depth pre-scan
 // followed by gjson's validation (recursive, hence the depth limit), which
 // were two passes over every body and a fifth of the ingester's CPU.
-func checkJSON(doc []byte, limit int) error {
+//
+// visit, when not nil, is called with every member of the top-level
+// object and of the objects directly in it, once its value has been read:
+// depth 1 or 2, the raw keys (quoted, as in doc; parent is the depth-1 key
+// of a depth-2 member) and the raw value. It is how the payload's summary
+// is read in the same pass.
+func checkJSON(doc []byte, limit int, visit func(depth int, parent, key, value []byte)) error {
 	// stack holds one byte per open container, '{' or '['.
 	stack := make([]byte, 0, 32)
 	i, n := 0, len(doc)
@@ -24,11 +30,40 @@ func checkJSON(doc []byte, limit int) error {
 			i++
 		}
 	}
+	// The keys and the value starts of the members at depths 1 and 2.
+	var keys [3][]byte
+	var starts [3]int
+	ended := func() { // a value ended at i, at depth len(stack)
+		if d := len(stack); visit != nil && d >= 1 && d <= 2 && stack[0] == '{' && stack[d-1] == '{' {
+			visit(d, keys[1], keys[d], doc[starts[d]:i])
+		}
+	}
+	key := func() bool { // `"key" :` at i (after whitespace)
+		if i >= n || doc[i] != '"' {
+			return false
+		}
+		start := i
+		if i = stringEnd(doc, i); i < 0 {
+			return false
+		}
+		if d := len(stack); d <= 2 {
+			keys[d] = doc[start:i]
+		}
+		skipSpace()
+		if i >= n || doc[i] != ':' {
+			return false
+		}
+		i++
+		return true
+	}
 	for {
 		// A value is expected at i.
 		skipSpace()
 		if i == n {
 			return errNotJSON
+		}
+		if d := len(stack); d <= 2 {
+			starts[d] = i
 		}
 		switch c := doc[i]; c {
 		case '{', '[':
@@ -43,10 +78,8 @@ func checkJSON(doc []byte, limit int) error {
 				i++
 				break
 			}
-			if c == '{' {
-				if !objectKey(doc, &i, skipSpace) {
-					return errNotJSON
-				}
+			if c == '{' && !key() {
+				return errNotJSON
 			}
 			continue // its first value
 		case '"':
@@ -72,6 +105,7 @@ func checkJSON(doc []byte, limit int) error {
 		}
 		// A value ended at i: close containers until one goes on.
 		for {
+			ended()
 			skipSpace()
 			if len(stack) == 0 {
 				if i != n {
@@ -94,29 +128,13 @@ func checkJSON(doc []byte, limit int) error {
 			i++
 			if top == '{' {
 				skipSpace()
-				if !objectKey(doc, &i, skipSpace) {
+				if !key() {
 					return errNotJSON
 				}
 			}
 			break
 		}
 	}
-}
-
-// objectKey reads `"key" :` at *i (after whitespace), leaving *i after the colon.
-func objectKey(doc []byte, i *int, skipSpace func()) bool {
-	if *i >= len(doc) || doc[*i] != '"' {
-		return false
-	}
-	if *i = stringEnd(doc, *i); *i < 0 {
-		return false
-	}
-	skipSpace()
-	if *i >= len(doc) || doc[*i] != ':' {
-		return false
-	}
-	*i++
-	return true
 }
 
 // stringEnd is the index after the string whose opening quote is at i, -1
