@@ -243,9 +243,11 @@ func (s summary) eventType(event string) string {
 // GUID, so a redelivery of the same delivery is stored once.
 func (d Delivery) event(s summary) events.Event {
 	h := make(map[string][]string, 5)
+	vals := make([]string, 0, 5) // one array for the values (Msg copies them)
 	set := func(k, v string) {
 		if v != "" {
-			h[k] = []string{v}
+			vals = append(vals, v)
+			h[k] = vals[len(vals)-1 : len(vals) : len(vals)]
 		}
 	}
 	set(HeaderEvent, d.Event)

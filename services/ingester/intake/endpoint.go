@@ -102,22 +102,6 @@ func (e Endpoint) log(r *http.Request, res Result, took time.Duration) {
 	if e.Log == nil {
 		return
 	}
-	attrs := append([]any{
-		"correlation_id", res.CorrelationID,
-		"source", res.Source,
-		"method", r.Method,
-		"route", r.Pattern, // the pattern, never the path: an Odoo path holds its token
-		"remote_addr", r.RemoteAddr,
-		"status", res.Status,
-		"outcome", res.Outcome,
-		"duration_ms", float64(took.Microseconds()) / 1000,
-	}, res.Attrs...)
-	if res.Message != "" && res.Body == nil {
-		attrs = append(attrs, "reason", res.Message)
-	}
-	if res.Err != nil {
-		attrs = append(attrs, "error", res.Err.Error())
-	}
 	level := slog.LevelInfo
 	switch {
 	case res.Status >= 500:
@@ -125,5 +109,41 @@ func (e Endpoint) log(r *http.Request, res Result, took time.Duration) {
 	case res.Status >= 400:
 		level = slog.LevelWarn
 	}
-	e.Log.Log(r.Context(), level, "request", attrs...)
+	if !e.Log.Enabled(r.Context(), level) {
+		return
+	}
+	// Attributes, not key-value pairs: the line is written for every
+	// request, and pairs cost a conversion each.
+	attrs := make([]slog.Attr, 0, 10+len(res.Attrs)/2)
+	attrs = append(attrs,
+		slog.String("correlation_id", res.CorrelationID),
+		slog.String("source", res.Source),
+		slog.String("method", r.Method),
+		slog.String("route", r.Pattern), // the pattern, never the path: an Odoo path holds its token
+		slog.String("remote_addr", r.RemoteAddr),
+		slog.Int("status", res.Status),
+		slog.String("outcome", res.Outcome),
+		slog.Float64("duration_ms", float64(took.Microseconds())/1000))
+	for i := 0; i < len(res.Attrs); i++ {
+		switch k := res.Attrs[i].(type) {
+		case slog.Attr:
+			attrs = append(attrs, k)
+		case string:
+			if i+1 < len(res.Attrs) {
+				i++
+				attrs = append(attrs, slog.Any(k, res.Attrs[i]))
+			} else {
+				attrs = append(attrs, slog.Any("!BADKEY", k))
+			}
+		default:
+			attrs = append(attrs, slog.Any("!BADKEY", k))
+		}
+	}
+	if res.Message != "" && res.Body == nil {
+		attrs = append(attrs, slog.String("reason", res.Message))
+	}
+	if res.Err != nil {
+		attrs = append(attrs, slog.String("error", res.Err.Error()))
+	}
+	e.Log.LogAttrs(r.Context(), level, "request", attrs...)
 }
