@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"runtime/pprof"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -41,6 +42,9 @@ const (
 	// and what is in use). The hub peer then runs from this program
 	// (cli.Main, the hub binary's own code) instead of the hub binary.
 	peerProfileEnv = "PULSEHUB_BENCH_PEER_PROFILES"
+	// baselineHubEnv names a hub binary (built from another commit) that
+	// scenario 8 measures too, in the same rounds: what a change bought.
+	baselineHubEnv = "PULSEHUB_BENCH_BASELINE_HUB"
 )
 
 // peerConcurrency is scenario 8's number of senders at once.
@@ -100,8 +104,11 @@ type IngestPeers struct {
 	Duration    time.Duration `json:"duration_ns"` // of each measured round, after a warm-up
 	Sync        string        `json:"sync_interval"`
 	Hub         PeerRuns      `json:"hub"`
-	Benthos     PeerRuns      `json:"benthos"`
-	Ratio       float64       `json:"ratio"` // median hub deliveries/s over Benthos's
+	// Baseline is a second hub binary measured the same way (another
+	// commit), when PULSEHUB_BENCH_BASELINE_HUB names one.
+	Baseline *PeerRuns `json:"baseline,omitempty"`
+	Benthos  PeerRuns  `json:"benthos"`
+	Ratio    float64   `json:"ratio"` // median hub deliveries/s over Benthos's
 	// RoundRatios are each round's hub deliveries/s over Benthos's in the
 	// same round (next to each other in time, so under the same load from
 	// whatever else runs on the machine); PairedRatio is their median.
@@ -162,6 +169,7 @@ func runIngestPeers(ctx context.Context, o Options, r *Report) error {
 	if err != nil {
 		return err
 	}
+	baseline := os.Getenv(baselineHubEnv)
 	env, err := startNATS()
 	if err != nil {
 		return err
@@ -173,19 +181,30 @@ func runIngestPeers(ctx context.Context, o Options, r *Report) error {
 	defer b.Close()
 	p := &IngestPeers{Concurrency: peerConcurrency, Duration: o.PeerDuration, Sync: embedded.DefaultSyncInterval,
 		Hub: PeerRuns{Name: "hub " + hubVersion()}, Benthos: PeerRuns{Name: "Benthos " + moduleVersion("github.com/redpanda-data/benthos/v4")}}
+	if baseline != "" {
+		p.Baseline = &PeerRuns{Name: "baseline " + filepath.Base(baseline)}
+	}
 	for round := range o.Rounds {
 		order := []*PeerRuns{&p.Hub, &p.Benthos}
+		if p.Baseline != nil {
+			order = append(order, p.Baseline)
+		}
 		if round%2 == 1 {
-			order[0], order[1] = order[1], order[0]
+			slices.Reverse(order)
 		}
 		for _, runs := range order {
 			hub := o.HubBinary
 			if os.Getenv(peerProfileEnv) != "" {
 				hub = self // profiled: see peerProfileEnv
 			}
-			cmd := hubPeer(ctx, hub, env.srv.ClientURL())
-			if runs == &p.Benthos {
+			var cmd peerCommand
+			switch runs {
+			case &p.Benthos:
 				cmd = benthosPeer(ctx, self, env.srv.ClientURL())
+			case p.Baseline:
+				cmd = hubPeer(ctx, baseline, env.srv.ClientURL())
+			default:
+				cmd = hubPeer(ctx, hub, env.srv.ClientURL())
 			}
 			pr, err := measurePeer(ctx, o, b, cmd)
 			if err != nil {
@@ -202,6 +221,9 @@ func runIngestPeers(ctx context.Context, o Options, r *Report) error {
 	}
 	p.Hub.median()
 	p.Benthos.median()
+	if p.Baseline != nil {
+		p.Baseline.median()
+	}
 	p.Ratio = p.Hub.Median.PerSecond / p.Benthos.Median.PerSecond
 	for i := range p.Hub.Rounds {
 		p.RoundRatios = append(p.RoundRatios, p.Hub.Rounds[i].PerSecond/p.Benthos.Rounds[i].PerSecond)
@@ -405,7 +427,11 @@ func ingestPeersMarkdown(b *strings.Builder, p *IngestPeers) {
 	fmt.Fprintf(b, "\n### 8. Ingest vs Benthos: signed 7 KB `push` deliveries, c=%d, %s per round, %d rounds alternating, medians\n\n",
 		p.Concurrency, p.Duration, len(p.Hub.Rounds))
 	b.WriteString("| peer | deliveries/s | p50 | p99 | CPU per delivery (peer process) | CPU per delivery (load generator + NATS) | RSS peak | rounds (deliveries/s) |\n|---|---|---|---|---|---|---|---|\n")
-	for _, runs := range []PeerRuns{p.Hub, p.Benthos} {
+	all := []PeerRuns{p.Hub, p.Benthos}
+	if p.Baseline != nil {
+		all = append(all, *p.Baseline)
+	}
+	for _, runs := range all {
 		var per []string
 		for _, r := range runs.Rounds {
 			per = append(per, fmt.Sprintf("%.0f", r.PerSecond))
