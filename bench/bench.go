@@ -9,8 +9,6 @@ import (
 	"os"
 	"runtime"
 	"slices"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/insightpulse/pulsehub/events/service"
@@ -41,12 +39,15 @@ type Options struct {
 	PeerJobs   int    // jobs per peer round of jobs vs River; default 20000
 	HubProfile string // a file for the CPU profile of the dispatcher's last round in jobs vs River
 	Only       []int  // the scenarios to run, by number; nil = all
-	Log        io.Writer
+	// PeerDuration is each measured round of scenario 8 (ingest vs
+	// Benthos); default 60s (2s with Quick).
+	PeerDuration time.Duration
+	Log          io.Writer
 }
 
 // Quick is a small run that finishes in well under a minute (a smoke test).
 func Quick() Options {
-	return Options{Deliveries: 300, Events: 300, Jobs: 300, Latency: 30, Scale: []int{1000}, Rounds: 1, PeerJobs: 300}
+	return Options{Deliveries: 300, Events: 300, Jobs: 300, Latency: 30, Scale: []int{1000}, Rounds: 1, PeerJobs: 300, PeerDuration: 2 * time.Second}
 }
 
 func (o *Options) defaults() {
@@ -70,6 +71,9 @@ func (o *Options) defaults() {
 	}
 	if o.PeerJobs <= 0 {
 		o.PeerJobs = 20_000
+	}
+	if o.PeerDuration <= 0 {
+		o.PeerDuration = 60 * time.Second
 	}
 	if o.Log == nil {
 		o.Log = io.Discard
@@ -95,6 +99,8 @@ type Report struct {
 	// JobsPeers is scenario 9, the dispatcher vs River.
 	JobsPeers *JobsPeers `json:"jobs_peers,omitempty"`
 	Only      []int      `json:"only,omitempty"` // the scenarios run; empty = all
+	// Peers is scenario 10, the ingester against a Benthos peer.
+	Peers *IngestPeers `json:"ingest_peers,omitempty"`
 }
 
 // Machine says where the numbers come from.
@@ -161,6 +167,7 @@ func Run(ctx context.Context, o Options) (Report, error) {
 		{"7 durability (sync_interval)", runDurability},
 		{"8 tracing overhead", runTracing},
 		{"9 jobs vs River", runJobsPeers},
+		{"10 ingest vs Benthos", runIngestPeers},
 	}
 	for i, s := range steps {
 		if len(o.Only) > 0 && !slices.Contains(o.Only, i+1) {
@@ -264,22 +271,4 @@ func runDispatch(ctx context.Context, o Options, r *Report) error {
 	r.Dispatch, err = dispatchbench.Run(ctx, env.deps, dispatchbench.Options{Jobs: o.Jobs, Capacity: 64})
 	fmt.Fprintf(o.Log, "  %s\n", r.Dispatch)
 	return err
-}
-
-// rss reads a process's resident set size from /proc (0 where there is none).
-func rss(pid int) uint64 {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			f := strings.Fields(rest)
-			if len(f) >= 1 {
-				kb, _ := strconv.ParseUint(f[0], 10, 64)
-				return kb * 1024
-			}
-		}
-	}
-	return 0
 }

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"os/signal"
 	"strings"
 	"syscall"
 	"time"
@@ -17,14 +18,14 @@ import (
 	"github.com/insightpulse/pulsehub/services/dispatcher/dispatch/dispatchbench"
 )
 
-// childEnv carries a child process's role: scenario 9 runs each peer round
-// and the no-op service in processes of their own (this program again),
-// so that each one's CPU time and memory are its own.
+// childEnv carries a child process's role: scenarios 9 and 10 run each
+// peer and the no-op service in processes of their own (this program
+// again), so that each one's CPU time and memory are its own.
 const childEnv = "PULSEHUB_BENCH_CHILD"
 
 // childArgs tell a child what to do.
 type childArgs struct {
-	Role      string `json:"role"` // "noop", "hub" or "river"
+	Role      string `json:"role"` // "noop", "hub", "river" (scenario 9); "ingest-hub", "benthos" (scenario 10)
 	URL       string `json:"url,omitempty"`
 	Jobs      int    `json:"jobs,omitempty"`
 	Tuned     bool   `json:"tuned,omitempty"`      // River: its benchmark's fetch settings
@@ -32,6 +33,10 @@ type childArgs struct {
 	ServerPID int    `json:"server_pid,omitempty"` // River: the postmaster, whose CPU counts
 	// CPUProfile is a file for the hub's CPU profile (pprof) of its measured run.
 	CPUProfile string `json:"cpu_profile,omitempty"`
+	// NATS and Listen tell a serving peer of scenario 10 where to publish
+	// and where to take deliveries.
+	NATS   string `json:"nats,omitempty"`
+	Listen string `json:"listen,omitempty"`
 }
 
 // PeerRun is one measured round of a peer.
@@ -61,6 +66,12 @@ func runChildIfAsked() {
 	if err := json.Unmarshal([]byte(spec), &a); err != nil {
 		fmt.Fprintf(os.Stderr, "bench child: %v\n", err)
 		os.Exit(2)
+	}
+	if a.Role == peerHub || a.Role == peerBenthos { // serves until signalled
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		code := runPeer(ctx, a)
+		stop()
+		os.Exit(code)
 	}
 	ctx := context.Background()
 	var run PeerRun
@@ -104,7 +115,7 @@ func hubRun(ctx context.Context, a childArgs) (PeerRun, error) {
 	if err != nil {
 		return PeerRun{}, err
 	}
-	return PeerRun{Jobs: tp.N, Elapsed: tp.Elapsed, PerSecond: tp.PerSecond, CPUPerJob: tp.CPUPerOp, RSS: peakRSS()}, nil
+	return PeerRun{Jobs: tp.N, Elapsed: tp.Elapsed, PerSecond: tp.PerSecond, CPUPerJob: tp.CPUPerOp, RSS: peakRSS(os.Getpid())}, nil
 }
 
 // serveNoop answers every request as dispatchbench's no-op service does,
@@ -162,8 +173,7 @@ func startNoop(ctx context.Context) (*noopService, error) {
 
 // cpu is the no-op service's CPU time so far.
 func (n *noopService) cpu() time.Duration {
-	_, ticks, _ := procStat(n.cmd.Process.Pid)
-	return time.Duration(ticks) * time.Second / clockTick
+	return cpuTime(n.cmd.Process.Pid)
 }
 
 func (n *noopService) stop() {
@@ -199,22 +209,4 @@ func childCmd(ctx context.Context, a childArgs) (*exec.Cmd, error) {
 	cmd := exec.CommandContext(ctx, self)
 	cmd.Env = append(os.Environ(), childEnv+"="+string(spec))
 	return cmd, nil
-}
-
-// processCPU is this process's CPU time so far (user and system).
-func processCPU() time.Duration {
-	var r syscall.Rusage
-	if syscall.Getrusage(syscall.RUSAGE_SELF, &r) != nil {
-		return 0
-	}
-	return time.Duration(r.Utime.Nano() + r.Stime.Nano())
-}
-
-// peakRSS is this process's peak resident set size (VmHWM).
-func peakRSS() uint64 {
-	var r syscall.Rusage
-	if syscall.Getrusage(syscall.RUSAGE_SELF, &r) != nil {
-		return 0
-	}
-	return uint64(r.Maxrss) * 1024
 }

@@ -139,9 +139,6 @@ func (p *postgres) stop() {
 	}
 }
 
-// clockTick is USER_HZ, the unit of /proc/<pid>/stat's times (100 on Linux).
-const clockTick = 100
-
 // serverUsage is the CPU time and proportional memory of a process tree
 // rooted at pid (the postmaster and its backends), from /proc. The CPU
 // counts the root's reaped children (cutime, cstime), so backends that
@@ -160,51 +157,8 @@ func serverUsage(pid int) (cpu time.Duration, pss uint64) {
 		if !ok || (n != pid && ppid != pid) {
 			continue
 		}
-		cpu += time.Duration(ticks) * time.Second / clockTick
+		cpu += ticksToDuration(ticks)
 		pss += procPSS(n)
 	}
 	return cpu, pss
-}
-
-// procStat reads a process's parent and its CPU ticks, its reaped
-// children's included.
-func procStat(pid int) (ppid int, ticks uint64, ok bool) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0, 0, false
-	}
-	// The command name is in parentheses and may hold spaces: fields start after the last ')'.
-	i := bytes.LastIndexByte(b, ')')
-	if i < 0 {
-		return 0, 0, false
-	}
-	f := strings.Fields(string(b[i+1:]))
-	if len(f) < 15 {
-		return 0, 0, false
-	}
-	ppid, _ = strconv.Atoi(f[1])
-	for _, k := range []int{11, 12, 13, 14} { // utime stime cutime cstime (fields 14-17)
-		v, _ := strconv.ParseUint(f[k], 10, 64)
-		ticks += v
-	}
-	return ppid, ticks, true
-}
-
-// procPSS is a process's proportional set size (shared pages divided
-// among their users), so summing a PostgreSQL's processes counts its
-// shared buffers once.
-func procPSS(pid int) uint64 {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/smaps_rollup", pid))
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if rest, ok := strings.CutPrefix(line, "Pss:"); ok {
-			if f := strings.Fields(rest); len(f) > 0 {
-				kb, _ := strconv.ParseUint(f[0], 10, 64)
-				return kb * 1024
-			}
-		}
-	}
-	return 0
 }

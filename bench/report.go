@@ -50,6 +50,7 @@ func (r Report) Markdown() string {
 	durabilityMarkdown(&b, r.Durability, r.Rounds)
 	tracingMarkdown(&b, r.Tracing, r.Rounds)
 	jobsPeersMarkdown(&b, r.JobsPeers)
+	ingestPeersMarkdown(&b, r.Peers)
 	return onlySections(b.String(), r.Only)
 }
 

@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -132,7 +133,7 @@ func riverRound(ctx context.Context, pool *pgxpool.Pool, cfg *river.Config, n, s
 	rctx, stop := context.WithTimeout(ctx, 10*time.Minute)
 	defer stop()
 	pg0, _ := serverUsage(serverPID)
-	start, cpu0 := time.Now(), processCPU()
+	start, cpu0 := time.Now(), cpuTime(os.Getpid())
 	if err := client.Start(rctx); err != nil {
 		return PeerRun{}, err
 	}
@@ -148,7 +149,7 @@ func riverRound(ctx context.Context, pool *pgxpool.Pool, cfg *river.Config, n, s
 			werr = fmt.Errorf("%d of %d jobs after 10 minutes: %w", done, n, rctx.Err())
 		}
 	}
-	elapsed, cpu := time.Since(start), processCPU()-cpu0
+	elapsed, cpu := time.Since(start), cpuTime(os.Getpid())-cpu0
 	pg1, pss := serverUsage(serverPID)
 	sctx, scancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer scancel()
@@ -159,5 +160,5 @@ func riverRound(ctx context.Context, pool *pgxpool.Pool, cfg *river.Config, n, s
 		return PeerRun{}, werr
 	}
 	return PeerRun{Jobs: n, Elapsed: elapsed, PerSecond: float64(n) / elapsed.Seconds(),
-		CPUPerJob: cpu / time.Duration(n), ServerCPUPerJob: (pg1 - pg0) / time.Duration(n), RSS: peakRSS(), ServerMemory: pss}, nil
+		CPUPerJob: cpu / time.Duration(n), ServerCPUPerJob: (pg1 - pg0) / time.Duration(n), RSS: peakRSS(os.Getpid()), ServerMemory: pss}, nil
 }

@@ -6,10 +6,9 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"sync/atomic"
-	"syscall"
-	"time"
 
 	"github.com/insightpulse/pulsehub/events/tracing"
 	"github.com/insightpulse/pulsehub/services/dispatcher/dispatch/dispatchbench"
@@ -118,14 +117,14 @@ func tracingRound(ctx context.Context, o Options, endpoint string, c tracing.Con
 			c   int
 			div int
 		}{{&row.IngestC1, 1, 2}, {&row.IngestC16, 16, 1}} {
-			n, cpu := o.Deliveries/m.div, cpuTime()
+			n, cpu := o.Deliveries/m.div, cpuTime(os.Getpid())
 			res, err := b.Run(ctx, ingestbench.Scenario{Mode: ingestbench.HTTP, Concurrency: m.c, Deliveries: n, Payload: pushPayload})
 			if err != nil {
 				return err
 			}
 			m.s.add(res.PerSecond, res.P99)
 			if m.c == 16 {
-				row.IngestCPU = append(row.IngestCPU, (cpuTime()-cpu).Seconds()*1e6/float64(n))
+				row.IngestCPU = append(row.IngestCPU, (cpuTime(os.Getpid())-cpu).Seconds()*1e6/float64(n))
 			}
 		}
 		return nil
@@ -142,7 +141,7 @@ func tracingRound(ctx context.Context, o Options, endpoint string, c tracing.Con
 		return err
 	}
 	defer env.close()
-	jobs, cpu := max(o.Jobs/2, 100), cpuTime()
+	jobs, cpu := max(o.Jobs/2, 100), cpuTime(os.Getpid())
 	rep, err := dispatchbench.Run(ctx, env.deps, dispatchbench.Options{Jobs: jobs, Capacity: 64})
 	if err != nil {
 		return err
@@ -150,17 +149,8 @@ func tracingRound(ctx context.Context, o Options, endpoint string, c tracing.Con
 	row.Dispatch.add(rep.Dispatcher.PerSecond, 0)
 	// dispatchbench also runs a plain HTTP loop and a failing service: the
 	// CPU per job covers those too, alike in every setting.
-	row.DispatchCPU = append(row.DispatchCPU, (cpuTime()-cpu).Seconds()*1e6/float64(jobs))
+	row.DispatchCPU = append(row.DispatchCPU, (cpuTime(os.Getpid())-cpu).Seconds()*1e6/float64(jobs))
 	return nil
-}
-
-// cpuTime is the process's user and system CPU time so far.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 func ratio(v, base float64) string {

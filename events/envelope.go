@@ -107,13 +107,26 @@ func (e Event) Validate() error {
 // Msg encodes e for publishing on subject. Extra headers in e.Header are
 // copied; the envelope's own headers win over them.
 func (e Event) Msg(subject string) *nats.Msg {
-	m := nats.NewMsg(subject)
+	// One map of its final size and one array for every value (each
+	// header's slice capped, so an append to one never reaches the next):
+	// the ingester builds one message per request.
+	n := envelopeHeaders
+	for _, v := range e.Header {
+		n += len(v)
+	}
+	m := &nats.Msg{Subject: subject, Header: make(nats.Header, len(e.Header)+envelopeHeaders)}
+	vals := make([]string, 0, n)
+	add := func(k string, v ...string) {
+		start := len(vals)
+		vals = append(vals, v...)
+		m.Header[k] = vals[start:len(vals):len(vals)]
+	}
 	for k, v := range e.Header {
-		m.Header[k] = append([]string(nil), v...)
+		add(k, v...)
 	}
 	set := func(k, v string) {
 		if v != "" {
-			m.Header.Set(k, v)
+			add(k, v)
 		}
 	}
 	set(HeaderSpecVersion, SpecVersion)
@@ -132,6 +145,9 @@ func (e Event) Msg(subject string) *nats.Msg {
 	m.Data = e.Data
 	return m
 }
+
+// envelopeHeaders is how many headers Msg may set besides e.Header.
+const envelopeHeaders = 11
 
 // FromMsg decodes the envelope of a received message. It never fails, so a
 // message published by hand (`nats pub` without headers) can still be

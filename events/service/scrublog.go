@@ -23,10 +23,15 @@ func (h scrubHandler) Enabled(ctx context.Context, l slog.Level) bool { return h
 
 func (h scrubHandler) Handle(ctx context.Context, r slog.Record) error {
 	out := slog.NewRecord(r.Time, r.Level, config.Scrub(r.Message), r.PC)
+	// Added at once, the record's attributes grow once (one at a time,
+	// a request's log line grew them five times).
+	var buf [24]slog.Attr
+	as := buf[:0]
 	r.Attrs(func(a slog.Attr) bool {
-		out.AddAttrs(scrubAttr(a))
+		as = append(as, scrubAttr(a))
 		return true
 	})
+	out.AddAttrs(as...)
 	return h.next.Handle(ctx, out)
 }
 

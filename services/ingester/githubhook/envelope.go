@@ -2,6 +2,7 @@ package githubhook
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/url"
@@ -51,12 +52,73 @@ type summary struct {
 	installationID string
 }
 
-// payload is what the ingester reads from a GitHub payload. Every leaf is
-// raw, so a field of an unexpected type is ignored rather than refused.
-// summaryPaths are the payload fields the envelope needs, read in one
-// pass with gjson (github.com/tidwall/gjson): validating and walking a
-// 7 KB push payload with encoding/json was 15% of the ingester's CPU.
-var summaryPaths = []string{"action", "repository.html_url", "repository.full_name", "organization.url", "installation.id"}
+// The payload fields the envelope needs, in the order summarize returns them.
+const (
+	fieldAction = iota
+	fieldRepoURL
+	fieldRepoFullName
+	fieldOrgURL
+	fieldInstallationID
+	fields
+)
+
+// summaryField keeps, from one member checkJSON visits, what the envelope
+// needs: action, repository.html_url, repository.full_name,
+// organization.url and installation.id, read in the pass that validates
+// the payload (looking each path up with gjson walked the body five more
+// times, the absent ones to its end: with the validation, a quarter of
+// the ingester's CPU). Every leaf is raw, so a field of an unexpected type
+// is ignored rather than refused. As with a gjson path, the first key that
+// holds a field wins.
+func summaryField(f *[fields]gjson.Result, depth int, parent, key, value []byte) {
+	i := -1
+	switch depth {
+	case 1:
+		if string(jsonKey(key)) == "action" {
+			i = fieldAction
+		}
+	case 2:
+		switch k := string(jsonKey(key)); string(jsonKey(parent)) {
+		case "repository":
+			switch k {
+			case "html_url":
+				i = fieldRepoURL
+			case "full_name":
+				i = fieldRepoFullName
+			}
+		case "organization":
+			if k == "url" {
+				i = fieldOrgURL
+			}
+		case "installation":
+			if k == "id" {
+				i = fieldInstallationID
+			}
+		}
+	}
+	if i >= 0 && !f[i].Exists() {
+		f[i] = gjson.ParseBytes(value)
+	}
+}
+
+// jsonKey is a raw (quoted) key's name: the bytes between the quotes, or
+// the decoded name when it has escapes.
+func jsonKey(raw []byte) []byte {
+	if bytes.IndexByte(raw, '\\') < 0 {
+		return raw[1 : len(raw)-1]
+	}
+	var s string
+	if json.Unmarshal(raw, &s) != nil {
+		return nil
+	}
+	return []byte(s)
+}
+
+// summarize validates doc (checkJSON) and reads the fields summaryField keeps.
+func summarize(doc []byte) (f [fields]gjson.Result, err error) {
+	err = checkJSON(doc, MaxDepth, func(depth int, parent, key, value []byte) { summaryField(&f, depth, parent, key, value) })
+	return f, err
+}
 
 // parse checks that the body is a JSON object (inside a payload= form field
 // for form deliveries) and reads its summary in one pass over the document.
@@ -75,63 +137,34 @@ func parse(contentType string, body []byte) (summary, error) {
 	if d := bytes.TrimLeft(doc, " \t\r\n"); len(d) == 0 || d[0] != '{' {
 		return summary{}, fmt.Errorf("%w: not a JSON object", errMalformed)
 	}
-	if tooDeep(doc, MaxDepth) {
+	f, err := summarize(doc)
+	switch {
+	case errors.Is(err, errTooDeep):
 		return summary{}, fmt.Errorf("%w: nested more than %d levels deep", errMalformed, MaxDepth)
+	case err != nil:
+		return summary{}, fmt.Errorf("%w: %w", errMalformed, err)
 	}
-	if !gjson.ValidBytes(doc) {
-		return summary{}, fmt.Errorf("%w: not valid JSON", errMalformed)
-	}
-	f := gjson.GetManyBytes(doc, summaryPaths...)
-	action, err := actionOf(f[0])
+	action, err := actionOf(f[fieldAction])
 	if err != nil {
 		return summary{}, err
 	}
 	return summary{
 		action:         action,
-		repoURL:        str(f[1]),
-		repoFullName:   str(f[2]),
-		orgURL:         str(f[3]),
-		installationID: integer(f[4]),
+		repoURL:        str(f[fieldRepoURL]),
+		repoFullName:   str(f[fieldRepoFullName]),
+		orgURL:         str(f[fieldOrgURL]),
+		installationID: integer(f[fieldInstallationID]),
 	}, nil
 }
 
 // MaxDepth bounds how deeply a payload's objects and arrays nest. gjson
-// validates recursively, two stack frames a level: a signed body of 8 MiB
+// validated recursively, two stack frames a level: a signed body of 8 MiB
 // of '[' took the goroutine's stack past Go's 1 GB limit, a fatal error
-// that no recover catches, and the whole process died. 10,000 is
+// that no recover catches, and the whole process died. checkJSON does not
+// recurse, but the routes decode what is stored: 10,000 is
 // encoding/json's own limit, so whatever the ingester stores, a route can
 // decode.
 const MaxDepth = 10000
-
-// tooDeep reports whether doc nests objects and arrays deeper than limit,
-// in one pass without recursion (brackets inside strings do not count).
-// It does not validate: a malformed doc is left to gjson.
-func tooDeep(doc []byte, limit int) bool {
-	depth, inString := 0, false
-	for i := 0; i < len(doc); i++ {
-		c := doc[i]
-		if inString {
-			switch c {
-			case '\\':
-				i++ // the escaped byte, a quote included
-			case '"':
-				inString = false
-			}
-			continue
-		}
-		switch c {
-		case '"':
-			inString = true
-		case '{', '[':
-			if depth++; depth > limit {
-				return true
-			}
-		case '}', ']':
-			depth--
-		}
-	}
-	return false
-}
 
 // actionOf is the payload's action: a string of at most
 // events.MaxNameLen bytes, since it becomes a subject token (any byte is
@@ -210,9 +243,11 @@ func (s summary) eventType(event string) string {
 // GUID, so a redelivery of the same delivery is stored once.
 func (d Delivery) event(s summary) events.Event {
 	h := make(map[string][]string, 5)
+	vals := make([]string, 0, 5) // one array for the values (Msg copies them)
 	set := func(k, v string) {
 		if v != "" {
-			h[k] = []string{v}
+			vals = append(vals, v)
+			h[k] = vals[len(vals)-1 : len(vals) : len(vals)]
 		}
 	}
 	set(HeaderEvent, d.Event)

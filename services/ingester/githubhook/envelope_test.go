@@ -1,11 +1,17 @@
 package githubhook
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tidwall/gjson"
 )
 
 func TestSummaryNamesSourceTypeAndSubject(t *testing.T) {
@@ -83,5 +89,90 @@ func TestParseRefusesPayloadsNestedTooDeep(t *testing.T) {
 	s := `{"a":"` + strings.Repeat(`[\"{`, 3*MaxDepth) + `"}`
 	if _, err := parse(ContentJSON, []byte(s)); err != nil {
 		t.Errorf("brackets in a string: %v", err)
+	}
+}
+
+// summarize reads in one pass what looking each path up with gjson reads:
+// the recorded payloads, odd shapes and keys given twice.
+func TestSummarizeReadsWhatGjsonPathsRead(t *testing.T) {
+	paths := []string{"action", "repository.html_url", "repository.full_name", "organization.url", "installation.id"}
+	docs := []string{
+		`{}`, `{"action":7,"repository":"r","installation":{"id":"nan"}}`,
+		`{"action":"a","action":"b","repository":{"full_name":"x"},"repository":{"html_url":"u","full_name":"y"}}`,
+		`{"organization":[1],"organization":{"url":"o"},"installation":{"id":1},"installation":{"id":2}}`,
+		`{"act\u0069on":"escaped key","repository":{"html_url":"a\"b"}}`,
+		`{"repository":[{"html_url":"in an array"}],"repository":{"full_name":{"html_url":"too deep"}},"repository":{"html_url" : "x" , "full\u005fname":"y"}}`,
+		`{"x":{"action":"not top-level"},"organization":"o","organization":{"url":null},"installation":{"id":1.5e3}}`,
+		` { "action" : "spaced" } `,
+	}
+	files, err := filepath.Glob("../testdata/github/*/*.json")
+	if err != nil || len(files) < 10 {
+		t.Fatalf("%d recorded payloads: %v", len(files), err)
+	}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		docs = append(docs, string(b))
+	}
+	for _, d := range docs {
+		want := gjson.GetMany(d, paths...)
+		got, err := summarize([]byte(d))
+		if err != nil {
+			t.Fatalf("%.60s: %v", d, err)
+		}
+		for i := range paths {
+			if got[i].Type != want[i].Type || got[i].Str != want[i].Str || got[i].Raw != want[i].Raw {
+				t.Errorf("%.60s: %s = %v, gjson reads %v", d, paths[i], got[i], want[i])
+			}
+		}
+	}
+}
+
+// checkJSON decides as encoding/json.Valid (whose depth limit is MaxDepth).
+func FuzzCheckJSON(f *testing.F) {
+	files, _ := filepath.Glob("../testdata/github/*/*.json")
+	for _, name := range files {
+		b, _ := os.ReadFile(name)
+		f.Add(b)
+	}
+	for _, s := range []string{``, ` `, `{}`, `[]`, `{"a":[1,2,{"b":null}]}`, `{"a":1,}`, `[1,]`, `{"a" 1}`, `{,}`, `[,1]`,
+		`"\u00e9\n"`, `"\x"`, `"\u12"`, "\"\x01\"", `-0.5e+10`, `01`, `-`, `1.`, `1e`, `.5`, `tru`, `nulls`, `{"a":1}}`, `[[]`, `{} {}`,
+		` {"a" : [ true , false , null ] } `, `{"a":"\"}`, `[1 2]`, `{"a":{"b":{}}}`, `{"a":}`, `{1:2}`, "[\"\xff\"]"} {
+		f.Add([]byte(s))
+	}
+	f.Add([]byte(strings.Repeat("[", MaxDepth) + strings.Repeat("]", MaxDepth)))
+	f.Add([]byte(strings.Repeat("[", MaxDepth+1) + strings.Repeat("]", MaxDepth+1)))
+	f.Fuzz(func(t *testing.T, doc []byte) {
+		err := checkJSON(doc, MaxDepth, nil)
+		var f [fields]gjson.Result
+		if err2 := checkJSON(doc, MaxDepth, func(depth int, parent, key, value []byte) { summaryField(&f, depth, parent, key, value) }); err2 != err {
+			t.Fatalf("%q: %v without a visitor, %v with one", doc, err, err2)
+		}
+		if valid := json.Valid(doc); valid != (err == nil) {
+			t.Fatalf("%q: checkJSON %v, encoding/json valid %v", doc, err, valid)
+		}
+		if err != nil || !bytes.HasPrefix(bytes.TrimLeft(doc, " \t\r\n"), []byte("{")) {
+			return
+		}
+		want := gjson.GetManyBytes(doc, "action", "repository.html_url", "repository.full_name", "organization.url", "installation.id")
+		for i := range want {
+			if f[i].Type != want[i].Type || f[i].Str != want[i].Str || f[i].Raw != want[i].Raw {
+				t.Fatalf("%q: field %d = %v, gjson reads %v", doc, i, f[i], want[i])
+			}
+		}
+	})
+}
+
+func TestCheckJSONLimitsDepth(t *testing.T) {
+	for depth, want := range map[int]error{3: nil, 4: errTooDeep} {
+		doc := strings.Repeat(`{"a":[`, depth/2) + strings.Repeat("{", depth%2) + strings.Repeat("}", depth%2) + strings.Repeat("]}", depth/2)
+		if err := checkJSON([]byte(doc), 3, nil); err != want {
+			t.Errorf("%d levels under a limit of 3 (%s): %v", depth, doc, err)
+		}
+	}
+	if err := checkJSON([]byte(`[[[[`), 3, nil); err != errTooDeep {
+		t.Errorf("unclosed and too deep: %v", err)
 	}
 }

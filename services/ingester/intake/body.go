@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -63,6 +64,28 @@ var errTooLarge = errors.New("body larger than the limit")
 type reading struct {
 	rules BodyRules
 	hold  *Hold
+	pool  bool // take the first piece from firstPieces (within an Endpoint)
+	// pooled is the body's buffer when it came from firstPieces; it goes
+	// back there once the request has been answered (done).
+	pooled *[]byte
+}
+
+// firstPieces recycles first pieces (FirstPiece bytes each), so the
+// bodies of typical deliveries are not a new 16 KiB allocation per
+// request. A buffer is only taken within an Endpoint, which gives it back
+// after the handler has answered: nothing of the request holds its bytes
+// by then (the publish has copied them to the NATS connection, and what
+// the answer and the log say was copied out of the body). The budget is
+// held as before, for what the body may use.
+var firstPieces = sync.Pool{New: func() any { b := make([]byte, FirstPiece); return &b }}
+
+// done gives the request's budget and pooled buffer back.
+func (rd *reading) done() {
+	rd.hold.Release()
+	if p := rd.pooled; p != nil {
+		rd.pooled = nil
+		firstPieces.Put(p)
+	}
 }
 
 type readingKey struct{}
@@ -176,6 +199,11 @@ func (rd *reading) grow(ctx context.Context, buf []byte, want int64, known bool)
 	// request keeps, not the moment both exist.
 	if err := rd.hold.Grow(ctx, next); err != nil {
 		return nil, err
+	}
+	if c == 0 && next <= FirstPiece && rd.pool {
+		p := firstPieces.Get().(*[]byte)
+		rd.pooled = p
+		return (*p)[:0:next], nil
 	}
 	nb := make([]byte, len(buf), next)
 	copy(nb, buf)

@@ -92,36 +92,21 @@ func (e Endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // handle runs the handler with a hold on the budget that its ReadBody
-// grows as the body arrives, and gives the hold back once the handler
-// has answered (after the publish), even if it panics.
+// grows as the body arrives, and gives the hold (and the body's pooled
+// buffer) back once the handler has answered (after the publish), even if
+// it panics. A handler must not keep the body past its return.
 func (e Endpoint) handle(w http.ResponseWriter, r *http.Request) Result {
 	if e.Correlate != nil {
 		service.SetCorrelationID(r.Context(), e.Correlate(r))
 	}
-	rd := &reading{rules: e.Bodies, hold: e.Bodies.Budget.Hold()}
-	defer rd.hold.Release()
+	rd := &reading{rules: e.Bodies, hold: e.Bodies.Budget.Hold(), pool: true}
+	defer rd.done()
 	return e.Handle(w, r.WithContext(context.WithValue(r.Context(), readingKey{}, rd)))
 }
 
 func (e Endpoint) log(r *http.Request, res Result, took time.Duration) {
 	if e.Log == nil {
 		return
-	}
-	attrs := append([]any{
-		"correlation_id", res.CorrelationID,
-		"source", res.Source,
-		"method", r.Method,
-		"route", r.Pattern, // the pattern, never the path: an Odoo path holds its token
-		"remote_addr", r.RemoteAddr,
-		"status", res.Status,
-		"outcome", res.Outcome,
-		"duration_ms", float64(took.Microseconds()) / 1000,
-	}, res.Attrs...)
-	if res.Message != "" && res.Body == nil {
-		attrs = append(attrs, "reason", res.Message)
-	}
-	if res.Err != nil {
-		attrs = append(attrs, "error", res.Err.Error())
 	}
 	level := slog.LevelInfo
 	switch {
@@ -130,5 +115,41 @@ func (e Endpoint) log(r *http.Request, res Result, took time.Duration) {
 	case res.Status >= 400:
 		level = slog.LevelWarn
 	}
-	e.Log.Log(r.Context(), level, "request", attrs...)
+	if !e.Log.Enabled(r.Context(), level) {
+		return
+	}
+	// Attributes, not key-value pairs: the line is written for every
+	// request, and pairs cost a conversion each.
+	attrs := make([]slog.Attr, 0, 10+len(res.Attrs)/2)
+	attrs = append(attrs,
+		slog.String("correlation_id", res.CorrelationID),
+		slog.String("source", res.Source),
+		slog.String("method", r.Method),
+		slog.String("route", r.Pattern), // the pattern, never the path: an Odoo path holds its token
+		slog.String("remote_addr", r.RemoteAddr),
+		slog.Int("status", res.Status),
+		slog.String("outcome", res.Outcome),
+		slog.Float64("duration_ms", float64(took.Microseconds())/1000))
+	for i := 0; i < len(res.Attrs); i++ {
+		switch k := res.Attrs[i].(type) {
+		case slog.Attr:
+			attrs = append(attrs, k)
+		case string:
+			if i+1 < len(res.Attrs) {
+				i++
+				attrs = append(attrs, slog.Any(k, res.Attrs[i]))
+			} else {
+				attrs = append(attrs, slog.Any("!BADKEY", k))
+			}
+		default:
+			attrs = append(attrs, slog.Any("!BADKEY", k))
+		}
+	}
+	if res.Message != "" && res.Body == nil {
+		attrs = append(attrs, slog.String("reason", res.Message))
+	}
+	if res.Err != nil {
+		attrs = append(attrs, slog.String("error", res.Err.Error()))
+	}
+	e.Log.LogAttrs(r.Context(), level, "request", attrs...)
 }
