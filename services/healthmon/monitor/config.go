@@ -10,6 +10,7 @@ import (
 	"github.com/insightpulse/pulsehub/events/config"
 	"github.com/insightpulse/pulsehub/events/service"
 	"github.com/insightpulse/pulsehub/odoo"
+	"github.com/insightpulse/pulsehub/services/healthmon/console"
 	"github.com/insightpulse/pulsehub/services/healthmon/probe"
 	"github.com/insightpulse/pulsehub/services/healthmon/status"
 )
@@ -25,6 +26,7 @@ type Config struct {
 	HTTPTargets     map[string]HTTPTarget      `yaml:"http_targets"`     // health URLs to probe, by name (target http-<name>); default none
 	Routes          probe.RouteThresholds      `yaml:"routes"`           // thresholds for every route's consumer (0 = off)
 	Reconciler      probe.ReconcilerThresholds `yaml:"reconciler"`       // thresholds for the ingester's GitHub reconciler (0 = off)
+	Console         console.Config             `yaml:"console"`          // the operator console under /console/ (off by default)
 
 	// Filled by the hub from its shared sections, not read from this one.
 	Odoo     map[string]odoo.Config `yaml:"-"` // the top-level odoo: instances; target odoo-<name>
@@ -130,6 +132,7 @@ func (c Config) Validate(path string) config.Problems {
 		ps.Add(path+".reconciler", "thresholds must not be negative")
 	}
 	checkOrder(&ps, path+".reconciler.failed_warning", rc.FailedWarning, rc.FailedCritical)
+	ps = append(ps, c.Console.Validate(path+".console")...)
 	return ps
 }
 

@@ -77,3 +77,11 @@ type Count struct {
 	Status status.Status
 	N      int
 }
+
+// Sample is a route's ack floor (its consumer sequence settled so far) at
+// one probe: the monitor keeps an hour of them per route, the console
+// draws the throughput from them.
+type Sample struct {
+	At    time.Time
+	Acked uint64
+}

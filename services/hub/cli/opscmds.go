@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/insightpulse/pulsehub/services/hub/hubconfig"
-	"github.com/insightpulse/pulsehub/services/hub/ops"
+	"github.com/insightpulse/pulsehub/services/healthmon/ops"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
