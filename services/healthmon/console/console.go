@@ -31,7 +31,7 @@ import (
 
 // Source is what the console reads from the monitor it is part of.
 type Source interface {
-	View() page.View                      // the status page's data (Overview, Routes)
+	View() page.View                    // the status page's data (Overview, Routes)
 	History(route string) []page.Sample // a route's ack floor over the last hour (the throughput sparkline)
 }
 
