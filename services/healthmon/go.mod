@@ -3,6 +3,7 @@ module github.com/insightpulse/pulsehub/services/healthmon
 go 1.26.0
 
 require (
+	github.com/chromedp/chromedp v0.23.0
 	github.com/insightpulse/pulsehub/events v0.0.0-00010101000000-000000000000
 	github.com/insightpulse/pulsehub/odoo v0.0.0-00010101000000-000000000000
 	github.com/insightpulse/pulsehub/schemas v0.0.0-00010101000000-000000000000
@@ -22,6 +23,8 @@ require (
 	github.com/beorn7/perks v1.0.1 // indirect
 	github.com/cenkalti/backoff/v4 v4.3.0 // indirect
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect
+	github.com/chromedp/cdproto v0.160.3 // indirect
+	github.com/go-json-experiment/json v0.0.0-20260213210345-44df1a37e875 // indirect
 	github.com/google/go-tpm v0.9.8 // indirect
 	github.com/google/uuid v1.6.0 // indirect
 	github.com/itchyny/gojq v0.12.20 // indirect
