@@ -23,6 +23,8 @@ type index struct {
 	byID  map[string]*entry
 	order []*entry // newest first: CreatedAt descending, then ID
 	ready bool     // the watcher delivered every stored record
+
+	services, tasks map[string]int // records per service and per task, for the filter's choices
 }
 
 // entry is one record with the lower-cased text a search looks in.
@@ -31,7 +33,21 @@ type entry struct {
 	text string
 }
 
-func newIndex() *index { return &index{byID: map[string]*entry{}} }
+func newIndex() *index {
+	return &index{byID: map[string]*entry{}, services: map[string]int{}, tasks: map[string]int{}}
+}
+
+// count adds n to the facets of r. The caller holds x.mu.
+func (x *index) count(r *jobstate.Record, n int) {
+	add(x.services, r.Service, n)
+	add(x.tasks, r.Task, n)
+}
+
+func add(m map[string]int, k string, n int) {
+	if m[k] += n; m[k] <= 0 {
+		delete(m, k)
+	}
+}
 
 func before(a, b *entry) int {
 	if c := b.rec.CreatedAt.Compare(a.rec.CreatedAt); c != 0 {
@@ -50,6 +66,8 @@ func (x *index) put(r jobstate.Record) {
 			i, _ := slices.BinarySearchFunc(x.order, old, before)
 			x.order[i] = e
 			x.byID[r.ID] = e
+			x.count(&old.rec, -1)
+			x.count(&e.rec, 1)
 			return
 		}
 		x.remove(old)
@@ -57,6 +75,7 @@ func (x *index) put(r jobstate.Record) {
 	i, _ := slices.BinarySearchFunc(x.order, e, before)
 	x.order = slices.Insert(x.order, i, e)
 	x.byID[r.ID] = e
+	x.count(&e.rec, 1)
 }
 
 // del drops a record (expired or deleted).
@@ -73,6 +92,7 @@ func (x *index) remove(old *entry) {
 		x.order = slices.Delete(x.order, i, i+1)
 	}
 	delete(x.byID, old.rec.ID)
+	x.count(&old.rec, -1)
 }
 
 // Query selects jobs for the list.
@@ -122,17 +142,13 @@ func (x *index) query(q Query) Result {
 // facets lists the services and tasks present, for the filter's choices.
 func (x *index) facets() (services, tasks []string) {
 	x.mu.RLock()
-	seenS, seenT := map[string]bool{}, map[string]bool{}
-	for _, e := range x.order {
-		seenS[e.rec.Service], seenT[e.rec.Task] = true, true
-	}
-	x.mu.RUnlock()
-	for s := range seenS {
+	for s := range x.services {
 		services = append(services, s)
 	}
-	for t := range seenT {
+	for t := range x.tasks {
 		tasks = append(tasks, t)
 	}
+	x.mu.RUnlock()
 	slices.Sort(services)
 	slices.Sort(tasks)
 	return services, tasks
@@ -168,6 +184,7 @@ func (x *index) follow(ctx context.Context, js jetstream.JetStream) error {
 	defer func() { _ = w.Stop() }()
 	x.mu.Lock()
 	x.byID, x.order, x.ready = map[string]*entry{}, nil, false
+	x.services, x.tasks = map[string]int{}, map[string]int{}
 	x.mu.Unlock()
 	for {
 		select {
