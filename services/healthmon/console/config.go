@@ -34,6 +34,11 @@ const (
 	maxPassword          = 72 // bcrypt reads no further
 )
 
+// DefaultConfig is the console off, with the defaults it has when turned on.
+func DefaultConfig() Config {
+	return Config{SessionTTL: DefaultSessionTTL, LoginAttempts: DefaultLoginAttempts, LoginWindow: DefaultLoginWindow, PageSize: DefaultPageSize}
+}
+
 func (c Config) withDefaults() Config {
 	if c.SessionTTL <= 0 {
 		c.SessionTTL = DefaultSessionTTL

@@ -67,6 +67,7 @@ func DefaultConfig() Config {
 		LatencyCritical: DefaultLatencyCritical,
 		Routes:          probe.DefaultRouteThresholds(),
 		Reconciler:      probe.DefaultReconcilerThresholds(),
+		Console:         console.DefaultConfig(),
 	}
 }
 
