@@ -12,6 +12,7 @@ import (
 
 	"github.com/insightpulse/pulsehub/events"
 	"github.com/insightpulse/pulsehub/events/natstest"
+	"github.com/insightpulse/pulsehub/schemas"
 	"github.com/insightpulse/pulsehub/services/dispatcher/jobs"
 	"github.com/insightpulse/pulsehub/services/dispatcher/jobstate"
 	"github.com/insightpulse/pulsehub/services/healthmon/console"
@@ -214,6 +215,9 @@ func TestEveryActionIsAuditedWithItsCorrelationID(t *testing.T) {
 	if a.Operator != operator || a.Target != "jobs-ocr" || a.Outcome != "ok" || a.CorrelationID == "" ||
 		m.Header.Get(events.HeaderCorrelationID) != a.CorrelationID {
 		t.Fatalf("audit %+v headers %v", a, m.Header)
+	}
+	if err := schemas.Validate("audit", m.Data); err != nil {
+		t.Fatalf("audit event against schemas/audit.schema.json: %v", err)
 	}
 	if !strings.Contains(h.logs.String(), `"correlation_id":"`+a.CorrelationID+`"`) {
 		t.Fatal("no audit log line with the event's correlation id")
