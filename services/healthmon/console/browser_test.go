@@ -127,7 +127,8 @@ func TestAnOperatorFixesADeadJobInTheBrowser(t *testing.T) {
 	run(t, ctx, "filter the jobs",
 		chromedp.Navigate(h.base+"/console/jobs"), chromedp.WaitVisible(chromedp.CSS("#jobs")),
 		chromedp.SetValue(chromedp.CSS("#f-state"), "dead"), chromedp.Click(chromedp.CSS("#f-apply")),
-		chromedp.WaitVisible(chromedp.CSS(`#jobs tr[data-state="dead"]`)))
+		// the filtered page: its server-rendered choice (SetValue only set the property)
+		chromedp.WaitReady(chromedp.CSS(`#f-state option[value="dead"][selected]`)))
 	got = text(t, ctx, "#count")
 	if !strings.HasPrefix(got, "1 of 13 jobs") {
 		t.Fatalf("after filtering on dead: %q", got)
