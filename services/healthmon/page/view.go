@@ -17,6 +17,7 @@ type View struct {
 	Targets     []Target      `json:"targets"`        // worst first, then by name
 	Routes      []Route       `json:"routes"`         // by name
 	Role        Role          `json:"role,omitempty"` // whether this replica stores and publishes the statuses; "" without NATS
+	Console     bool          `json:"-"`              // the operator console is served (/console/): the page links to it
 }
 
 // Role is a replica's part in storing and announcing statuses: of several
