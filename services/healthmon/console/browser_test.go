@@ -153,6 +153,10 @@ func TestAnOperatorFixesADeadJobInTheBrowser(t *testing.T) {
 	seq := fmt.Sprint(letters[0].Seq)
 	run(t, ctx, "list the dead letters", chromedp.Navigate(h.base+"/console/dlq"), chromedp.WaitVisible(chromedp.CSS("#letters")))
 	shot(t, ctx, dir, "05-dead-letters")
+	run(t, ctx, "ask to purge the route", chromedp.Click(chromedp.CSS(`#dlq-routes a[href="/console/dlq/route/jobs-ocr/purge"]`)),
+		chromedp.WaitVisible(chromedp.CSS("#confirm")))
+	shot(t, ctx, dir, "05b-confirm-purge")
+	run(t, ctx, "back to the dead letters", chromedp.Navigate(h.base+"/console/dlq"), chromedp.WaitVisible(chromedp.CSS("#letters")))
 	run(t, ctx, "open the dead letter", chromedp.Click(chromedp.CSS(`#letters a[href="/console/dlq/`+seq+`"]`)), chromedp.WaitVisible(chromedp.CSS("#reason")))
 	got = text(t, ctx, "#payload")
 	if !strings.Contains(got, "INV/2026/0042") || !strings.Contains(got, "<script>alert('x')</script>") {
