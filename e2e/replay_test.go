@@ -13,7 +13,7 @@ import (
 	"github.com/insightpulse/pulsehub/events/natstest"
 	"github.com/insightpulse/pulsehub/events/stream"
 	"github.com/insightpulse/pulsehub/odoo/odootest"
-	"github.com/insightpulse/pulsehub/services/hub/ops"
+	"github.com/insightpulse/pulsehub/services/healthmon/ops"
 )
 
 // snapshot is the fake's tasks by issue id, without the fields a write

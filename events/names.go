@@ -9,7 +9,7 @@ const (
 	StreamJobs    = "JOBS"     // jobs.<service>.<task>, and schedule.jobs.> for delayed jobs
 	StreamResults = "RESULTS"  // results.<service>.<task>
 	StreamDLQ     = "DLQ"      // dlq.<route>.<original subject>
-	StreamHealth  = "HEALTH"   // health.<target>.<status>
+	StreamHealth  = "HEALTH"   // health.<target>.<status>, audit.<source>.<action>
 )
 
 // Key-value buckets the services keep state in.

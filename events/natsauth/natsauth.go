@@ -1,7 +1,8 @@
 // Package natsauth says who may do what on the hub's NATS: one user per
 // service (ingester, odoowriter, dispatcher, healthmon), each allowed the
 // subjects and JetStream API calls its code uses and nothing else, and an
-// operator user for people (`hub status|replay|dlq|jobs`, the NATS CLI) who
+// operator user for people (`hub status|replay|dlq|jobs`, the NATS CLI, and
+// healthmon when it serves the operator console, which acts for them) who
 // may do everything. It is the one definition of these permission sets: the
 // embedded server of `hub run` is configured from it (services/hub/embedded),
 // and the deployment files (deploy/nats/auth.conf, the Helm values) are

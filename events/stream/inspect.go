@@ -52,6 +52,7 @@ type RouteInfo struct {
 	Waiting     int       `json:"waiting"`      // pull requests waiting (a running service)
 	LastActive  time.Time `json:"last_active"`  // last delivery
 	Delivered   uint64    `json:"delivered"`    // the last stream sequence delivered: moving means a service is taking messages
+	Acked       uint64    `json:"acked"`        // the consumer sequence of the ack floor: grows by one per delivery settled (the console's throughput)
 	DLQDepth    uint64    `json:"dlq_depth"`    // dead letters of this route
 	Replaying   bool      `json:"replaying"`    // a replay consumer exists
 	ReplayLeft  uint64    `json:"replay_left"`  // messages the replay still has to deliver
@@ -108,7 +109,8 @@ func routeInfo(ci *jetstream.ConsumerInfo, dlq uint64) RouteInfo {
 		subj = []string{ci.Config.FilterSubject}
 	}
 	r := RouteInfo{Route: ci.Name, Stream: ci.Stream, Subjects: subj, Pending: ci.NumPending, AckPending: ci.NumAckPending,
-		Redelivered: ci.NumRedelivered, Waiting: ci.NumWaiting, DLQDepth: dlq, Delivered: ci.Delivered.Stream}
+		Redelivered: ci.NumRedelivered, Waiting: ci.NumWaiting, DLQDepth: dlq, Delivered: ci.Delivered.Stream,
+		Acked: ci.AckFloor.Consumer}
 	if ci.Delivered.Last != nil {
 		r.LastActive = *ci.Delivered.Last
 	}

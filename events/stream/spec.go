@@ -55,7 +55,7 @@ var families = []family{
 		Limits{MaxAge: 30 * day, MaxBytes: -1, MaxMsgs: -1, DuplicateWindow: 2 * time.Minute}, false},
 	{events.StreamDLQ, []string{"dlq.>"}, "dead letters: the original message with the reason in headers",
 		Limits{MaxAge: 90 * day, MaxBytes: -1, MaxMsgs: -1, DuplicateWindow: 2 * time.Minute}, false},
-	{events.StreamHealth, []string{"health.>"}, "health status transitions",
+	{events.StreamHealth, []string{"health.>", "audit.>"}, "health status transitions, and the operator console's audit events (audit.>)",
 		Limits{MaxAge: 30 * day, MaxBytes: -1, MaxMsgs: -1, DuplicateWindow: 2 * time.Minute}, false},
 }
 

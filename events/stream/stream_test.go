@@ -3,6 +3,7 @@ package stream_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -129,7 +130,7 @@ func TestEnsureKeepsSubjectsAddedByHand(t *testing.T) {
 		t.Fatal(err)
 	}
 	s, _ := js.Stream(ctx, events.StreamHealth)
-	if subj := s.CachedInfo().Config.Subjects; len(subj) != 2 {
+	if subj := s.CachedInfo().Config.Subjects; len(subj) != 3 || !slices.Contains(subj, "ops.>") { // health.>, audit.> and ops.>
 		t.Fatalf("subjects = %v", subj)
 	}
 }

@@ -23,14 +23,15 @@ import (
 // step that needs it: the call (runJob), the job's retry policy
 // (retryPolicy), and the state the delivery ended in (settleJob).
 type jobRun struct {
-	job      jobs.Job
-	parseErr error
-	rec      jobstate.Record
-	known    bool      // the bucket held a record for this job
-	fresh    bool      // the record proves no attempt was made: no answer can be cached
-	started  bool      // an attempt was recorded (the call was admitted)
-	result   published // where the answer went
-	err      error     // the error the retry policy returned, before dead-lettering swallowed it
+	job       jobs.Job
+	parseErr  error
+	rec       jobstate.Record
+	known     bool      // the bucket held a record for this job
+	cancelled bool      // the record says an operator cancelled the job
+	fresh     bool      // the record proves no attempt was made: no answer can be cached
+	started   bool      // an attempt was recorded (the call was admitted)
+	result    published // where the answer went
+	err       error     // the error the retry policy returned, before dead-lettering swallowed it
 }
 
 // jobHandler is the handler of ch's job loop. For each delivery it loads
@@ -50,6 +51,9 @@ func (d *Dispatcher) jobHandler(ch *channel.Channel, rm *consume.Metrics) consum
 			// The bucket is unreachable: try again shortly rather than
 			// run a job whose attempts are unknown.
 			return events.RetryAfter(err, time.Second)
+		}
+		if run.cancelled {
+			return nil // an operator cancelled it (jobs.Cancel): acknowledged without a call
 		}
 		h := consume.Chain(func(ctx context.Context, m *consume.Msg) error { return d.runJob(ctx, m, ch, run) },
 			logging, rm.Middleware, deadLetter, run.keepErr, run.retryPolicy(policy).Middleware, consume.Recover)
@@ -78,6 +82,7 @@ func (d *Dispatcher) loadRun(ctx context.Context, service string, m *consume.Msg
 		return nil, err
 	default:
 		run.known = true
+		run.cancelled = rec.State == jobstate.Cancelled
 	}
 	if validatedBefore(rec, run.known, m.Seq()) {
 		run.job, run.parseErr = jobs.Decode(m.Data())

@@ -349,3 +349,29 @@ func TestReplayedJobsAreAnsweredFromTheCacheEvenAfterTheirLastAttempt(t *testing
 		t.Fatalf("%d dead letters", n)
 	}
 }
+
+func TestACancelledJobIsAcknowledgedWithoutACall(t *testing.T) {
+	b := newBus(t)
+	svc := newFake(t, func(_ int, w http.ResponseWriter, _ *http.Request) { reply(w, 200, `{}`) })
+	var e jobs.Enqueued
+	b.startWith(t, testConfig(map[string]channel.Config{"ocr": svcConfig(svc.URL, 2)}), func() {
+		e = b.enqueue(t, "ocr", "extract", jobs.Job{Payload: json.RawMessage(`{}`)})
+		if _, err := jobs.Cancel(context.Background(), b.js, e.ID); err != nil {
+			t.Fatal(err)
+		}
+	})
+	natstest.WaitFor(t, wait, "the cancelled job's message to be acknowledged", func() bool {
+		c, err := b.js.Consumer(context.Background(), events.StreamJobs, jobs.ConsumerName("ocr"))
+		if err != nil {
+			return false
+		}
+		i, err := c.Info(context.Background())
+		return err == nil && i.AckFloor.Stream >= e.Seq && i.NumAckPending == 0
+	})
+	if svc.count() != 0 {
+		t.Fatalf("a cancelled job was called %d times", svc.count())
+	}
+	if r := b.waitState(t, e.ID, jobstate.Cancelled); r.Attempts != 0 {
+		t.Fatalf("record %+v", r)
+	}
+}

@@ -36,6 +36,16 @@ func Get(ctx context.Context, js jetstream.JetStream, id string) (jobstate.Recor
 	return s.Get(ctx, id)
 }
 
+// Cancel cancels a pending, scheduled or failed job (`hub jobs cancel
+// ID`, the console): see jobstate.Store.Cancel.
+func Cancel(ctx context.Context, js jetstream.JetStream, id string) (jobstate.Record, error) {
+	s, err := jobstate.Bind(ctx, js)
+	if err != nil {
+		return jobstate.Record{}, err
+	}
+	return s.Cancel(ctx, id)
+}
+
 // Requeued says what Requeue did.
 type Requeued struct {
 	ID      string `json:"id"`
@@ -43,7 +53,7 @@ type Requeued struct {
 	Seq     uint64 `json:"seq"` // the new job message's sequence in JOBS
 }
 
-// Requeue runs a finished job (done or dead) again (`hub jobs requeue ID`):
+// Requeue runs a finished job (done, dead or cancelled) again (`hub jobs requeue ID`):
 // its message is published again from JOBS with the same ce-id, so the
 // call carries the same Idempotency-Key and a job that was done is
 // answered from the result cache while the cache holds it. The record
@@ -59,7 +69,7 @@ func Requeue(ctx context.Context, js jetstream.JetStream, id string) (Requeued, 
 		return Requeued{}, err
 	}
 	if !rec.State.Finished() {
-		return Requeued{}, fmt.Errorf("job %s is %s: only a done or dead job can be requeued", id, rec.State)
+		return Requeued{}, fmt.Errorf("job %s is %s: only a done, dead or cancelled job can be requeued", id, rec.State)
 	}
 	if rec.RequestSeq == 0 {
 		return Requeued{}, fmt.Errorf("job %s: its record names no message in %s", id, events.StreamJobs)

@@ -126,7 +126,7 @@ func TestEnqueueNeedsTheJobsStream(t *testing.T) {
 func TestListAndRequeueRefusals(t *testing.T) {
 	js := bus(t, true)
 	ctx := context.Background()
-	if _, err := jobs.List(ctx, js, jobstate.Filter{State: "cancelled"}); err == nil {
+	if _, err := jobs.List(ctx, js, jobstate.Filter{State: "lost"}); err == nil {
 		t.Fatal("listed an unknown state")
 	}
 	id, _, _ := jobs.Enqueue(ctx, js, "ocr", "t", jobs.Job{})
@@ -172,5 +172,33 @@ func TestRequeueRepublishesTheSameJob(t *testing.T) {
 	after, _ := jobs.Get(ctx, js, id)
 	if after.State != jobstate.Pending || after.Attempts != 0 || after.LastError != "boom" || !after.DoneAt.IsZero() {
 		t.Fatalf("record %+v", after)
+	}
+}
+
+func TestCancelMarksAWaitingJobAndRequeueRunsItAgain(t *testing.T) {
+	js := bus(t, true)
+	ctx := context.Background()
+	id, _, err := jobs.Enqueue(ctx, js, "ocr", "t", jobs.Job{Payload: []byte(`{"a":1}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec, err := jobs.Cancel(ctx, js, id)
+	if err != nil || rec.State != jobstate.Cancelled {
+		t.Fatalf("cancel: %+v %v", rec, err)
+	}
+	if got, _ := jobs.Get(ctx, js, id); got.State != jobstate.Cancelled || got.DoneAt.IsZero() {
+		t.Fatalf("stored %+v", got)
+	}
+	if _, err := jobs.Cancel(ctx, js, id); err == nil || !strings.Contains(err.Error(), "is cancelled") {
+		t.Fatalf("cancelled twice: %v", err)
+	}
+	if _, err := jobs.Cancel(ctx, js, "nope"); !errors.Is(err, jobstate.ErrNotFound) {
+		t.Fatalf("cancel unknown: %v", err)
+	}
+	if _, err := jobs.Requeue(ctx, js, id); err != nil {
+		t.Fatalf("requeue a cancelled job: %v", err)
+	}
+	if got, _ := jobs.Get(ctx, js, id); got.State != jobstate.Pending {
+		t.Fatalf("after requeue: %+v", got)
 	}
 }

@@ -38,13 +38,14 @@ const (
 	Done      State = "done"      // answered, result published
 	Failed    State = "failed"    // the last attempt failed, a retry is due
 	Dead      State = "dead"      // no more attempts; the request is in the DLQ
+	Cancelled State = "cancelled" // cancelled by an operator before it ran (jobs.Cancel): its message is acknowledged without a call
 )
 
 // States lists every state.
-var States = []State{Pending, Scheduled, Started, Done, Failed, Dead}
+var States = []State{Pending, Scheduled, Started, Done, Failed, Dead, Cancelled}
 
-// Finished reports whether s is final (done or dead).
-func (s State) Finished() bool { return s == Done || s == Dead }
+// Finished reports whether s is final (done, dead or cancelled).
+func (s State) Finished() bool { return s == Done || s == Dead || s == Cancelled }
 
 // Valid reports whether s is a known state.
 func (s State) Valid() bool { return slices.Contains(States, s) }
@@ -164,6 +165,49 @@ func (s *Store) Put(ctx context.Context, r Record) error {
 		return fmt.Errorf("job %s: write state %s: %w", r.ID, r.State, err)
 	}
 	return nil
+}
+
+// ErrChanged is returned by Cancel when the record changed between its
+// read and its write (a worker picked the job up meanwhile).
+var ErrChanged = errors.New("job record changed meanwhile")
+
+// Cancel marks a pending, scheduled or failed job cancelled, unless its
+// record changed since it was read: a worker that picked the job up
+// meanwhile wins, and Cancel says so. The job's message stays in JOBS;
+// the dispatcher acknowledges it without a call when it comes (its eta,
+// its retry). The record then expires like a finished one.
+func (s *Store) Cancel(ctx context.Context, id string) (Record, error) {
+	if !validKey(id) {
+		return Record{}, fmt.Errorf("job %q: %w", id, ErrNotFound)
+	}
+	e, err := s.kv.Get(ctx, id)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return Record{}, fmt.Errorf("job %s: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return Record{}, fmt.Errorf("job %s: %w", id, err)
+	}
+	var r Record
+	if err := json.Unmarshal(e.Value(), &r); err != nil {
+		return Record{}, fmt.Errorf("job %s: stored value is not a job state: %w", id, err)
+	}
+	if r.State != Pending && r.State != Scheduled && r.State != Failed {
+		return r, fmt.Errorf("job %s is %s: only a pending, scheduled or failed job can be cancelled", id, r.State)
+	}
+	r.State, r.DoneAt = Cancelled, time.Now().UTC()
+	m, opts, err := s.msg(r, false)
+	if err != nil {
+		return r, err
+	}
+	opts = append(opts, jetstream.WithExpectLastSequencePerSubject(e.Revision()))
+	if _, err := stream.Publish(ctx, s.js, m, opts...); err != nil {
+		var apiErr *jetstream.APIError
+		if errors.As(err, &apiErr) && (apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence || apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant) {
+			return r, fmt.Errorf("job %s: %w: try again", id, ErrChanged)
+		}
+		return r, fmt.Errorf("job %s: write state %s: %w", id, r.State, err)
+	}
+	return r, nil
 }
 
 // PutAsync is Put without waiting for JetStream's acknowledgement: the

@@ -10,6 +10,7 @@ import (
 	"github.com/insightpulse/pulsehub/events/config"
 	"github.com/insightpulse/pulsehub/events/service"
 	"github.com/insightpulse/pulsehub/odoo"
+	"github.com/insightpulse/pulsehub/services/healthmon/console"
 	"github.com/insightpulse/pulsehub/services/healthmon/probe"
 	"github.com/insightpulse/pulsehub/services/healthmon/status"
 )
@@ -25,6 +26,7 @@ type Config struct {
 	HTTPTargets     map[string]HTTPTarget      `yaml:"http_targets"`     // health URLs to probe, by name (target http-<name>); default none
 	Routes          probe.RouteThresholds      `yaml:"routes"`           // thresholds for every route's consumer (0 = off)
 	Reconciler      probe.ReconcilerThresholds `yaml:"reconciler"`       // thresholds for the ingester's GitHub reconciler (0 = off)
+	Console         console.Config             `yaml:"console"`          // the operator console under /console/ (off by default)
 	// TraceURL links a route's latest dead letter to its trace in a tracing
 	// UI: a URL with {trace_id} where the 32-hex-digit id goes, e.g.
 	// http://localhost:16686/trace/{trace_id} (Jaeger). Default none: the
@@ -70,6 +72,7 @@ func DefaultConfig() Config {
 		LatencyCritical: DefaultLatencyCritical,
 		Routes:          probe.DefaultRouteThresholds(),
 		Reconciler:      probe.DefaultReconcilerThresholds(),
+		Console:         console.DefaultConfig(),
 	}
 }
 
@@ -136,6 +139,7 @@ func (c Config) Validate(path string) config.Problems {
 		ps.Add(path+".reconciler", "thresholds must not be negative")
 	}
 	checkOrder(&ps, path+".reconciler.failed_warning", rc.FailedWarning, rc.FailedCritical)
+	ps = append(ps, c.Console.Validate(path+".console")...)
 	return ps
 }
 

@@ -13,7 +13,7 @@ import (
 // View is a snapshot of every target and route, worst targets first.
 func (m *Monitor) View() page.View {
 	v := page.View{Overall: status.Unknown, GeneratedAt: m.clock.Now().UTC(), Refresh: refresh(m.cfg),
-		Targets: []page.Target{}, Routes: []page.Route{}, Role: m.role()}
+		Targets: []page.Target{}, Routes: []page.Route{}, Role: m.role(), Console: m.console != nil}
 	m.mu.Lock()
 	for name, t := range m.targets {
 		r := t.record

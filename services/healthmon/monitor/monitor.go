@@ -18,6 +18,8 @@ import (
 	"github.com/insightpulse/pulsehub/events/lease"
 	"github.com/insightpulse/pulsehub/events/service"
 	"github.com/insightpulse/pulsehub/events/supervise"
+	"github.com/insightpulse/pulsehub/services/healthmon/console"
+	"github.com/insightpulse/pulsehub/services/healthmon/page"
 	"github.com/insightpulse/pulsehub/services/healthmon/probe"
 	"github.com/insightpulse/pulsehub/services/healthmon/status"
 	"github.com/insightpulse/pulsehub/services/healthmon/store"
@@ -26,19 +28,21 @@ import (
 
 // Monitor runs the probes and keeps what they found.
 type Monitor struct {
-	cfg        Config
-	deps       service.Deps
-	log        *slog.Logger
-	clock      probe.Clock
-	client     *http.Client
-	store      *store.Store
-	tracker    *status.Tracker
-	metrics    *metrics
-	advisories *probe.Advisories
-	srv        *service.Server
-	jobs       []*job
-	listening  bool
-	leases     *lease.Metrics
+	cfg         Config
+	deps        service.Deps
+	log         *slog.Logger
+	clock       probe.Clock
+	client      *http.Client
+	store       *store.Store
+	tracker     *status.Tracker
+	metrics     *metrics
+	advisories  *probe.Advisories
+	srv         *service.Server
+	jobs        []*job
+	console     *console.Console // nil unless cfg.Console.Enabled
+	consoleOpts []console.Option
+	listening   bool
+	leases      *lease.Metrics
 
 	// publishing is true while this replica writes the bucket and
 	// publishes transitions: always without Run (RunOnce), under the
@@ -49,6 +53,7 @@ type Monitor struct {
 	targets map[string]*target            // by target name
 	unsent  map[string][]store.Transition // transitions not published yet, oldest first
 	known   map[string]store.Record       // each target's value in the bucket as this replica last read or wrote it
+	history map[string][]page.Sample      // each route's ack floor over the last HistoryWindow (history.go)
 }
 
 // target is what the monitor knows of one target.
@@ -73,6 +78,11 @@ func WithProbes(ps ...probe.Probe) Option {
 			m.jobs = append(m.jobs, &job{probe: p, interval: m.cfg.Interval, timeout: m.cfg.Timeout})
 		}
 	}
+}
+
+// WithConsoleOptions passes options to the console (tests, job graphs).
+func WithConsoleOptions(opts ...console.Option) Option {
+	return func(m *Monitor) { m.consoleOpts = append(m.consoleOpts, opts...) }
 }
 
 // New builds a monitor from cfg: its probes, metrics (on deps.Registry)
@@ -119,6 +129,14 @@ func New(deps service.Deps, cfg Config, opts ...Option) (*Monitor, error) {
 	m.srv.HandleHealth(http.HandlerFunc(m.serveHealth))
 	m.srv.Handle("GET /{$}", http.HandlerFunc(m.servePage))
 	m.srv.Handle("GET /status.json", http.HandlerFunc(m.serveStatus))
+	if cfg.Console.Enabled {
+		c, err := console.New(deps.JS, m, m.log.With("component", "console"), cfg.Console, cfg.HTTP.TLSCertFile != "", m.consoleOpts...)
+		if err != nil {
+			return nil, err
+		}
+		m.console = c
+		m.srv.Handle("/console/", c.Handler())
+	}
 	return m, nil
 }
 
@@ -171,6 +189,9 @@ func (m *Monitor) Run(ctx context.Context) error {
 	if m.store != nil {
 		m.publishing.Store(false)
 		g.Go("publisher", m.contend)
+	}
+	if m.console != nil {
+		g.Go("console jobs index", m.console.Run)
 	}
 	for _, j := range m.jobs {
 		g.Go("probe "+j.probe.Name(), func(ctx context.Context) error { m.loop(ctx, j); return nil })

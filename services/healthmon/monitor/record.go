@@ -35,6 +35,9 @@ func (m *Monitor) record(ctx context.Context, r probe.Result) {
 	}
 	m.mu.Lock()
 	m.targets[r.Target] = &target{kind: r.Kind, record: rec, seen: seen, result: r}
+	if r.Route != nil {
+		m.remember(r.Route, r.CheckedAt)
+	}
 	m.mu.Unlock()
 	m.metrics.record(rec, r.Route)
 	if m.store == nil || rec.Status == status.Unknown {

@@ -17,6 +17,7 @@ type View struct {
 	Targets     []Target      `json:"targets"`        // worst first, then by name
 	Routes      []Route       `json:"routes"`         // by name
 	Role        Role          `json:"role,omitempty"` // whether this replica stores and publishes the statuses; "" without NATS
+	Console     bool          `json:"-"`              // the operator console is served (/console/): the page links to it
 }
 
 // Role is a replica's part in storing and announcing statuses: of several
@@ -79,4 +80,12 @@ func (v View) Counts() []Count {
 type Count struct {
 	Status status.Status
 	N      int
+}
+
+// Sample is a route's ack floor (its consumer sequence settled so far) at
+// one probe: the monitor keeps an hour of them per route, the console
+// draws the throughput from them.
+type Sample struct {
+	At    time.Time
+	Acked uint64
 }

@@ -12,7 +12,7 @@ import (
 	"github.com/insightpulse/pulsehub/events/natstest"
 	"github.com/insightpulse/pulsehub/events/stream"
 	"github.com/insightpulse/pulsehub/services/dispatcher/jobstate"
-	"github.com/insightpulse/pulsehub/services/hub/ops"
+	"github.com/insightpulse/pulsehub/services/healthmon/ops"
 )
 
 // run runs the CLI in-process against url and returns status and outputs.

@@ -15,13 +15,13 @@ import (
 
 // jobsCmd is queue_job's job list on the dispatcher's `jobs` bucket.
 func jobsCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	const usage = "hub jobs ls [--state S] [--service X] [--limit N] | show ID | requeue ID | enqueue SERVICE TASK JOB_JSON"
+	const usage = "hub jobs ls [--state S] [--service X] [--limit N] | show ID | requeue ID | cancel ID | enqueue SERVICE TASK JOB_JSON"
 	sub, code, ok := subcommand("hub jobs", usage, args, stdout, stderr)
 	if !ok {
 		return code
 	}
 	o := newOpsFlags("hub jobs "+sub, usage, stdout, stderr)
-	state := o.String("state", "", "ls: only jobs in this state (pending, scheduled, started, done, failed, dead)")
+	state := o.String("state", "", "ls: only jobs in this state (pending, scheduled, started, done, failed, dead, cancelled)")
 	svc := o.String("service", "", "ls: only jobs of this service")
 	limit := o.Int("limit", 100, "ls: at most this many, newest first (0 = all)")
 	pos, code, ok := o.parse(args[1:])
@@ -63,6 +63,15 @@ func jobsCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 				return errors.Join(err, jsonIf(*o.json, stdout, r))
 			}
 			fmt.Fprintf(stdout, "requeued job %s on %s (JOBS seq %d)\n", r.ID, r.Subject, r.Seq)
+			return nil
+		}
+	case sub == "cancel" && len(pos) == 1:
+		fn = func(ctx context.Context, _ hubconfig.Config, js jetstream.JetStream) error {
+			r, err := jobs.Cancel(ctx, js, pos[0])
+			if err != nil || *o.json {
+				return errors.Join(err, jsonIf(*o.json, stdout, r))
+			}
+			fmt.Fprintf(stdout, "cancelled job %s (%s %s): its message is acknowledged without a call\n", r.ID, r.Service, r.Task)
 			return nil
 		}
 	case sub == "enqueue" && len(pos) == 3:

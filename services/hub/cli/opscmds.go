@@ -11,8 +11,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/insightpulse/pulsehub/services/healthmon/ops"
 	"github.com/insightpulse/pulsehub/services/hub/hubconfig"
-	"github.com/insightpulse/pulsehub/services/hub/ops"
 	"github.com/nats-io/nats.go/jetstream"
 )
 

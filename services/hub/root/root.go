@@ -173,7 +173,13 @@ func Run(ctx context.Context, o Options) error {
 	admin.Close() // the services have their own
 	for _, u := range selected {
 		reg := service.NewRegistry()
-		cn, err := open("pulsehub-"+u.name, u.name, reg)
+		user := u.name
+		if u.name == hubconfig.Healthmon && c.Healthmon.Console.Enabled {
+			// The console acts for the operators logged in to it (requeue,
+			// purge, replay): its process connects as the operator.
+			user = natsauth.Operator
+		}
+		cn, err := open("pulsehub-"+u.name, user, reg)
 		if err != nil {
 			g.Fail(u.name, err)
 			break
