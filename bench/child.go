@@ -125,11 +125,7 @@ func serveNoop() error {
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		_, _ = io.Copy(io.Discard, r.Body)
-		w.Header().Set("Content-Type", "application/json")
-		_, _ = io.WriteString(w, `{"ok":true}`)
-	}), ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: dispatchbench.Noop, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _, _ = io.Copy(io.Discard, os.Stdin); _ = srv.Close() }()
 	fmt.Printf("http://%s\n", l.Addr())
 	if err := srv.Serve(l); err != http.ErrServerClosed {

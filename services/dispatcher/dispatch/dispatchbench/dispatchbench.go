@@ -112,15 +112,19 @@ func (r Report) String() string {
 	return s + fmt.Sprintf("; the failing service's jobs were delivered %d times meanwhile", r.WithFailing.OtherDeliveries)
 }
 
+// Noop is the no-op service every scenario calls: it reads the request
+// and answers 200 {"ok":true}.
+var Noop http.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	_, _ = io.Copy(io.Discard, r.Body)
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = io.WriteString(w, `{"ok":true}`)
+})
+
 // Run runs the three scenarios on deps' NATS connection. deps.Streams
 // should describe the server's streams (they must exist).
 func Run(ctx context.Context, deps service.Deps, o Options) (Report, error) {
 	o = o.withDefaults()
-	noop := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		_, _ = io.Copy(io.Discard, r.Body)
-		w.Header().Set("Content-Type", "application/json")
-		_, _ = io.WriteString(w, `{"ok":true}`)
-	}))
+	noop := httptest.NewServer(Noop)
 	defer noop.Close()
 	failing := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.Copy(io.Discard, r.Body)
