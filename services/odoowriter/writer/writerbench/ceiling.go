@@ -68,7 +68,10 @@ func measured(records int, took time.Duration, calls, batches int, busy time.Dur
 func (m Measure) String() string {
 	s := fmt.Sprintf("%d records in %s: %.0f records/s, %d Odoo calls, Odoo busy %.0f%%", m.Records, m.Duration.Round(time.Millisecond), m.PerSecond, m.OdooCalls, 100*m.OdooBusy)
 	if m.Batches > 0 {
-		s += fmt.Sprintf(" (%d batches, %.0f records each), %s CPU per record", m.Batches, float64(m.Records)/float64(m.Batches), m.CPUPerRecord.Round(time.Microsecond))
+		s += fmt.Sprintf(" (%d batches, %.0f records each)", m.Batches, float64(m.Records)/float64(m.Batches))
+	}
+	if m.CPUPerRecord > 0 {
+		s += fmt.Sprintf(", %s CPU per record", m.CPUPerRecord.Round(time.Microsecond))
 	}
 	return s
 }
