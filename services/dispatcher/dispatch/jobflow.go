@@ -25,6 +25,7 @@ type jobRun struct {
 	parseErr error
 	rec      jobstate.Record
 	known    bool      // the bucket held a record for this job
+	cancel   bool      // the record says cancelled: the delivery is skipped
 	fresh    bool      // the record proves no attempt was made: no answer can be cached
 	started  bool      // an attempt was recorded (the call was admitted)
 	result   published // where the answer went
@@ -90,6 +91,7 @@ func (d *Dispatcher) loadRun(ctx context.Context, service string, m *consume.Msg
 			rec.CreatedAt = m.Event.Time.UTC()
 		}
 	}
+	run.cancel = run.known && rec.State == jobstate.Cancelled
 	if run.known && !rec.State.Finished() && (rec.RequestSeq == m.Seq() || rec.RequestSeq == 0) {
 		m.Attempt = rec.Attempts + 1
 	} else {
@@ -132,6 +134,10 @@ func noAnswerYet(rec jobstate.Record, known bool, seq, delivered uint64) bool {
 // runJob calls ch with the job's payload, recording the attempt in run
 // once the call is admitted and the answer's place once it is published.
 func (d *Dispatcher) runJob(ctx context.Context, m *consume.Msg, ch *channel.Channel, run *jobRun) error {
+	if run.cancel {
+		m.Logger().Info("job cancelled: skipped", "job_id", run.rec.ID)
+		return nil
+	}
 	if run.parseErr != nil {
 		return run.parseErr
 	}
@@ -248,6 +254,14 @@ func (d *Dispatcher) settleJob(ctx context.Context, m *consume.Msg, run *jobRun,
 			"subject", m.Subject(), "stream_seq", m.Seq(), "error", werr.Error())
 	} else {
 		d.metrics.jobs.WithLabelValues(r.Service, string(r.State)).Inc()
+		if r.Graph != "" && r.State == jobstate.Done {
+			// A graph node: its ready children start before the message
+			// is acknowledged, so a crash here redelivers it and the
+			// (idempotent) step runs again.
+			if gerr := d.graphs.Done(ctx, *r); gerr != nil {
+				return events.RetryAfter(fmt.Errorf("job %s done, its graph not advanced: %w", r.ID, gerr), time.Second)
+			}
+		}
 	}
 	return err
 }

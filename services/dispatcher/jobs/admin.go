@@ -61,6 +61,10 @@ func Requeue(ctx context.Context, js jetstream.JetStream, id string) (Requeued, 
 	if !rec.State.Finished() {
 		return Requeued{}, fmt.Errorf("job %s is %s: only a done or dead job can be requeued", id, rec.State)
 	}
+	if rec.Graph != "" && rec.State != jobstate.Dead {
+		// Its children may have started with its result; a done node stays done.
+		return Requeued{}, fmt.Errorf("job %s is node %s of graph %s and %s: only a dead node can be requeued", id, rec.Node, rec.Graph, rec.State)
+	}
 	if rec.RequestSeq == 0 {
 		return Requeued{}, fmt.Errorf("job %s: its record names no message in %s", id, events.StreamJobs)
 	}

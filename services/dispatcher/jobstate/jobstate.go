@@ -30,21 +30,23 @@ import (
 // State is where a job stands.
 type State string
 
-// The states of a job (queue_job's, minus cancelled).
+// The states of a job (queue_job's).
 const (
-	Pending   State = "pending"   // stored, waiting for a worker
-	Scheduled State = "scheduled" // waiting for its eta
-	Started   State = "started"   // being called
-	Done      State = "done"      // answered, result published
-	Failed    State = "failed"    // the last attempt failed, a retry is due
-	Dead      State = "dead"      // no more attempts; the request is in the DLQ
+	Pending          State = "pending"           // stored, waiting for a worker
+	Scheduled        State = "scheduled"         // waiting for its eta
+	Started          State = "started"           // being called
+	Done             State = "done"              // answered, result published
+	Failed           State = "failed"            // the last attempt failed, a retry is due
+	Dead             State = "dead"              // no more attempts; the request is in the DLQ
+	WaitDependencies State = "wait_dependencies" // a graph node whose parents are not all done
+	Cancelled        State = "cancelled"         // cancelled before it ran; a delivery of it is skipped
 )
 
 // States lists every state.
-var States = []State{Pending, Scheduled, Started, Done, Failed, Dead}
+var States = []State{Pending, Scheduled, Started, Done, Failed, Dead, WaitDependencies, Cancelled}
 
-// Finished reports whether s is final (done or dead).
-func (s State) Finished() bool { return s == Done || s == Dead }
+// Finished reports whether s is final (done, dead or cancelled).
+func (s State) Finished() bool { return s == Done || s == Dead || s == Cancelled }
 
 // Valid reports whether s is a known state.
 func (s State) Valid() bool { return slices.Contains(States, s) }
@@ -69,6 +71,8 @@ type Record struct {
 	RequestSeq     uint64    `json:"request_seq,omitempty"`
 	ResultSubject  string    `json:"result_subject,omitempty"`
 	ResultSeq      uint64    `json:"result_seq,omitempty"`
+	Graph          string    `json:"graph,omitempty"` // the graph the job is a node of (package graph)
+	Node           string    `json:"node,omitempty"`  // its node id in that graph
 }
 
 // ErrNotFound is returned for a job id the bucket does not hold.
@@ -222,12 +226,20 @@ func (s *Store) encode(r *Record) ([]byte, error) {
 type Filter struct {
 	State   State
 	Service string
-	Limit   int // the most records returned (newest first); 0 = all
+	Graph   string // only the nodes of this graph (their keys are <graph>.<node>)
+	Limit   int    // the most records returned (newest first); 0 = all
 }
 
 // List returns the records that match f, newest first.
 func (s *Store) List(ctx context.Context, f Filter) ([]Record, error) {
-	w, err := s.kv.WatchAll(ctx, jetstream.IgnoreDeletes())
+	keys := ">"
+	if f.Graph != "" {
+		if !validKey(f.Graph) {
+			return nil, fmt.Errorf("graph %q: %w", f.Graph, ErrNotFound)
+		}
+		keys = f.Graph + ".*"
+	}
+	w, err := s.kv.Watch(ctx, keys, jetstream.IgnoreDeletes())
 	if err != nil {
 		return nil, fmt.Errorf("list bucket %s: %w", events.BucketJobs, err)
 	}
@@ -254,7 +266,7 @@ func (s *Store) List(ctx context.Context, f Filter) ([]Record, error) {
 			if json.Unmarshal(e.Value(), &r) != nil {
 				continue // not a job state: someone wrote the bucket by hand
 			}
-			if (f.State == "" || r.State == f.State) && (f.Service == "" || r.Service == f.Service) {
+			if (f.State == "" || r.State == f.State) && (f.Service == "" || r.Service == f.Service) && (f.Graph == "" || r.Graph == f.Graph) {
 				out = append(out, r)
 			}
 		}

@@ -192,6 +192,8 @@ func TestRecordsMatchTheirSchema(t *testing.T) {
 		{ID: "a", Service: "ocr", Task: "t", State: Failed, Attempts: 1, LastError: "503", CreatedAt: now, UpdatedAt: now, ETA: now},
 		{ID: "a", Service: "ocr", Task: "t", State: Done, Attempts: 2, CreatedAt: now, UpdatedAt: now, DoneAt: now, ResultSubject: "results.ocr.t", ResultSeq: 9},
 		{ID: "a", Service: "ocr", Task: "t", State: Dead, Attempts: 2, CreatedAt: now, UpdatedAt: now, DoneAt: now, LastError: "422"},
+		{ID: "g.n", Service: "ocr", Task: "t", State: WaitDependencies, CreatedAt: now, UpdatedAt: now, Graph: "g", Node: "n"},
+		{ID: "g.n", Service: "ocr", Task: "t", State: Cancelled, CreatedAt: now, UpdatedAt: now, DoneAt: now, Graph: "g", Node: "n", LastError: "cancelled by an operator"},
 	}
 	for _, r := range recs {
 		if err := schemas.ValidateValue("job-state", r); err != nil {
@@ -199,12 +201,12 @@ func TestRecordsMatchTheirSchema(t *testing.T) {
 		}
 	}
 	for _, st := range States {
-		if !st.Valid() || st.Finished() != (st == Done || st == Dead) {
+		if !st.Valid() || st.Finished() != (st == Done || st == Dead || st == Cancelled) {
 			t.Errorf("state %s", st)
 		}
 	}
-	if State("cancelled").Valid() {
-		t.Error("cancelled is not a state")
+	if State("enqueued").Valid() {
+		t.Error("enqueued is not a state")
 	}
 }
 
