@@ -46,7 +46,7 @@ import (
 )
 
 // Bucket holds each graph's definition (Record), keyed by graph id.
-const Bucket = "graphs"
+const Bucket = events.BucketGraphs
 
 // Config is dispatcher.graphs.
 type Config struct {

@@ -9,7 +9,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/insightpulse/pulsehub/services/dispatcher/jobs"
 	"github.com/insightpulse/pulsehub/services/dispatcher/jobstate"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -298,10 +297,4 @@ func cancelJob(ctx context.Context, store *jobstate.Store, id string) (bool, err
 		}
 	}
 	return false, fmt.Errorf("job %s: its record kept changing; try again", id)
-}
-
-// Limits is the GraphLimits of cfg with the given services, for callers
-// that check a graph before they publish it (hub jobs enqueue --graph).
-func Limits(cfg Config, services func(string) bool) jobs.GraphLimits {
-	return jobs.GraphLimits{MaxNodes: cfg.MaxNodes, Services: services}
 }
