@@ -16,6 +16,7 @@ import (
 	"github.com/insightpulse/pulsehub/events/service"
 	"github.com/insightpulse/pulsehub/events/stream"
 	"github.com/insightpulse/pulsehub/services/dispatcher/dispatch/dispatchbench"
+
 	"github.com/insightpulse/pulsehub/services/hub/embedded"
 	"github.com/insightpulse/pulsehub/services/ingester/ingestbench"
 	"github.com/insightpulse/pulsehub/services/odoowriter/writer/writerbench"
@@ -35,6 +36,7 @@ type Options struct {
 	Deliveries int    // per ingest measurement; default 5000
 	Events     int    // writer scenario; default 5000
 	Jobs       int    // dispatcher scenario; default 5000
+	GraphNodes int    // job graph scenario; default 1000
 	Latency    int    // end-to-end samples; default 300
 	Scale      []int  // scale-curve sizes; default 10k and 100k
 	HubBinary  string // `hub` executable for the memory scenario; "" skips it
@@ -45,7 +47,7 @@ type Options struct {
 
 // Quick is a small run that finishes in well under a minute (a smoke test).
 func Quick() Options {
-	return Options{Deliveries: 300, Events: 300, Jobs: 300, Latency: 30, Scale: []int{1000}, Rounds: 1}
+	return Options{Deliveries: 300, Events: 300, Jobs: 300, GraphNodes: 100, Latency: 30, Scale: []int{1000}, Rounds: 1}
 }
 
 func (o *Options) defaults() {
@@ -83,6 +85,8 @@ type Report struct {
 	EndToEndNoLinger Latency    `json:"end_to_end_no_linger"`
 	Memory           *Memory    `json:"memory,omitempty"`
 	Scale            []ScaleRow `json:"scale"`
+	// Graph is scenario 8.
+	Graph dispatchbench.GraphReport `json:"graph"`
 	// Durability is scenario 7, one row per embedded.sync_interval.
 	Durability []DurabilityRow `json:"durability"`
 	Rounds     int             `json:"durability_rounds"`
@@ -158,6 +162,7 @@ func Run(ctx context.Context, o Options) (Report, error) {
 		{"5 memory of hub run", runMemory},
 		{"6 scale curve", runScale},
 		{"7 durability (sync_interval)", runDurability},
+		{"8 job graph (1,000-node fan-out/fan-in)", runGraph},
 	}
 	for i, s := range steps {
 		if len(o.Only) > 0 && !slices.Contains(o.Only, i+1) {
@@ -256,6 +261,24 @@ func runWriter(ctx context.Context, o Options, r *Report) error {
 	batched, single, ratio, err := writerbench.Compare(ctx, writerbench.Options{Events: o.Events})
 	r.Writer = WriterRow{Batched: batched, Single: single, Ratio: ratio}
 	fmt.Fprintf(o.Log, "  batched: %s\n  single:  %s\n", batched, single)
+	return err
+}
+
+// runGraph is scenario 8: a fan-out/fan-in graph of o.GraphNodes nodes
+// next to as many independent jobs, flat and graph alternating o.Rounds
+// times on one server.
+func runGraph(ctx context.Context, o Options, r *Report) error {
+	env, err := startNATS()
+	if err != nil {
+		return err
+	}
+	defer env.close()
+	n := o.GraphNodes
+	if n <= 0 {
+		n = 1000
+	}
+	r.Graph, err = dispatchbench.RunGraph(ctx, env.deps, dispatchbench.GraphOptions{Nodes: n, Rounds: o.Rounds, Options: dispatchbench.Options{Capacity: 64}})
+	fmt.Fprintf(o.Log, "  %s\n", r.Graph)
 	return err
 }
 

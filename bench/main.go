@@ -12,7 +12,8 @@
 // (3) the dispatcher vs a plain HTTP client loop, and with a failing
 // second service; (4) end-to-end latency webhook → Odoo; (5) RSS of `hub
 // run` idle and after scenario 1; (6) the scale curve of (1) and (3); (7)
-// what each embedded.sync_interval (2m, 1s, always) costs (1) and (3).
+// what each embedded.sync_interval (2m, 1s, always) costs (1) and (3); (8)
+// a 1,000-node fan-out/fan-in job graph vs as many independent jobs.
 // Each scenario is also a Go benchmark in its service's module.
 //
 // It is a module of its own so that the scenario packages and the test
@@ -73,7 +74,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	scale := fs.String("scale", "10000,100000", "scale-curve sizes, comma-separated")
 	asJSON := fs.Bool("json", false, "print the report as JSON instead of Markdown")
 	only := fs.String("only", "", "run only these scenarios, by number (e.g. 1,7); default all")
-	rounds := fs.Int("rounds", 0, "rounds of scenario 7 (durability), each setting once per round; default 3 (1 with --quick)")
+	rounds := fs.Int("rounds", 0, "rounds of scenario 7 (durability, each setting once per round) and of scenario 8 (flat and graph alternating); default 3 (1 with --quick)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			_, _ = flagOut.WriteTo(stdout)
@@ -104,8 +105,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if *only != "" {
 		for _, s := range strings.Split(*only, ",") {
 			n, err := strconv.Atoi(strings.TrimSpace(s))
-			if err != nil || n < 1 || n > 7 {
-				fmt.Fprintf(stderr, "bench: --only %q: want scenario numbers 1 to 7\n", *only)
+			if err != nil || n < 1 || n > 8 {
+				fmt.Fprintf(stderr, "bench: --only %q: want scenario numbers 1 to 8\n", *only)
 				return 2
 			}
 			o.Only = append(o.Only, n)

@@ -100,9 +100,10 @@ type Engine struct {
 	client *jobs.Client
 	log    *slog.Logger
 
-	mu    sync.Mutex
-	specs map[string]*spec           // parsed definitions by graph id (immutable)
-	done  map[string]map[string]bool // nodes read done, by graph id: done is final for a graph node
+	mu      sync.Mutex
+	specs   map[string]*spec           // parsed definitions by graph id (immutable)
+	done    map[string]map[string]bool // nodes read done, by graph id: done is final for a graph node
+	streams map[string]jetstream.Stream
 }
 
 // spec is a graph's definition, parsed once.
@@ -129,7 +130,7 @@ func Open(ctx context.Context, js jetstream.JetStream, opt Options) (*Engine, er
 		return nil, err
 	}
 	e := &Engine{js: js, kv: kv, opt: opt, client: client, log: opt.Logger,
-		specs: map[string]*spec{}, done: map[string]map[string]bool{}}
+		specs: map[string]*spec{}, done: map[string]map[string]bool{}, streams: map[string]jetstream.Stream{}}
 	if e.log == nil {
 		e.log = slog.Default()
 	}
@@ -449,7 +450,7 @@ func (e *Engine) result(ctx context.Context, sp *spec, p string) (any, error) {
 	}
 	var data []byte
 	if r.ResultSeq > 0 {
-		if s, err := e.js.Stream(ctx, streamName); err == nil {
+		if s, err := e.stream(ctx, streamName); err == nil {
 			if m, err := s.GetMsg(ctx, r.ResultSeq); err == nil {
 				data = m.Data
 			}
@@ -472,6 +473,25 @@ func (e *Engine) result(ctx context.Context, sp *spec, p string) (any, error) {
 		return map[string]any{"subject": r.ResultSubject, "seq": r.ResultSeq, "command": v}, nil
 	}
 	return v, nil
+}
+
+// stream returns a handle on stream name, looked up once (a lookup is a
+// STREAM.INFO request).
+func (e *Engine) stream(ctx context.Context, name string) (jetstream.Stream, error) {
+	e.mu.Lock()
+	s := e.streams[name]
+	e.mu.Unlock()
+	if s != nil {
+		return s, nil
+	}
+	s, err := e.js.Stream(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	e.mu.Lock()
+	e.streams[name] = s
+	e.mu.Unlock()
+	return s, nil
 }
 
 // spec returns graph id's parsed definition.
