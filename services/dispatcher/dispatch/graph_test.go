@@ -465,3 +465,31 @@ func TestGraphSurvivesALeaderChangeOnACluster(t *testing.T) {
 	}
 	t.Logf("%d calls for 5 nodes (a call whose answer could not be recorded during the election is made again, with the same Idempotency-Key)", svc.count())
 }
+
+func TestGraphNodeWhoseRequestFailsIsDeadAndBlocksItsChildren(t *testing.T) {
+	b := newBus(t)
+	svc := jsonFake(t, `{"text": "line one\nline two"}`)
+	b.start(t, testConfig(map[string]channel.Config{"ocr": svcConfig(svc.URL, 2)}))
+	e := b.enqueueGraph(t, `{"graph": {"nodes": {"a": {"service": "ocr", "task": "t"},
+	  "b": {"service": "ocr", "task": "t", "payload_from": "error(\"no total in \" + .parents.a.response.text)"},
+	  "c": {"service": "ocr", "task": "t"}, "w": {"odoo": {"model": "res.partner", "op": "write"}, "payload_from": "{values: {}}"}},
+	  "edges": [["a", "b"], ["b", "c"], ["a", "w"]]}}`)
+	v := b.waitGraph(t, e.ID, graph.StateBlocked)
+	natstest.WaitFor(t, wait, "w dead", func() bool {
+		v, _ = graph.Load(context.Background(), b.js, e.ID)
+		return nodeState(v, "w") == jobstate.Dead
+	})
+	if nodeState(v, "b") != jobstate.Dead || nodeState(v, "c") != jobstate.WaitDependencies || svc.count() != 1 {
+		t.Fatalf("%d calls\n%s", svc.count(), v.Draw())
+	}
+	drawing := v.Draw()
+	if !strings.Contains(drawing, "payload_from") || strings.Contains(drawing, "\nline two") || strings.Count(drawing, "\n") != 8 {
+		t.Fatalf("drawing:\n%s", drawing)
+	}
+	if n := b.count(t, events.StreamOdooCmd, "odoo.cmd.>"); n != 0 {
+		t.Fatalf("%d commands from an invalid Odoo node", n)
+	}
+	// A good graph after it still runs.
+	ok := b.enqueueGraph(t, `{"graph": {"nodes": {"a": {"service": "ocr", "task": "t"}, "b": {"service": "ocr", "task": "t", "payload_from": ".parents.a.response.text"}}, "edges": [["a", "b"]]}}`)
+	b.waitGraph(t, ok.ID, graph.StateDone)
+}

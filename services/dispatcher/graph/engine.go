@@ -153,6 +153,9 @@ func JobID(graph, node string) string { return graph + "." + node }
 // redelivery finds what is stored and goes on from there.
 func (e *Engine) Submit(ctx context.Context, m *consume.Msg) error {
 	id := m.Event.ID
+	if id == "" {
+		id = fmt.Sprintf("%s-%d", m.Stream(), m.Seq()) // published without a ce-id
+	}
 	if !jobstate.ValidID(id) || len(id) > jobs.MaxGraphIDLen || strings.Contains(id, ".") {
 		return events.Permanentf("graph id (ce-id) %.64q… of %d bytes: a graph id is 1-%d letters, digits or -_=/ (no dot)", id, len(id), jobs.MaxGraphIDLen)
 	}
@@ -170,7 +173,9 @@ func (e *Engine) Submit(ctx context.Context, m *consume.Msg) error {
 	if err != nil {
 		return events.Permanentf("graph %s: %w", id, err)
 	}
-	if _, err := e.kv.Create(ctx, id, b); err != nil && !errors.Is(err, jetstream.ErrKeyExists) {
+	_, err = e.kv.Create(ctx, id, b)
+	again := errors.Is(err, jetstream.ErrKeyExists) // a redelivery, or the graph's message published again
+	if err != nil && !again {
 		return fmt.Errorf("graph %s: store definition: %w", id, err)
 	}
 	sp, err := e.spec(ctx, id) // the stored one: a redelivery goes on with what was first stored
@@ -181,9 +186,9 @@ func (e *Engine) Submit(ctx context.Context, m *consume.Msg) error {
 		return err
 	}
 	// The first delivery starts the roots. A redelivery, or the graph's
-	// message requeued (hub jobs requeue GRAPH), looks at every node: one
-	// whose parents are all done and that still waits is started.
-	sweep := m.Meta == nil || m.Meta.NumDelivered > 1 || m.Raw.Headers().Get(events.HeaderRequeuedFor) != ""
+	// message published again, looks at every node: one whose parents
+	// are all done and that still waits is started.
+	sweep := again || m.Meta == nil || m.Meta.NumDelivered > 1
 	var start []string
 	for _, n := range sp.rec.Graph.NodeIDs() {
 		if sweep || len(sp.parents[n]) == 0 {
