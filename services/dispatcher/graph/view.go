@@ -147,7 +147,7 @@ func view(rec Record, recs []jobstate.Record) View {
 // Draw is the graph as text: a header, then one line per node by level,
 // each naming its parents.
 //
-//	graph 0193… expense-ocr: running, 3 nodes (done 1, started 1, wait_dependencies 1)
+//	graph 0193… expense-ocr: running, 3 nodes (started 1, done 1, wait_dependencies 1)
 //	  level 0
 //	    ocr    done               ocr/extract         attempts 1
 //	  level 1
