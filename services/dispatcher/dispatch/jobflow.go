@@ -258,7 +258,7 @@ func (d *Dispatcher) settleJob(ctx context.Context, m *consume.Msg, run *jobRun,
 			// A graph node: its ready children start before the message
 			// is acknowledged, so a crash here redelivers it and the
 			// (idempotent) step runs again.
-			if gerr := d.graphs.Done(ctx, *r); gerr != nil {
+			if gerr := d.graphs.Done(ctx, *r, func() { _ = m.Raw.InProgress() }); gerr != nil {
 				return events.RetryAfter(fmt.Errorf("job %s done, its graph not advanced: %w", r.ID, gerr), time.Second)
 			}
 		}

@@ -196,7 +196,7 @@ func (e *Engine) Submit(ctx context.Context, m *consume.Msg) error {
 		}
 	}
 	m.Logger().Info("job graph submitted", "graph", id, "name", sp.rec.Name, "nodes", len(sp.rec.Graph.Nodes), "sweep", sweep)
-	return e.advance(ctx, sp, start)
+	return e.advance(ctx, sp, start, func() { _ = m.Raw.InProgress() })
 }
 
 // createNodes records every node wait_dependencies, unless it has a
@@ -234,9 +234,13 @@ func (e *Engine) createNodes(ctx context.Context, sp *spec) error {
 }
 
 // Done advances the graph of rec, a node's job just recorded done: each
-// child whose parents are all done is started. An error leaves the
-// parent's message unacknowledged, to run this again.
-func (e *Engine) Done(ctx context.Context, rec jobstate.Record) error {
+// child whose parents are all done is started. rec's done write must be
+// stored (acknowledged) before Done is called: a sibling parent finishing
+// at the same time must be able to read it. progress, when not nil, is
+// called every progressEvery starts (the parent message's in-progress
+// ack, so a large fan-out is not redelivered while it starts). An error
+// leaves the parent's message unacknowledged, to run this again.
+func (e *Engine) Done(ctx context.Context, rec jobstate.Record, progress func()) error {
 	if rec.Graph == "" || rec.State != jobstate.Done {
 		return nil
 	}
@@ -249,14 +253,21 @@ func (e *Engine) Done(ctx context.Context, rec jobstate.Record) error {
 		return err
 	}
 	e.markDone(rec.Graph, rec.Node)
-	return e.advance(ctx, sp, sp.children[rec.Node])
+	return e.advance(ctx, sp, sp.children[rec.Node], progress)
 }
+
+// progressEvery is how many nodes advance looks at between two calls of
+// its progress function.
+const progressEvery = 200
 
 // advance starts each of the candidates that is ready, and goes on with
 // the children of those that are done as soon as started (Odoo nodes).
-func (e *Engine) advance(ctx context.Context, sp *spec, candidates []string) error {
+func (e *Engine) advance(ctx context.Context, sp *spec, candidates []string, progress func()) error {
 	queue := append([]string(nil), candidates...)
-	for len(queue) > 0 {
+	for i := 1; len(queue) > 0; i++ {
+		if progress != nil && i%progressEvery == 0 {
+			progress()
+		}
 		n := queue[0]
 		queue = queue[1:]
 		ready, err := e.ready(ctx, sp, n)
