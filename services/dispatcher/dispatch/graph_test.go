@@ -489,6 +489,20 @@ func TestGraphNodeWhoseRequestFailsIsDeadAndBlocksItsChildren(t *testing.T) {
 	if n := b.count(t, events.StreamOdooCmd, "odoo.cmd.>"); n != 0 {
 		t.Fatalf("%d commands from an invalid Odoo node", n)
 	}
+	// Requeueing the graph makes both wait again and publishes the graph
+	// once more: the dispatcher tries them again (and they fail again).
+	before := b.job(t, graph.JobID(e.ID, "b")).UpdatedAt
+	rq, err := graph.Requeue(context.Background(), b.js, e.ID)
+	if err != nil || len(rq.Reset) != 2 || len(rq.Requeued) != 0 {
+		t.Fatalf("requeue %+v %v", rq, err)
+	}
+	natstest.WaitFor(t, wait, "b tried again", func() bool {
+		r := b.job(t, graph.JobID(e.ID, "b"))
+		return r.State == jobstate.Dead && r.UpdatedAt.After(before)
+	})
+	if svc.count() != 1 {
+		t.Fatalf("a ran again: %d calls", svc.count())
+	}
 	// A good graph after it still runs.
 	ok := b.enqueueGraph(t, `{"graph": {"nodes": {"a": {"service": "ocr", "task": "t"}, "b": {"service": "ocr", "task": "t", "payload_from": ".parents.a.response.text"}}, "edges": [["a", "b"]]}}`)
 	b.waitGraph(t, ok.ID, graph.StateDone)

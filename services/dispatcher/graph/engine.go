@@ -73,6 +73,7 @@ type Record struct {
 	CorrelationID string     `json:"correlation_id,omitempty"`
 	CreatedAt     time.Time  `json:"created_at"`
 	CancelledAt   time.Time  `json:"cancelled_at,omitzero"`
+	RequestSeq    uint64     `json:"request_seq,omitempty"` // the graph's message in JOBS (Requeue publishes it again)
 	Graph         jobs.Graph `json:"graph"`
 }
 
@@ -165,7 +166,8 @@ func (e *Engine) Submit(ctx context.Context, m *consume.Msg) error {
 	if err != nil {
 		return err
 	}
-	rec := Record{ID: id, Name: g.GraphName(), Description: g.Description, CorrelationID: m.Event.Correlation(), CreatedAt: m.Event.Time.UTC(), Graph: g}
+	rec := Record{ID: id, Name: g.GraphName(), Description: g.Description, CorrelationID: m.Event.Correlation(), CreatedAt: m.Event.Time.UTC(),
+		RequestSeq: m.Seq(), Graph: g}
 	if rec.CreatedAt.IsZero() {
 		rec.CreatedAt = time.Now().UTC()
 	}

@@ -9,6 +9,9 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/insightpulse/pulsehub/events"
+	"github.com/insightpulse/pulsehub/events/stream"
+	"github.com/insightpulse/pulsehub/services/dispatcher/jobs"
 	"github.com/insightpulse/pulsehub/services/dispatcher/jobstate"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -297,4 +300,74 @@ func cancelJob(ctx context.Context, store *jobstate.Store, id string) (bool, err
 		}
 	}
 	return false, fmt.Errorf("job %s: its record kept changing; try again", id)
+}
+
+// Requeued says what Requeue did.
+type Requeued struct {
+	Graph    string   `json:"graph"`
+	Requeued []string `json:"requeued"` // dead nodes whose job message was published again
+	Reset    []string `json:"reset"`    // dead nodes that never got a message, waiting again
+}
+
+// Requeue resumes graph id (`hub jobs requeue GRAPH`): each dead node with
+// a job message is requeued (jobs.Requeue), each dead node that could not
+// start (its request failed) waits again, and the graph's message is
+// published again so the dispatcher looks at every waiting node.
+func Requeue(ctx context.Context, js jetstream.JetStream, id string) (Requeued, error) {
+	kv, err := js.KeyValue(ctx, Bucket)
+	if err != nil {
+		return Requeued{}, fmt.Errorf("graph %s: %w", id, err)
+	}
+	rec, err := getRecord(ctx, kv, id)
+	if err != nil {
+		return Requeued{}, err
+	}
+	if !rec.CancelledAt.IsZero() {
+		return Requeued{}, fmt.Errorf("graph %s is cancelled", id)
+	}
+	store, err := jobstate.Bind(ctx, js)
+	if err != nil {
+		return Requeued{}, err
+	}
+	recs, err := store.List(ctx, jobstate.Filter{Graph: id, State: jobstate.Dead})
+	if err != nil {
+		return Requeued{}, err
+	}
+	out := Requeued{Graph: id, Requeued: []string{}, Reset: []string{}}
+	for _, r := range recs {
+		if r.RequestSeq > 0 {
+			if _, err := jobs.Requeue(ctx, js, r.ID); err != nil {
+				return out, err
+			}
+			out.Requeued = append(out.Requeued, r.ID)
+			continue
+		}
+		cur, rev, err := store.GetLatest(ctx, r.ID)
+		if err != nil {
+			return out, err
+		}
+		if cur.State != jobstate.Dead {
+			continue
+		}
+		cur.State, cur.DoneAt = jobstate.WaitDependencies, time.Time{}
+		if err := store.Update(ctx, cur, rev); err != nil && !errors.Is(err, jobstate.ErrChanged) {
+			return out, err
+		}
+		out.Reset = append(out.Reset, r.ID)
+	}
+	if len(out.Reset) == 0 {
+		return out, nil
+	}
+	s, err := js.Stream(ctx, events.StreamJobs)
+	if err != nil {
+		return out, err
+	}
+	orig, err := s.GetMsg(ctx, rec.RequestSeq)
+	if err != nil {
+		return out, fmt.Errorf("graph %s: message %d of %s: %w (expired with the stream's max_age?)", id, rec.RequestSeq, events.StreamJobs, err)
+	}
+	if _, err := stream.Publish(ctx, js, jobs.RequeueMsg(orig, id, jobs.GraphService, time.Now())); err != nil {
+		return out, fmt.Errorf("graph %s: publish again: %w", id, err)
+	}
+	return out, nil
 }

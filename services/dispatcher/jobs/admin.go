@@ -84,7 +84,7 @@ func Requeue(ctx context.Context, js jetstream.JetStream, id string) (Requeued, 
 	if err := store.Put(ctx, rec); err != nil {
 		return Requeued{}, err
 	}
-	ack, err := stream.Publish(ctx, js, requeueMsg(orig, rec, time.Now()))
+	ack, err := stream.Publish(ctx, js, RequeueMsg(orig, rec.ID, rec.Service, time.Now()))
 	if err != nil {
 		if rerr := store.Put(ctx, before); rerr != nil {
 			err = errors.Join(err, fmt.Errorf("and its record could not be put back to %s: %w", before.State, rerr))
@@ -94,7 +94,10 @@ func Requeue(ctx context.Context, js jetstream.JetStream, id string) (Requeued, 
 	return Requeued{ID: id, Subject: orig.Subject, Seq: ack.Sequence}, nil
 }
 
-func requeueMsg(orig *jetstream.RawStreamMsg, rec jobstate.Record, now time.Time) *nats.Msg {
+// RequeueMsg is orig, the message of job (or graph) id of service, to
+// publish again: its headers but JetStream's and the scheduler's, for
+// the service's job consumer only, with a fresh Nats-Msg-Id.
+func RequeueMsg(orig *jetstream.RawStreamMsg, id, service string, now time.Time) *nats.Msg {
 	m := nats.NewMsg(orig.Subject)
 	for k, v := range orig.Header {
 		if strings.HasPrefix(k, "Nats-") || k == events.HeaderRequeuedFrom || k == events.HeaderRequeuedFor {
@@ -103,8 +106,8 @@ func requeueMsg(orig *jetstream.RawStreamMsg, rec jobstate.Record, now time.Time
 		m.Header[k] = append([]string(nil), v...)
 	}
 	// Only the service's job consumer runs it again; other routes on JOBS skip it.
-	m.Header.Set(events.HeaderRequeuedFor, ConsumerName(rec.Service))
-	m.Header.Set(events.HeaderMsgID, fmt.Sprintf("requeue:%s:%d", rec.ID, now.UnixNano()))
+	m.Header.Set(events.HeaderRequeuedFor, ConsumerName(service))
+	m.Header.Set(events.HeaderMsgID, fmt.Sprintf("requeue:%s:%d", id, now.UnixNano()))
 	m.Data = orig.Data
 	return m
 }

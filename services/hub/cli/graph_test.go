@@ -100,6 +100,12 @@ func TestGraphCommands(t *testing.T) {
 	if _, out, _ := runCLI(t, h.URL, "jobs", "show", id2); !strings.Contains(out, ": cancelled, 2 nodes (cancelled 2)") {
 		t.Fatalf("after cancel:\n%s", out)
 	}
+	if code, out, errs := runCLI(t, h.URL, "jobs", "requeue", id); code != 0 || !strings.Contains(out, "0 dead nodes requeued") {
+		t.Fatalf("requeue of a done graph: %d %q %q", code, out, errs)
+	}
+	if code, _, errs := runCLI(t, h.URL, "jobs", "requeue", "nope"); code != 1 || !strings.Contains(errs, "not found") {
+		t.Fatalf("requeue missing: %d %q", code, errs)
+	}
 	if code, _, errs := runCLI(t, h.URL, "jobs", "show", "nope"); code != 1 || !strings.Contains(errs, "no job or job graph") {
 		t.Fatalf("show missing: %d %q", code, errs)
 	}

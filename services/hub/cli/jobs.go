@@ -18,7 +18,7 @@ import (
 
 // jobsCmd is queue_job's job list on the dispatcher's `jobs` bucket.
 func jobsCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	const usage = "hub jobs ls [--state S] [--service X] [--graph ID] [--limit N] | show ID | requeue ID | cancel ID | enqueue SERVICE TASK JOB_JSON | enqueue --graph FILE"
+	const usage = "hub jobs ls [--state S] [--service X] [--graph ID] [--limit N] | show ID | requeue ID|GRAPH | cancel ID|GRAPH | enqueue SERVICE TASK JOB_JSON | enqueue --graph FILE"
 	sub, code, ok := subcommand("hub jobs", usage, args, stdout, stderr)
 	if !ok {
 		return code
@@ -77,6 +77,9 @@ func jobsCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case sub == "requeue" && len(pos) == 1:
 		fn = func(ctx context.Context, _ hubconfig.Config, js jetstream.JetStream) error {
 			r, err := jobs.Requeue(ctx, js, pos[0])
+			if errors.Is(err, jobstate.ErrNotFound) {
+				return requeueGraph(ctx, js, pos[0], *o.json, stdout, err)
+			}
 			if err != nil || *o.json {
 				return errors.Join(err, jsonIf(*o.json, stdout, r))
 			}
@@ -141,6 +144,20 @@ func showJob(ctx context.Context, js jetstream.JetStream, id string, asJSON bool
 	fmt.Fprintln(stdout)
 	_, err = io.WriteString(stdout, v.Draw())
 	return err
+}
+
+// requeueGraph resumes graph id (its dead nodes), or returns notJob when
+// id is no graph either.
+func requeueGraph(ctx context.Context, js jetstream.JetStream, id string, asJSON bool, stdout io.Writer, notJob error) error {
+	r, err := graph.Requeue(ctx, js, id)
+	if errors.Is(err, graph.ErrNotFound) || errors.Is(err, jetstream.ErrBucketNotFound) {
+		return notJob
+	}
+	if err != nil || asJSON {
+		return errors.Join(err, jsonIf(asJSON, stdout, r))
+	}
+	fmt.Fprintf(stdout, "graph %s: %d dead nodes requeued, %d that could not start waiting again\n", id, len(r.Requeued), len(r.Reset))
+	return nil
 }
 
 // maxGraphFile bounds what `hub jobs enqueue --graph` reads: more than a
