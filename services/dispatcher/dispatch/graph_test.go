@@ -507,3 +507,34 @@ func TestGraphNodeWhoseRequestFailsIsDeadAndBlocksItsChildren(t *testing.T) {
 	ok := b.enqueueGraph(t, `{"graph": {"nodes": {"a": {"service": "ocr", "task": "t"}, "b": {"service": "ocr", "task": "t", "payload_from": ".parents.a.response.text"}}, "edges": [["a", "b"]]}}`)
 	b.waitGraph(t, ok.ID, graph.StateDone)
 }
+
+func TestGraphNodeOptionsApplyPerNode(t *testing.T) {
+	b := newBus(t)
+	var fails atomic.Int64
+	svc := newFake(t, func(_ int, w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/flaky" && fails.Add(1) <= 2 {
+			reply(w, 503, `{"error": "busy"}`)
+			return
+		}
+		reply(w, 200, `{}`)
+	})
+	b.start(t, testConfig(map[string]channel.Config{"work": svcConfig(svc.URL, 2)}))
+	// Another job holds identity_key "page-7": the node with that key is cancelled.
+	b.enqueue(t, "work", "other", jobs.Job{IdentityKey: "page-7"})
+	e := b.enqueueGraph(t, `{"graph": {"nodes": {
+	  "flaky": {"service": "work", "task": "flaky", "max_retries": 2, "retry_pattern": {"1": 0.05}},
+	  "dup": {"service": "work", "task": "dup", "identity_key": "page-7"},
+	  "own": {"service": "work", "task": "own", "identity_key": "graph-own-key"}}}}`)
+	flaky := b.waitState(t, graph.JobID(e.ID, "flaky"), jobstate.Done)
+	if flaky.Attempts != 3 {
+		t.Fatalf("flaky took %d attempts, want 3 (max_retries 2)", flaky.Attempts)
+	}
+	dup := b.waitState(t, graph.JobID(e.ID, "dup"), jobstate.Cancelled)
+	if !strings.Contains(dup.LastError, `identity_key "page-7"`) {
+		t.Fatalf("dup: %+v", dup)
+	}
+	b.waitState(t, graph.JobID(e.ID, "own"), jobstate.Done)
+	if n := b.count(t, events.StreamJobs, "jobs.work.dup"); n != 0 {
+		t.Fatalf("%d messages for the duplicate node", n)
+	}
+}
