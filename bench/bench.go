@@ -14,6 +14,7 @@ import (
 	"github.com/insightpulse/pulsehub/events/service"
 	"github.com/insightpulse/pulsehub/events/stream"
 	"github.com/insightpulse/pulsehub/services/dispatcher/dispatch/dispatchbench"
+
 	"github.com/insightpulse/pulsehub/services/hub/embedded"
 	"github.com/insightpulse/pulsehub/services/ingester/ingestbench"
 	"github.com/nats-io/nats-server/v2/server"
@@ -32,6 +33,7 @@ type Options struct {
 	Deliveries int    // per ingest measurement; default 5000
 	Events     int    // writer scenario: min(Events, 2000) upserts; default 5000
 	Jobs       int    // dispatcher scenario; default 5000
+	GraphNodes int    // job graph scenario; default 1000
 	Latency    int    // end-to-end samples; default 300
 	Scale      []int  // scale-curve sizes; default 10k and 100k
 	HubBinary  string // `hub` executable for the memory scenario; "" skips it
@@ -47,7 +49,7 @@ type Options struct {
 
 // Quick is a small run that finishes in well under a minute (a smoke test).
 func Quick() Options {
-	return Options{Deliveries: 300, Events: 300, Jobs: 300, Latency: 30, Scale: []int{1000}, Rounds: 1, PeerJobs: 300, PeerDuration: 2 * time.Second}
+	return Options{Deliveries: 300, Events: 300, Jobs: 300, GraphNodes: 100, Latency: 30, Scale: []int{1000}, Rounds: 1, PeerJobs: 300, PeerDuration: 2 * time.Second}
 }
 
 func (o *Options) defaults() {
@@ -91,6 +93,8 @@ type Report struct {
 	EndToEndNoLinger Latency    `json:"end_to_end_no_linger"`
 	Memory           *Memory    `json:"memory,omitempty"`
 	Scale            []ScaleRow `json:"scale"`
+	// Graph is scenario 11.
+	Graph dispatchbench.GraphReport `json:"graph"`
 	// Durability is scenario 7, one row per embedded.sync_interval.
 	Durability []DurabilityRow `json:"durability"`
 	Rounds     int             `json:"durability_rounds"`
@@ -168,6 +172,7 @@ func Run(ctx context.Context, o Options) (Report, error) {
 		{"8 tracing overhead", runTracing},
 		{"9 jobs vs River", runJobsPeers},
 		{"10 ingest vs Benthos", runIngestPeers},
+		{"11 job graph (1,000-node fan-out/fan-in)", runGraph},
 	}
 	for i, s := range steps {
 		if len(o.Only) > 0 && !slices.Contains(o.Only, i+1) {
@@ -260,6 +265,24 @@ func runIngest(ctx context.Context, o Options, r *Report) error {
 		r.Ingest = append(r.Ingest, row)
 	}
 	return nil
+}
+
+// runGraph is scenario 11: a fan-out/fan-in graph of o.GraphNodes nodes
+// next to as many independent jobs, flat and graph alternating o.Rounds
+// times on one server.
+func runGraph(ctx context.Context, o Options, r *Report) error {
+	env, err := startNATS()
+	if err != nil {
+		return err
+	}
+	defer env.close()
+	n := o.GraphNodes
+	if n <= 0 {
+		n = 1000
+	}
+	r.Graph, err = dispatchbench.RunGraph(ctx, env.deps, dispatchbench.GraphOptions{Nodes: n, Rounds: o.Rounds, Options: dispatchbench.Options{Capacity: 64}})
+	fmt.Fprintf(o.Log, "  %s\n", r.Graph)
+	return err
 }
 
 func runDispatch(ctx context.Context, o Options, r *Report) error {

@@ -21,6 +21,7 @@
 // (10) the ingester against a Benthos peer (`hub run --only ingester` and
 // Benthos's http_server with a synchronous JetStream output, each its own
 // process, alternating rounds of signed deliveries at concurrency 64).
+// (11) a 1,000-node fan-out/fan-in job graph vs as many independent jobs.
 // Each scenario is also a Go benchmark in its service's module.
 //
 // It is a module of its own so that the scenario packages and the test
@@ -82,7 +83,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	scale := fs.String("scale", "10000,100000", "scale-curve sizes, comma-separated")
 	asJSON := fs.Bool("json", false, "print the report as JSON instead of Markdown")
 	only := fs.String("only", "", "run only these scenarios, by number (e.g. 1,7); default all")
-	rounds := fs.Int("rounds", 0, "rounds of scenarios 7 (durability), 8 (tracing), 9 (jobs vs River) and 10 (ingest vs Benthos), each setting or peer once per round; default 3 (1 with --quick)")
+	rounds := fs.Int("rounds", 0, "rounds of scenarios 7 (durability), 8 (tracing), 9 (jobs vs River), 10 (ingest vs Benthos) and 11 (job graph: flat and graph alternating), each setting or peer once per round; default 3 (1 with --quick)")
 	hubProfile := fs.String("hub-cpuprofile", "", "write the CPU profile (pprof) of the dispatcher's last round of scenario 9 to this file")
 	peerJobs := fs.Int("peer-jobs", 0, "jobs per peer round in scenario 9 (jobs vs River); default 20000 (300 with --quick)")
 	peerDuration := fs.Duration("peer-duration", 0, "length of each measured round of scenario 10; default 60s (2s with --quick)")

@@ -51,6 +51,11 @@ func (r Report) Markdown() string {
 	tracingMarkdown(&b, r.Tracing, r.Rounds)
 	jobsPeersMarkdown(&b, r.JobsPeers)
 	ingestPeersMarkdown(&b, r.Peers)
+	g := r.Graph
+	b.WriteString("\n### 11. Job graph: a fan-out/fan-in graph (a root, its children, a sink after all of them) to a no-op HTTP service at capacity 64\n\n")
+	b.WriteString("| what | nodes | time | per second | ratio |\n|---|---|---|---|---|\n")
+	fmt.Fprintf(&b, "| graph, enqueue to the sink's result | %d | %s | %.0f nodes/s | %.2f of the flat jobs |\n", g.Nodes, ms(g.Graph.Elapsed), g.Graph.PerSecond, g.Ratio)
+	fmt.Fprintf(&b, "| the same number of independent jobs | %d | %s | %.0f jobs/s | 1 |\n", g.Nodes, ms(g.Flat.Elapsed), g.Flat.PerSecond)
 	return onlySections(b.String(), r.Only)
 }
 

@@ -17,6 +17,7 @@ const (
 	BucketHealth      = "health"      // healthmon: one key per target, with history
 	BucketJobs        = "jobs"        // dispatcher: job state (queue_job's job list)
 	BucketResults     = "results"     // dispatcher: result cache by Idempotency-Key
+	BucketGraphs      = "graphs"      // dispatcher: job graph definitions (package graph)
 	BucketCheckpoints = "checkpoints" // ingester: Odoo poll and GitHub reconciler checkpoints
 	BucketLeases      = "leases"      // package lease: which replica runs each singleton job (ingester polls and reconciler, healthmon publisher)
 

@@ -12,10 +12,12 @@
 //
 //   - only the ingester publishes github.> and odoo.event.> (a stranger with
 //     another service's credentials cannot skip the webhook's HMAC);
-//   - nobody but the operator publishes odoo.cmd.> or jobs.> (the writer
-//     turns odoo.cmd into Odoo writes and unlinks; a job's result_subject
-//     cannot make the dispatcher publish there either: it may publish only
-//     results.> and dlq.>);
+//   - nobody but the operator and the dispatcher publishes odoo.cmd.> or
+//     jobs.> (the writer turns odoo.cmd into Odoo writes and unlinks). The
+//     dispatcher publishes there only the nodes of a job graph, each as its
+//     graph (itself published on jobs.graph.> by someone allowed to) says;
+//     a job's result_subject cannot make it publish there: results go to
+//     results.> only;
 //   - only the operator deletes or purges streams, deletes messages or
 //     touches anything outside the hub's streams and buckets;
 //   - each service reads only the key-value buckets it uses, and replies
@@ -93,9 +95,14 @@ func For(user string) (p Permissions, ok bool) {
 	case Dispatcher:
 		p = service(user,
 			publish("results.>", "dlq.>"),
+			// job graphs: a node's job or schedule, or its Odoo command
+			publish("jobs.>", "schedule.jobs.>", "odoo.cmd.>"),
 			consumeAll(),
 			bucket(events.BucketJobs, true),
 			bucket(events.BucketResults, true),
+			bucket(events.BucketGraphs, true),
+			// a graph node's parents' results, and a duplicate's first job
+			readMessages(events.StreamResults), readMessages(events.StreamOdooCmd), readMessages(events.StreamJobs),
 		)
 	case Healthmon:
 		p = service(user,

@@ -23,9 +23,10 @@ func TestEachUserMayDoItsWorkAndNothingElse(t *testing.T) {
 	checks := []check{
 		{"github.issues.opened", []string{Ingester, Operator}},
 		{"odoo.event.res_partner.partners", []string{Ingester, Operator}},
-		{"odoo.cmd.res_partner.unlink", []string{Operator}},
-		{"jobs.ocr.extract", []string{Operator}},
-		{"schedule.jobs.ocr.extract.x", []string{Operator}},
+		{"odoo.cmd.res_partner.unlink", []string{Dispatcher, Operator}}, // the dispatcher: a job graph's Odoo node
+		{"jobs.ocr.extract", []string{Dispatcher, Operator}},            // the dispatcher: a job graph's node
+		{"schedule.jobs.ocr.extract.x", []string{Dispatcher, Operator}},
+		{"$KV.graphs.g", []string{Dispatcher, Operator}},
 		{"results.ocr.extract", []string{Dispatcher, Operator}},
 		{"dlq.route.github.issues.opened", []string{OdooWriter, Dispatcher, Operator}},
 		{"health.nats.ok", []string{Healthmon, Operator}},

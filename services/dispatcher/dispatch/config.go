@@ -1,6 +1,7 @@
 package dispatch
 
 import (
+	"context"
 	"fmt"
 	"sort"
 	"strings"
@@ -12,6 +13,8 @@ import (
 	"github.com/insightpulse/pulsehub/events/service"
 	"github.com/insightpulse/pulsehub/services/dispatcher/cache"
 	"github.com/insightpulse/pulsehub/services/dispatcher/channel"
+	"github.com/insightpulse/pulsehub/services/dispatcher/graph"
+	"github.com/insightpulse/pulsehub/services/dispatcher/jobs"
 )
 
 // Config is the `dispatcher:` section of the hub config.
@@ -22,12 +25,16 @@ type Config struct {
 	JobRetention  time.Duration             `yaml:"job_retention"`  // how long done and dead job records are kept; default 720h (30 days); 0 = forever
 	ShutdownGrace time.Duration             `yaml:"shutdown_grace"` // how long in-flight calls may finish on shutdown before they are cut and redelivered; default 15s
 	SlotWait      time.Duration             `yaml:"slot_wait"`      // how long a message waits for a free slot of a saturated service before it goes back to the stream; default 50ms
+	Graphs        graph.Config              `yaml:"graphs"`         // job graphs on jobs.graph.<name> (max_nodes, default 1000)
 
 	// Routes are the hub's routes (the shared `routes:` section, filled in
 	// by the hub); the dispatcher runs those with a dispatch: target.
 	Routes []route.Spec `yaml:"-"`
 
 	pollWait time.Duration // consume.Loop.PollWait; tests shorten it so shutdowns are quick
+	// graphBeforeStart is graph.Options.BeforeStart: tests crash a
+	// dispatcher between a parent's done and its child's start.
+	graphBeforeStart func(ctx context.Context, graph, node string) error
 }
 
 // DefaultConfig listens on 127.0.0.1:8082 with no services.
@@ -38,6 +45,7 @@ func DefaultConfig() Config {
 		JobRetention:  30 * 24 * time.Hour,
 		ShutdownGrace: 15 * time.Second,
 		SlotWait:      50 * time.Millisecond,
+		Graphs:        graph.DefaultConfig(),
 	}
 }
 
@@ -50,8 +58,12 @@ func (c Config) Validate(path string) config.Problems {
 		if !channel.ValidName(name) {
 			ps.Add(p, "service name %q: use 1-%d letters, digits, '-' or '_' (it is a subject token and part of a consumer name)", name, channel.MaxNameLen)
 		}
+		if name == jobs.GraphService {
+			ps.Add(p, "service name %q is reserved: jobs.graph.<name> carries job graphs", name)
+		}
 		ps = append(ps, c.Services[name].Validate(p)...)
 	}
+	ps = append(ps, c.Graphs.Validate(path+".graphs")...)
 	if c.ResultTTL <= 0 {
 		ps.Add(path+".result_ttl", "must be positive (default 24h)")
 	}

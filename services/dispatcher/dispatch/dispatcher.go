@@ -16,6 +16,7 @@ import (
 	"github.com/insightpulse/pulsehub/events/wire"
 	"github.com/insightpulse/pulsehub/services/dispatcher/cache"
 	"github.com/insightpulse/pulsehub/services/dispatcher/channel"
+	"github.com/insightpulse/pulsehub/services/dispatcher/graph"
 	"github.com/insightpulse/pulsehub/services/dispatcher/jobs"
 	"github.com/insightpulse/pulsehub/services/dispatcher/jobstate"
 	"github.com/nats-io/nats.go/jetstream"
@@ -31,6 +32,7 @@ type Dispatcher struct {
 	channels map[string]*channel.Channel
 	store    *jobstate.Store
 	cache    *cache.Cache
+	graphs   *graph.Engine
 	metrics  *metrics
 	loops    []*consume.Loop
 	srv      *service.Server
@@ -64,6 +66,15 @@ func New(ctx context.Context, deps service.Deps, cfg Config) (*Dispatcher, error
 	if d.cache, err = cache.Open(ctx, deps.JS, deps.Streams, cfg.ResultTTL); err != nil {
 		return nil, err
 	}
+	if d.graphs, err = graph.Open(ctx, deps.JS, graph.Options{Config: cfg.Graphs, Services: func(s string) bool { _, ok := cfg.Services[s]; return ok },
+		Store: d.store, Cache: d.cache, Streams: deps.Streams, Retention: cfg.JobRetention, Logger: d.log, BeforeStart: cfg.graphBeforeStart}); err != nil {
+		return nil, err
+	}
+	gl, err := d.graphLoop(ctx, routeMetrics)
+	if err != nil {
+		return nil, err
+	}
+	d.loops = append(d.loops, gl)
 	for _, spec := range cfg.dispatchRoutes() {
 		l, err := d.routeLoop(ctx, spec, routeMetrics)
 		if err != nil {
@@ -138,6 +149,20 @@ func (d *Dispatcher) jobLoop(ctx context.Context, ch *channel.Channel, rm *consu
 	return &consume.Loop{JS: d.js, Stream: events.StreamJobs, Consumer: name, Concurrency: ch.Capacity(),
 		Handler: d.jobHandler(ch, rm), ShutdownGrace: d.cfg.ShutdownGrace, PollWait: d.cfg.pollWait, Logger: d.log, Pause: d.pause(ch),
 		FetchCooldown: jobFetchCooldown}, nil
+}
+
+// graphLoop reads job graphs (jobs.graph.<name>) with consumer jobs-graph:
+// a graph that fails its checks is dead-lettered with nothing enqueued.
+func (d *Dispatcher) graphLoop(ctx context.Context, rm *consume.Metrics) (*consume.Loop, error) {
+	opts := stream.ConsumerOptions{Name: graph.ConsumerName, Stream: events.StreamJobs, Subjects: []string{graph.ConsumerFilter},
+		Description: "Pulse Hub dispatcher: job graphs"}
+	if _, err := stream.EnsureConsumer(ctx, d.js, opts); err != nil {
+		return nil, fmt.Errorf("job graphs: %w", err)
+	}
+	policy := retryPolicy(route.Retry{}, route.Retry{}) // the defaults: a graph's steps fail only while JetStream does
+	return &consume.Loop{JS: d.js, Stream: events.StreamJobs, Consumer: graph.ConsumerName, Concurrency: 2,
+		Handler:       consume.Chain(d.graphs.Submit, consume.Standard(d.log, rm, consume.DeadLetter{JS: d.js}, policy)...),
+		ShutdownGrace: d.cfg.ShutdownGrace, PollWait: d.cfg.pollWait, Logger: d.log}, nil
 }
 
 // Run serves HTTP and runs every consume loop (with its replay loop, see

@@ -23,15 +23,15 @@ import (
 // step that needs it: the call (runJob), the job's retry policy
 // (retryPolicy), and the state the delivery ended in (settleJob).
 type jobRun struct {
-	job       jobs.Job
-	parseErr  error
-	rec       jobstate.Record
-	known     bool      // the bucket held a record for this job
-	cancelled bool      // the record says an operator cancelled the job
-	fresh     bool      // the record proves no attempt was made: no answer can be cached
-	started   bool      // an attempt was recorded (the call was admitted)
-	result    published // where the answer went
-	err       error     // the error the retry policy returned, before dead-lettering swallowed it
+	job      jobs.Job
+	parseErr error
+	rec      jobstate.Record
+	known    bool      // the bucket held a record for this job
+	cancel   bool      // the record says cancelled: the delivery is skipped
+	fresh    bool      // the record proves no attempt was made: no answer can be cached
+	started  bool      // an attempt was recorded (the call was admitted)
+	result   published // where the answer went
+	err      error     // the error the retry policy returned, before dead-lettering swallowed it
 }
 
 // jobHandler is the handler of ch's job loop. For each delivery it loads
@@ -51,9 +51,6 @@ func (d *Dispatcher) jobHandler(ch *channel.Channel, rm *consume.Metrics) consum
 			// The bucket is unreachable: try again shortly rather than
 			// run a job whose attempts are unknown.
 			return events.RetryAfter(err, time.Second)
-		}
-		if run.cancelled {
-			return nil // an operator cancelled it (jobs.Cancel): acknowledged without a call
 		}
 		h := consume.Chain(func(ctx context.Context, m *consume.Msg) error { return d.runJob(ctx, m, ch, run) },
 			logging, rm.Middleware, deadLetter, run.keepErr, run.retryPolicy(policy).Middleware, consume.Recover)
@@ -82,7 +79,6 @@ func (d *Dispatcher) loadRun(ctx context.Context, service string, m *consume.Msg
 		return nil, err
 	default:
 		run.known = true
-		run.cancelled = rec.State == jobstate.Cancelled
 	}
 	if validatedBefore(rec, run.known, m.Seq()) {
 		run.job, run.parseErr = jobs.Decode(m.Data())
@@ -97,6 +93,7 @@ func (d *Dispatcher) loadRun(ctx context.Context, service string, m *consume.Msg
 			rec.CreatedAt = m.Event.Time.UTC()
 		}
 	}
+	run.cancel = run.known && rec.State == jobstate.Cancelled
 	if run.known && !rec.State.Finished() && (rec.RequestSeq == m.Seq() || rec.RequestSeq == 0) {
 		m.Attempt = rec.Attempts + 1
 	} else {
@@ -139,6 +136,10 @@ func noAnswerYet(rec jobstate.Record, known bool, seq, delivered uint64) bool {
 // runJob calls ch with the job's payload, recording the attempt in run
 // once the call is admitted and the answer's place once it is published.
 func (d *Dispatcher) runJob(ctx context.Context, m *consume.Msg, ch *channel.Channel, run *jobRun) error {
+	if run.cancel {
+		m.Logger().Info("job cancelled: skipped", "job_id", run.rec.ID)
+		return nil
+	}
 	if run.parseErr != nil {
 		return run.parseErr
 	}
@@ -300,6 +301,14 @@ func (d *Dispatcher) settleJob(ctx context.Context, m *consume.Msg, run *jobRun,
 			"subject", m.Subject(), "stream_seq", m.Seq(), "error", werr.Error())
 	} else {
 		d.metrics.jobs.WithLabelValues(r.Service, string(r.State)).Inc()
+		if r.Graph != "" && r.State == jobstate.Done {
+			// A graph node: its ready children start before the message
+			// is acknowledged, so a crash here redelivers it and the
+			// (idempotent) step runs again.
+			if gerr := d.graphs.Done(ctx, *r, func() { _ = m.Raw.InProgress() }); gerr != nil {
+				return events.RetryAfter(fmt.Errorf("job %s done, its graph not advanced: %w", r.ID, gerr), time.Second)
+			}
+		}
 	}
 	return err
 }

@@ -36,8 +36,8 @@ func Get(ctx context.Context, js jetstream.JetStream, id string) (jobstate.Recor
 	return s.Get(ctx, id)
 }
 
-// Cancel cancels a pending, scheduled or failed job (`hub jobs cancel
-// ID`, the console): see jobstate.Store.Cancel.
+// Cancel cancels one job that is not finished: see jobstate.Store.Cancel
+// (graph.Cancel cancels a whole graph).
 func Cancel(ctx context.Context, js jetstream.JetStream, id string) (jobstate.Record, error) {
 	s, err := jobstate.Bind(ctx, js)
 	if err != nil {
@@ -71,6 +71,10 @@ func Requeue(ctx context.Context, js jetstream.JetStream, id string) (Requeued, 
 	if !rec.State.Finished() {
 		return Requeued{}, fmt.Errorf("job %s is %s: only a done, dead or cancelled job can be requeued", id, rec.State)
 	}
+	if rec.Graph != "" && rec.State != jobstate.Dead {
+		// Its children may have started with its result; a done node stays done.
+		return Requeued{}, fmt.Errorf("job %s is node %s of graph %s and %s: only a dead node can be requeued", id, rec.Node, rec.Graph, rec.State)
+	}
 	if rec.RequestSeq == 0 {
 		return Requeued{}, fmt.Errorf("job %s: its record names no message in %s", id, events.StreamJobs)
 	}
@@ -95,7 +99,7 @@ func Requeue(ctx context.Context, js jetstream.JetStream, id string) (Requeued, 
 	if err := store.Put(ctx, rec); err != nil {
 		return Requeued{}, err
 	}
-	ack, err := stream.Publish(ctx, js, requeueMsg(orig, rec, time.Now()))
+	ack, err := stream.Publish(ctx, js, RequeueMsg(orig, rec.ID, rec.Service, time.Now()))
 	if err != nil {
 		if rerr := store.Put(ctx, before); rerr != nil {
 			err = errors.Join(err, fmt.Errorf("and its record could not be put back to %s: %w", before.State, rerr))
@@ -105,7 +109,10 @@ func Requeue(ctx context.Context, js jetstream.JetStream, id string) (Requeued, 
 	return Requeued{ID: id, Subject: orig.Subject, Seq: ack.Sequence}, nil
 }
 
-func requeueMsg(orig *jetstream.RawStreamMsg, rec jobstate.Record, now time.Time) *nats.Msg {
+// RequeueMsg is orig, the message of job (or graph) id of service, to
+// publish again: its headers but JetStream's and the scheduler's, for
+// the service's job consumer only, with a fresh Nats-Msg-Id.
+func RequeueMsg(orig *jetstream.RawStreamMsg, id, service string, now time.Time) *nats.Msg {
 	m := nats.NewMsg(orig.Subject)
 	for k, v := range orig.Header {
 		if strings.HasPrefix(k, "Nats-") || k == events.HeaderRequeuedFrom || k == events.HeaderRequeuedFor {
@@ -114,8 +121,8 @@ func requeueMsg(orig *jetstream.RawStreamMsg, rec jobstate.Record, now time.Time
 		m.Header[k] = append([]string(nil), v...)
 	}
 	// Only the service's job consumer runs it again; other routes on JOBS skip it.
-	m.Header.Set(events.HeaderRequeuedFor, ConsumerName(rec.Service))
-	m.Header.Set(events.HeaderMsgID, fmt.Sprintf("requeue:%s:%d", rec.ID, now.UnixNano()))
+	m.Header.Set(events.HeaderRequeuedFor, ConsumerName(service))
+	m.Header.Set(events.HeaderMsgID, fmt.Sprintf("requeue:%s:%d", id, now.UnixNano()))
 	m.Data = orig.Data
 	return m
 }

@@ -79,6 +79,9 @@ func (c *Client) Enqueue(ctx context.Context, service, task string, job Job) (En
 	if !channel.ValidName(service) || !channel.ValidName(task) {
 		return Enqueued{}, fmt.Errorf("enqueue %.64q/%.64q: service and task are 1-%d letters, digits, '-' or '_'", service, task, channel.MaxNameLen)
 	}
+	if service == GraphService {
+		return Enqueued{}, fmt.Errorf("enqueue %s.%s: service %q is reserved for job graphs (EnqueueGraph)", service, task, GraphService)
+	}
 	if err := job.Check(); err != nil {
 		return Enqueued{}, fmt.Errorf("enqueue %s.%s: %w", service, task, err)
 	}
@@ -89,14 +92,38 @@ func (c *Client) Enqueue(ctx context.Context, service, task string, job Job) (En
 	if err := schemas.Validate("job", data); err != nil {
 		return Enqueued{}, fmt.Errorf("enqueue %s.%s: %w", service, task, err)
 	}
+	ev := events.New(ctx, c.Source, Type, data)
+	out, err := c.Publish(ctx, ev, service, task, job)
+	if err != nil || out.Duplicate {
+		return out, err
+	}
+	scheduled := !out.ETA.IsZero()
+	target := events.JobSubject(service, task)
+	rec := jobstate.Record{ID: ev.ID, Service: service, Task: task, State: jobstate.Pending, Description: job.Description,
+		IdentityKey: job.IdentityKey, RequestSubject: target, RequestSeq: out.Seq}
+	if scheduled {
+		rec.State, rec.ETA, rec.RequestSeq = jobstate.Scheduled, out.ETA.UTC(), 0
+	}
+	if c.store != nil {
+		if _, err := c.store.Create(ctx, rec); err != nil {
+			return out, fmt.Errorf("enqueued %s seq %d, but: %w", out.Subject, out.Seq, err)
+		}
+	}
+	return out, nil
+}
+
+// Publish publishes ev, whose data is job's body, for service and task:
+// on jobs.<service>.<task>, or as a schedule for the job's eta, with the
+// job's identity_key (else the event's id) as Nats-Msg-Id. It writes no
+// record. Enqueue and the graph engine (a node's job) use it.
+func (c *Client) Publish(ctx context.Context, ev events.Event, service, task string, job Job) (Enqueued, error) {
 	now := time.Now()
 	eta := ceilSecond(job.ETA)
 	scheduled := eta.After(now)
 	if scheduled && c.maxAge > 0 && eta.Sub(now) > c.maxAge {
-		return Enqueued{}, fmt.Errorf("enqueue %s.%s: eta %s is further ahead than stream %s keeps messages (max_age %s)",
+		return Enqueued{}, events.Permanentf("enqueue %s.%s: eta %s is further ahead than stream %s keeps messages (max_age %s)",
 			service, task, eta.Format(time.RFC3339), events.StreamJobs, c.maxAge)
 	}
-	ev := events.New(ctx, c.Source, Type, data)
 	target := events.JobSubject(service, task)
 	subject, opts := target, []jetstream.PublishOpt(nil)
 	if scheduled {
@@ -115,20 +142,11 @@ func (c *Client) Enqueue(ctx context.Context, service, task string, job Job) (En
 		return Enqueued{}, fmt.Errorf("enqueue %s: %w", subject, err)
 	}
 	out := Enqueued{ID: ev.ID, Subject: subject, Seq: ack.Sequence}
-	if ack.Duplicate {
-		out.ID, out.Duplicate = c.firstID(ctx, ack.Sequence), true
-		return out, nil
-	}
-	rec := jobstate.Record{ID: ev.ID, Service: service, Task: task, State: jobstate.Pending, Description: job.Description,
-		IdentityKey: job.IdentityKey, RequestSubject: target, RequestSeq: ack.Sequence}
 	if scheduled {
 		out.ETA = eta
-		rec.State, rec.ETA, rec.RequestSeq = jobstate.Scheduled, eta.UTC(), 0
 	}
-	if c.store != nil {
-		if _, err := c.store.Create(ctx, rec); err != nil {
-			return out, fmt.Errorf("enqueued %s seq %d, but: %w", subject, ack.Sequence, err)
-		}
+	if ack.Duplicate {
+		out.ID, out.Duplicate = c.firstID(ctx, ack.Sequence), true
 	}
 	return out, nil
 }

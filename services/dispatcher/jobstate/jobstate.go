@@ -30,19 +30,20 @@ import (
 // State is where a job stands.
 type State string
 
-// The states of a job (queue_job's, minus cancelled).
+// The states of a job (queue_job's).
 const (
-	Pending   State = "pending"   // stored, waiting for a worker
-	Scheduled State = "scheduled" // waiting for its eta
-	Started   State = "started"   // being called
-	Done      State = "done"      // answered, result published
-	Failed    State = "failed"    // the last attempt failed, a retry is due
-	Dead      State = "dead"      // no more attempts; the request is in the DLQ
-	Cancelled State = "cancelled" // cancelled by an operator before it ran (jobs.Cancel): its message is acknowledged without a call
+	Pending          State = "pending"           // stored, waiting for a worker
+	Scheduled        State = "scheduled"         // waiting for its eta
+	Started          State = "started"           // being called
+	Done             State = "done"              // answered, result published
+	Failed           State = "failed"            // the last attempt failed, a retry is due
+	Dead             State = "dead"              // no more attempts; the request is in the DLQ
+	WaitDependencies State = "wait_dependencies" // a graph node whose parents are not all done
+	Cancelled        State = "cancelled"         // cancelled before it ran; a delivery of it is skipped
 )
 
 // States lists every state.
-var States = []State{Pending, Scheduled, Started, Done, Failed, Dead, Cancelled}
+var States = []State{Pending, Scheduled, Started, Done, Failed, Dead, WaitDependencies, Cancelled}
 
 // Finished reports whether s is final (done, dead or cancelled).
 func (s State) Finished() bool { return s == Done || s == Dead || s == Cancelled }
@@ -70,6 +71,8 @@ type Record struct {
 	RequestSeq     uint64    `json:"request_seq,omitempty"`
 	ResultSubject  string    `json:"result_subject,omitempty"`
 	ResultSeq      uint64    `json:"result_seq,omitempty"`
+	Graph          string    `json:"graph,omitempty"` // the graph the job is a node of (package graph)
+	Node           string    `json:"node,omitempty"`  // its node id in that graph
 }
 
 // ErrNotFound is returned for a job id the bucket does not hold.
@@ -167,49 +170,6 @@ func (s *Store) Put(ctx context.Context, r Record) error {
 	return nil
 }
 
-// ErrChanged is returned by Cancel when the record changed between its
-// read and its write (a worker picked the job up meanwhile).
-var ErrChanged = errors.New("job record changed meanwhile")
-
-// Cancel marks a pending, scheduled or failed job cancelled, unless its
-// record changed since it was read: a worker that picked the job up
-// meanwhile wins, and Cancel says so. The job's message stays in JOBS;
-// the dispatcher acknowledges it without a call when it comes (its eta,
-// its retry). The record then expires like a finished one.
-func (s *Store) Cancel(ctx context.Context, id string) (Record, error) {
-	if !validKey(id) {
-		return Record{}, fmt.Errorf("job %q: %w", id, ErrNotFound)
-	}
-	e, err := s.kv.Get(ctx, id)
-	if errors.Is(err, jetstream.ErrKeyNotFound) {
-		return Record{}, fmt.Errorf("job %s: %w", id, ErrNotFound)
-	}
-	if err != nil {
-		return Record{}, fmt.Errorf("job %s: %w", id, err)
-	}
-	var r Record
-	if err := json.Unmarshal(e.Value(), &r); err != nil {
-		return Record{}, fmt.Errorf("job %s: stored value is not a job state: %w", id, err)
-	}
-	if r.State != Pending && r.State != Scheduled && r.State != Failed {
-		return r, fmt.Errorf("job %s is %s: only a pending, scheduled or failed job can be cancelled", id, r.State)
-	}
-	r.State, r.DoneAt = Cancelled, time.Now().UTC()
-	m, opts, err := s.msg(r, false)
-	if err != nil {
-		return r, err
-	}
-	opts = append(opts, jetstream.WithExpectLastSequencePerSubject(e.Revision()))
-	if _, err := stream.Publish(ctx, s.js, m, opts...); err != nil {
-		var apiErr *jetstream.APIError
-		if errors.As(err, &apiErr) && (apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence || apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant) {
-			return r, fmt.Errorf("job %s: %w: try again", id, ErrChanged)
-		}
-		return r, fmt.Errorf("job %s: write state %s: %w", id, r.State, err)
-	}
-	return r, nil
-}
-
 // PutAsync is Put without waiting for JetStream's acknowledgement: the
 // write is on its way when it returns, and the future says whether it was
 // stored. With replace, the write drops the key's earlier revisions as a
@@ -266,12 +226,20 @@ func (s *Store) encode(r *Record) ([]byte, error) {
 type Filter struct {
 	State   State
 	Service string
-	Limit   int // the most records returned (newest first); 0 = all
+	Graph   string // only the nodes of this graph (their keys are <graph>.<node>)
+	Limit   int    // the most records returned (newest first); 0 = all
 }
 
 // List returns the records that match f, newest first.
 func (s *Store) List(ctx context.Context, f Filter) ([]Record, error) {
-	w, err := s.kv.WatchAll(ctx, jetstream.IgnoreDeletes())
+	keys := ">"
+	if f.Graph != "" {
+		if !validKey(f.Graph) {
+			return nil, fmt.Errorf("graph %q: %w", f.Graph, ErrNotFound)
+		}
+		keys = f.Graph + ".*"
+	}
+	w, err := s.kv.Watch(ctx, keys, jetstream.IgnoreDeletes())
 	if err != nil {
 		return nil, fmt.Errorf("list bucket %s: %w", events.BucketJobs, err)
 	}
@@ -298,7 +266,7 @@ func (s *Store) List(ctx context.Context, f Filter) ([]Record, error) {
 			if json.Unmarshal(e.Value(), &r) != nil {
 				continue // not a job state: someone wrote the bucket by hand
 			}
-			if (f.State == "" || r.State == f.State) && (f.Service == "" || r.Service == f.Service) {
+			if (f.State == "" || r.State == f.State) && (f.Service == "" || r.Service == f.Service) && (f.Graph == "" || r.Graph == f.Graph) {
 				out = append(out, r)
 			}
 		}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/insightpulse/pulsehub/events"
+	"github.com/insightpulse/pulsehub/services/dispatcher/graph"
 	"github.com/insightpulse/pulsehub/services/dispatcher/jobs"
 	"github.com/insightpulse/pulsehub/services/dispatcher/jobstate"
 	"github.com/nats-io/nats.go/jetstream"
@@ -191,8 +192,11 @@ func (c *Console) requeueJob(w http.ResponseWriter, r *http.Request, s *session)
 func (c *Console) cancelJob(w http.ResponseWriter, r *http.Request, s *session) {
 	id := r.PathValue("id")
 	c.act(w, r, s, "job-cancel", id, "/console/jobs/"+url.PathEscape(id), func(ctx context.Context) (string, error) {
-		rec, err := jobs.Cancel(ctx, c.js, id)
-		return fmt.Sprintf("cancelled job %s (%s %s)", rec.ID, rec.Service, rec.Task), err
+		res, err := graph.Cancel(ctx, c.js, id) // a graph's id cancels its unfinished nodes
+		if res.Graph != "" {
+			return fmt.Sprintf("cancelled graph %s: %d unfinished nodes", res.Graph, len(res.Jobs)), err
+		}
+		return fmt.Sprintf("cancelled job %s", id), err
 	})
 }
 

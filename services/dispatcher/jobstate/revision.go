@@ -1,0 +1,149 @@
+package jobstate
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/insightpulse/pulsehub/events"
+	"github.com/insightpulse/pulsehub/events/stream"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Job graphs (package graph) decide from stored records alone whether a
+// node may start, and change a node's record only from the revision they
+// read, so two dispatchers, or a dispatcher and an operator, never both
+// act on one state. These reads go to the bucket's stream leader: a
+// direct get may be answered by a replica that has not stored the latest
+// write yet, and a node whose last parent's done was missed would wait
+// for ever.
+
+// ErrChanged is returned by Update when the record is no longer at the
+// revision it was read at.
+var ErrChanged = errors.New("job record changed since it was read")
+
+// GetLatest returns the record of id and its revision, read from the
+// bucket's stream leader.
+func (s *Store) GetLatest(ctx context.Context, id string) (Record, uint64, error) {
+	if !validKey(id) {
+		return Record{}, 0, fmt.Errorf("job %q: %w", id, ErrNotFound)
+	}
+	req, _ := json.Marshal(map[string]string{"last_by_subj": s.prefix + id})
+	resp, err := s.js.Conn().RequestWithContext(ctx, "$JS.API.STREAM.MSG.GET.KV_"+events.BucketJobs, req)
+	if err != nil {
+		return Record{}, 0, fmt.Errorf("job %s: read: %w", id, err)
+	}
+	var r struct {
+		Message *struct {
+			Seq  uint64 `json:"seq"`
+			Hdrs []byte `json:"hdrs"`
+			Data []byte `json:"data"`
+		} `json:"message"`
+		Error *struct {
+			Code    int    `json:"code"`
+			ErrCode int    `json:"err_code"`
+			Desc    string `json:"description"`
+		} `json:"error"`
+	}
+	if err := json.Unmarshal(resp.Data, &r); err != nil {
+		return Record{}, 0, fmt.Errorf("job %s: read: %w", id, err)
+	}
+	switch {
+	case r.Error != nil && r.Error.ErrCode == int(jetstream.JSErrCodeMessageNotFound):
+		return Record{}, 0, fmt.Errorf("job %s: %w", id, ErrNotFound)
+	case r.Error != nil:
+		return Record{}, 0, fmt.Errorf("job %s: read: %s (%d)", id, r.Error.Desc, r.Error.Code)
+	case r.Message == nil:
+		return Record{}, 0, fmt.Errorf("job %s: read: %w", id, jetstream.ErrInvalidJetStreamResponse)
+	}
+	if len(r.Message.Hdrs) > 0 {
+		if h, err := nats.DecodeHeadersMsg(r.Message.Hdrs); err == nil && (h.Get("KV-Operation") != "" || h.Get("Nats-Marker-Reason") != "") {
+			return Record{}, r.Message.Seq, fmt.Errorf("job %s: %w", id, ErrNotFound) // deleted or expired
+		}
+	}
+	var rec Record
+	if err := json.Unmarshal(r.Message.Data, &rec); err != nil {
+		return Record{}, 0, fmt.Errorf("job %s: stored value is not a job state: %w", id, err)
+	}
+	return rec, r.Message.Seq, nil
+}
+
+// Update writes r only if the record is still at revision rev (0: only if
+// there is none), else it returns ErrChanged.
+func (s *Store) Update(ctx context.Context, r Record, rev uint64) error {
+	m, opts, err := s.msg(r, false)
+	if err != nil {
+		return err
+	}
+	m.Header.Del(jetstream.MsgRollup) // a roll-up and an expected revision do not mix; History bounds the log
+	opts = append(opts, jetstream.WithExpectLastSequencePerSubject(rev))
+	if _, err := stream.Publish(ctx, s.js, m, opts...); err != nil {
+		if isWrongSequence(err) {
+			return fmt.Errorf("job %s: %w", r.ID, ErrChanged)
+		}
+		return fmt.Errorf("job %s: write state %s: %w", r.ID, r.State, err)
+	}
+	return nil
+}
+
+// ErrFinished is returned by Cancel for a job that is done, dead or
+// cancelled already.
+var ErrFinished = errors.New("job is finished: nothing to cancel")
+
+// Cancel marks job id cancelled unless it is finished (`hub jobs cancel`,
+// the console, a graph's cancel): read from the leader and written only
+// from the revision read, retried when a worker changed the record
+// meanwhile. A job waiting (pending, scheduled, failed, a graph node's
+// wait_dependencies) never runs; the dispatcher acknowledges its message
+// without a call when it comes. A job being called finishes its call and
+// ends done; a graph node's children are not started.
+func (s *Store) Cancel(ctx context.Context, id string) (Record, error) {
+	for range 10 {
+		r, rev, err := s.GetLatest(ctx, id)
+		if err != nil {
+			return Record{}, err
+		}
+		if r.State.Finished() {
+			return r, fmt.Errorf("job %s is %s: %w", id, r.State, ErrFinished)
+		}
+		r.State, r.DoneAt, r.LastError = Cancelled, time.Now().UTC(), "cancelled by an operator"
+		err = s.Update(ctx, r, rev)
+		if err == nil {
+			return r, nil
+		}
+		if !errors.Is(err, ErrChanged) {
+			return Record{}, err
+		}
+	}
+	return Record{}, fmt.Errorf("job %s: its record kept changing; try again", id)
+}
+
+// CreateAsync sends r as the first record of its key without waiting;
+// the future fails with a wrong-last-sequence error (IsExists) when the
+// key has a record already.
+func (s *Store) CreateAsync(r Record) (jetstream.PubAckFuture, error) {
+	m, opts, err := s.msg(r, false)
+	if err != nil {
+		return nil, err
+	}
+	m.Header.Del(jetstream.MsgRollup)
+	opts = append(opts, jetstream.WithExpectLastSequencePerSubject(0))
+	f, err := s.js.PublishMsgAsync(m, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("job %s: create record: %w", r.ID, err)
+	}
+	return f, nil
+}
+
+// IsExists reports whether err says a key already had a record (from
+// CreateAsync's future, or Update).
+func IsExists(err error) bool { return isWrongSequence(err) || errors.Is(err, ErrChanged) }
+
+func isWrongSequence(err error) bool {
+	var apiErr *jetstream.APIError
+	return errors.As(err, &apiErr) && (apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence ||
+		apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant)
+}
