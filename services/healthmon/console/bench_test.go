@@ -1,6 +1,7 @@
 package console
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"log/slog"
@@ -8,7 +9,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/insightpulse/pulsehub/events/natstest"
+	"github.com/insightpulse/pulsehub/events/stream"
+	"github.com/insightpulse/pulsehub/services/dispatcher/jobs"
 	"github.com/insightpulse/pulsehub/services/dispatcher/jobstate"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // benchJobs is the size of the job list the benchmarks render from.
@@ -69,5 +74,47 @@ func BenchmarkIndexUpdate(b *testing.B) {
 		i++
 		r.Attempts = i
 		c.index.put(r)
+	}
+}
+
+// BenchmarkBucketList is the CLI's way to a page of 50 (jobs.List, `hub
+// jobs ls --limit 50`) on a bucket of 10,000 records: it reads the whole
+// bucket at each call. It is the baseline the console's index replaces.
+//
+//	go test ./services/healthmon/console -run '^$' -bench 'JobsPage/newest|BucketList' -benchmem
+func BenchmarkBucketList(b *testing.B) {
+	h := natstest.RunHub(b)
+	ctx := context.Background()
+	s, err := jobstate.Open(ctx, h.JS, stream.DefaultConfig(), 0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	src := benchConsole(b)
+	var futures []jetstream.PubAckFuture
+	settle := func() {
+		for _, f := range futures {
+			select {
+			case <-f.Ok():
+			case err := <-f.Err():
+				b.Fatal(err)
+			}
+		}
+		futures = futures[:0]
+	}
+	for i, e := range src.index.order {
+		f, err := s.PutAsync(e.rec, false)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if futures = append(futures, f); i%500 == 499 {
+			settle() // within the connection's outstanding async publishes
+		}
+	}
+	settle()
+	for b.Loop() {
+		l, err := jobs.List(ctx, h.JS, jobstate.Filter{Limit: 50})
+		if err != nil || len(l) != 50 {
+			b.Fatalf("%d %v", len(l), err)
+		}
 	}
 }

@@ -80,7 +80,7 @@ func newService(t *testing.T) *service422 {
 }
 
 // startHub starts a hub; tune changes the console's config.
-func startHub(t *testing.T, tune func(*console.Config)) *hub {
+func startHub(t *testing.T, tune func(*console.Config), opts ...console.Option) *hub {
 	t.Helper()
 	nh := natstest.RunHub(t)
 	h := &hub{nc: nh.Conn, js: nh.JS, ocr: newService(t), logs: &natstest.LogBuffer{}}
@@ -107,7 +107,7 @@ func startHub(t *testing.T, tune func(*console.Config)) *hub {
 	if tune != nil {
 		tune(&mc.Console)
 	}
-	m, err := monitor.New(deps("healthmon"), mc)
+	m, err := monitor.New(deps("healthmon"), mc, monitor.WithConsoleOptions(opts...))
 	if err != nil {
 		t.Fatal(err)
 	}

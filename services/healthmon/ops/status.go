@@ -1,8 +1,9 @@
 // Package ops is what the hub's operator commands do, as a library the
-// CLI, the operator console (services/healthmon/console) and the end-to-end tests share: the status of streams, routes and
-// services; replaying past events into one route; listing, showing,
-// requeueing and purging dead letters. It works against any NATS (the
-// embedded server or a cluster) through JetStream's API.
+// CLI, the operator console (services/healthmon/console) and the
+// end-to-end tests share: the status of streams, routes and services;
+// replaying past events into one route; listing, showing, requeueing and
+// purging dead letters. It works against any NATS (the embedded server or
+// a cluster) through JetStream's API.
 package ops
 
 import (
