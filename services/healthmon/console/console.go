@@ -16,6 +16,7 @@
 package console
 
 import (
+	"bytes"
 	"context"
 	"embed"
 	"errors"
@@ -35,46 +36,21 @@ type Source interface {
 	History(route string) []page.Sample // a route's ack floor over the last hour (the throughput sparkline)
 }
 
-// Graphs draws the graph a job belongs to (job graphs, issue 15 part 1).
-// Nil: the job page says graphs are not available.
-type Graphs interface {
-	Graph(ctx context.Context, js jetstream.JetStream, jobID string) (*GraphView, error)
-}
-
-// GraphView is a job's graph as the job page shows it: its nodes with their
-// states and, for each, its parents.
-type GraphView struct {
-	ID    string
-	Nodes []GraphNode
-}
-
-// GraphNode is one node of a graph.
-type GraphNode struct {
-	Name    string
-	JobID   string
-	State   string
-	Parents []string
-}
-
 // Console serves the pages.
 type Console struct {
-	cfg    Config
-	js     jetstream.JetStream
-	src    Source
-	log    *slog.Logger
-	auth   *auth
-	index  *index
-	graphs Graphs
-	now    func() time.Time
-	tls    bool
-	mux    *http.ServeMux
+	cfg   Config
+	js    jetstream.JetStream
+	src   Source
+	log   *slog.Logger
+	auth  *auth
+	index *index
+	now   func() time.Time
+	tls   bool
+	mux   *http.ServeMux
 }
 
 // Option tunes a Console.
 type Option func(*Console)
-
-// WithGraphs sets how the job page draws a job's graph.
-func WithGraphs(g Graphs) Option { return func(c *Console) { c.graphs = g } }
 
 // WithClock sets the console's clock (tests).
 func WithClock(now func() time.Time) Option { return func(c *Console) { c.now = now } }
@@ -152,11 +128,17 @@ type frame struct {
 	Page   any
 }
 
+// render writes page name, rendered whole first: a template that fails
+// half-way answers 500, not a truncated page with the status asked for.
 func (c *Console) render(w http.ResponseWriter, status int, name string, f frame) {
-	w.WriteHeader(status)
-	if err := pages[name].ExecuteTemplate(w, "layout", f); err != nil {
-		c.log.Warn("console page not written", "page", name, "error", err.Error())
+	var b bytes.Buffer
+	if err := pages[name].ExecuteTemplate(&b, "layout", f); err != nil {
+		c.log.Error("console page not rendered", "page", name, "error", err.Error())
+		http.Error(w, "the page could not be rendered: see the healthmon log", http.StatusInternalServerError)
+		return
 	}
+	w.WriteHeader(status)
+	_, _ = w.Write(b.Bytes())
 }
 
 // headers are set on every answer: no caching, a strict CSP (no script at

@@ -5,6 +5,7 @@ import (
 	"html/template"
 	"time"
 
+	"github.com/insightpulse/pulsehub/services/dispatcher/graph"
 	"github.com/insightpulse/pulsehub/services/dispatcher/jobstate"
 )
 
@@ -21,14 +22,15 @@ var funcs = template.FuncMap{
 	"add": func(a, b int) int { return a + b },
 }
 
-// stateClass maps a job state to the status page's badge colours.
-func stateClass(s jobstate.State) string {
-	switch s {
+// stateClass maps a job's state (jobstate.State) or a graph's (a string,
+// graph.State*) to the status page's badge colours.
+func stateClass(v any) string {
+	switch s := jobstate.State(fmt.Sprint(v)); s {
 	case jobstate.Done:
 		return "s-ok"
 	case jobstate.Failed, jobstate.Scheduled:
 		return "s-warning"
-	case jobstate.Dead:
+	case jobstate.Dead, graph.StateBlocked:
 		return "s-critical"
 	}
 	return "s-unknown"

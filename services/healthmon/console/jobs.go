@@ -93,9 +93,8 @@ type JobPage struct {
 	Payload  Preview
 	Result   Preview
 	Timeline []jobstate.Record // the bucket's revisions of the record, oldest first
-	Graph    *GraphView
+	Graph    *graph.View       // the graph the job is a node of
 	GraphErr string
-	Graphs   bool // graphs are available in this build
 	Problems []string
 }
 
@@ -131,7 +130,7 @@ func (c *Console) jobPage(r *http.Request, _ *session) (string, frame, int) {
 		}
 		return "done", frame{Title: "Job", Nav: "jobs", Error: err.Error()}, status
 	}
-	p := JobPage{Job: rec, Graphs: c.graphs != nil}
+	p := JobPage{Job: rec}
 	problem := func(what string, err error) { p.Problems = append(p.Problems, what+": "+err.Error()) }
 	if kv, err := c.js.KeyValue(ctx, events.BucketJobs); err == nil {
 		if hist, err := kv.History(ctx, id); err == nil {
@@ -161,9 +160,11 @@ func (c *Console) jobPage(r *http.Request, _ *session) (string, frame, int) {
 			p.Result = preview(m.Data, maxPreview)
 		}
 	}
-	if c.graphs != nil {
-		if p.Graph, err = c.graphs.Graph(ctx, c.js, id); err != nil {
+	if rec.Graph != "" {
+		if v, err := graph.Load(ctx, c.js, rec.Graph); err != nil {
 			p.GraphErr = err.Error()
+		} else {
+			p.Graph = &v
 		}
 	}
 	return "job", frame{Title: "Job " + id, Nav: "jobs", Page: p}, http.StatusOK
@@ -185,6 +186,13 @@ func (c *Console) requeueJob(w http.ResponseWriter, r *http.Request, s *session)
 	id := r.PathValue("id")
 	c.act(w, r, s, "job-requeue", id, "/console/jobs/"+url.PathEscape(id), func(ctx context.Context) (string, error) {
 		q, err := jobs.Requeue(ctx, c.js, id)
+		if errors.Is(err, jobstate.ErrNotFound) { // not a job: a graph's id resumes the graph
+			g, gerr := graph.Requeue(ctx, c.js, id)
+			if gerr == nil {
+				return fmt.Sprintf("requeued graph %s: %d dead nodes requeued, %d waiting again", g.Graph, len(g.Requeued), len(g.Reset)), nil
+			}
+			return "", errors.Join(err, gerr)
+		}
 		return fmt.Sprintf("requeued job %s on %s (JOBS seq %d)", q.ID, q.Subject, q.Seq), err
 	})
 }

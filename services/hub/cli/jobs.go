@@ -86,15 +86,6 @@ func jobsCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stdout, "requeued job %s on %s (JOBS seq %d)\n", r.ID, r.Subject, r.Seq)
 			return nil
 		}
-	case sub == "cancel" && len(pos) == 1:
-		fn = func(ctx context.Context, _ hubconfig.Config, js jetstream.JetStream) error {
-			r, err := jobs.Cancel(ctx, js, pos[0])
-			if err != nil || *o.json {
-				return errors.Join(err, jsonIf(*o.json, stdout, r))
-			}
-			fmt.Fprintf(stdout, "cancelled job %s (%s %s): its message is acknowledged without a call\n", r.ID, r.Service, r.Task)
-			return nil
-		}
 	case sub == "enqueue" && len(pos) == 3:
 		job, err := jobs.Parse([]byte(pos[2]))
 		if err != nil {
