@@ -108,6 +108,7 @@ func For(user string) (p Permissions, ok bool) {
 		p = service(user,
 			publish("health.>"),
 			inspectAll(),
+			readMessages(events.StreamDLQ), // each route's latest dead letter, for its trace id (stream.Routes)
 			bucket(events.BucketHealth, true),
 			bucket(events.BucketLeases, true),
 			bucket(events.BucketCheckpoints, false), // the reconciler's checkpoint
