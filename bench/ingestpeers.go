@@ -50,6 +50,9 @@ const (
 	// then includes the server storing the deliveries. Not a comparison
 	// with Benthos (whose JetStream is elsewhere); issue 14's memory bound.
 	hubEmbeddedEnv = "PULSEHUB_BENCH_HUB_EMBEDDED"
+	// hubGOGCEnv sets GOGC for the hub peer only (not a baseline): what
+	// the garbage collector's pace costs it.
+	hubGOGCEnv = "PULSEHUB_BENCH_HUB_GOGC"
 )
 
 // peerConcurrency is scenario 8's number of senders at once.
@@ -71,7 +74,7 @@ func runPeer(ctx context.Context, name string) int {
 	var err error
 	switch name {
 	case peerHub: // the hub's own command line, as the hub binary runs it
-		if code := cli.Main(ctx, []string{"run", "--only", "ingester"}, os.Stdout, os.Stderr); code != 0 {
+		if code := cli.Main(ctx, os.Args[1:], os.Stdout, os.Stderr); code != 0 { // hubPeer's arguments
 			err = fmt.Errorf("hub run exited %d", code)
 		}
 	case peerBenthos:
@@ -212,6 +215,10 @@ func runIngestPeers(ctx context.Context, o Options, r *Report) error {
 					bin = baseline
 				}
 				cmd = hubPeer(ctx, bin, env.srv.ClientURL())
+				if g := os.Getenv(hubGOGCEnv); g != "" && runs == &p.Hub {
+					cmd.cmd.Env = append(cmd.cmd.Env, "GOGC="+g)
+					runs.Name = "hub GOGC=" + g
+				}
 				if os.Getenv(hubEmbeddedEnv) != "" {
 					if cmd, err = hubEmbeddedPeer(ctx, bin); err != nil {
 						return err
