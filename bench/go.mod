@@ -51,6 +51,7 @@ require (
 	github.com/hashicorp/golang-lru/v2 v2.0.7 // indirect
 	github.com/influxdata/go-syslog/v3 v3.0.0 // indirect
 	github.com/insightpulse/pulsehub/schemas v0.0.0-00010101000000-000000000000 // indirect
+	github.com/insightpulse/pulsehub/services/healthmon v0.0.0-00010101000000-000000000000 // indirect
 	github.com/itchyny/gojq v0.12.20 // indirect
 	github.com/itchyny/timefmt-go v0.1.9 // indirect
 	github.com/jmespath/go-jmespath v0.4.0 // indirect
