@@ -154,27 +154,29 @@ type ScaleRow struct {
 	DispatchRSS    uint64  `json:"dispatch_rss"`
 }
 
+// scenarios are the bench's scenarios, numbered from 1 in this order.
+var scenarios = []struct {
+	name string
+	fn   func(context.Context, Options, *Report) error
+}{
+	{"1 ingest vs raw JetStream", runIngest},
+	{"2 writer vs Odoo's ceiling", runWriter},
+	{"3 dispatcher", runDispatch},
+	{"4 end to end", runEndToEnd},
+	{"5 memory of hub run", runMemory},
+	{"6 scale curve", runScale},
+	{"7 durability (sync_interval)", runDurability},
+	{"8 tracing overhead", runTracing},
+	{"9 jobs vs River", runJobsPeers},
+	{"10 ingest vs Benthos", runIngestPeers},
+	{"11 job graph (1,000-node fan-out/fan-in)", runGraph},
+}
+
 // Run runs every scenario and reports progress lines to o.Log.
 func Run(ctx context.Context, o Options) (Report, error) {
 	o.defaults()
 	r := Report{Machine: Machine{Cores: runtime.NumCPU(), Go: runtime.Version(), OS: runtime.GOOS + "/" + runtime.GOARCH, When: time.Now().UTC()}, Rounds: o.Rounds, Only: o.Only}
-	steps := []struct {
-		name string
-		fn   func(context.Context, Options, *Report) error
-	}{
-		{"1 ingest vs raw JetStream", runIngest},
-		{"2 writer vs Odoo's ceiling", runWriter},
-		{"3 dispatcher", runDispatch},
-		{"4 end to end", runEndToEnd},
-		{"5 memory of hub run", runMemory},
-		{"6 scale curve", runScale},
-		{"7 durability (sync_interval)", runDurability},
-		{"8 tracing overhead", runTracing},
-		{"9 jobs vs River", runJobsPeers},
-		{"10 ingest vs Benthos", runIngestPeers},
-		{"11 job graph (1,000-node fan-out/fan-in)", runGraph},
-	}
-	for i, s := range steps {
+	for i, s := range scenarios {
 		if len(o.Only) > 0 && !slices.Contains(o.Only, i+1) {
 			continue
 		}

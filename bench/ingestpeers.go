@@ -39,6 +39,14 @@ const (
 	// baselineHubEnv names a hub binary (built from another commit) that
 	// scenario 10 measures too, in the same rounds: what a change bought.
 	baselineHubEnv = "PULSEHUB_BENCH_BASELINE_HUB"
+	// hubEmbeddedEnv, set, makes the hub peers run their own embedded NATS
+	// server (`hub run --only ingester` as shipped, one process): its RSS
+	// then includes the server storing the deliveries. Not a comparison
+	// with Benthos (whose JetStream is elsewhere); issue 14's memory bound.
+	hubEmbeddedEnv = "PULSEHUB_BENCH_HUB_EMBEDDED"
+	// hubGOGCEnv sets GOGC for the hub peer only (not a baseline): what
+	// the garbage collector's pace costs it.
+	hubGOGCEnv = "PULSEHUB_BENCH_HUB_GOGC"
 )
 
 // peerConcurrency is scenario 10's number of senders at once.
@@ -62,7 +70,7 @@ func runPeer(ctx context.Context, a childArgs) int {
 	var err error
 	switch name {
 	case peerHub: // the hub's own command line, as the hub binary runs it
-		if code := cli.Main(ctx, []string{"run", "--only", "ingester"}, os.Stdout, os.Stderr); code != 0 {
+		if code := cli.Main(ctx, os.Args[1:], os.Stdout, os.Stderr); code != 0 { // hubPeer's arguments
 			err = fmt.Errorf("hub run exited %d", code)
 		}
 	case peerBenthos:
@@ -193,10 +201,21 @@ func runIngestPeers(ctx context.Context, o Options, r *Report) error {
 			switch runs {
 			case &p.Benthos:
 				cmd = benthosPeer(ctx, self, env.srv.ClientURL())
-			case p.Baseline:
-				cmd = hubPeer(ctx, baseline, env.srv.ClientURL())
 			default:
-				cmd = hubPeer(ctx, hub, env.srv.ClientURL())
+				bin := hub
+				if runs == p.Baseline {
+					bin = baseline
+				}
+				cmd = hubPeer(ctx, bin, env.srv.ClientURL())
+				if g := os.Getenv(hubGOGCEnv); g != "" && runs == &p.Hub {
+					cmd.cmd.Env = append(cmd.cmd.Env, "GOGC="+g)
+					runs.Name = "hub GOGC=" + g
+				}
+				if os.Getenv(hubEmbeddedEnv) != "" {
+					if cmd, err = hubEmbeddedPeer(ctx, bin); err != nil {
+						return err
+					}
+				}
 			}
 			pr, err := measurePeer(ctx, o, b, cmd)
 			if err != nil {
@@ -230,6 +249,8 @@ type peerCommand struct {
 	addr   string // host:port of its POST /github
 	health string // a GET answering 200 once it serves; "" = wait for the port
 	cmd    *exec.Cmd
+	// cleanup, when set, runs once the process has stopped.
+	cleanup func()
 }
 
 // hubPeer is `hub run --only ingester` against the bench's NATS server,
@@ -242,6 +263,22 @@ func hubPeer(ctx context.Context, hub, natsURL string) peerCommand {
 	cmd.Env = append(os.Environ(), childEnv+"="+string(spec), "PULSEHUB_NATS_URL="+natsURL, "PULSEHUB_GITHUB_WEBHOOK_SECRET="+benchSecret,
 		"PULSEHUB_INGESTER_HTTP_LISTEN="+addr)
 	return peerCommand{addr: addr, health: "http://" + addr + "/health", cmd: cmd}
+}
+
+// hubEmbeddedPeer is `hub run --only ingester` with its own embedded
+// NATS server in a temporary data directory (see hubEmbeddedEnv).
+func hubEmbeddedPeer(ctx context.Context, hub string) (peerCommand, error) {
+	dir, err := os.MkdirTemp("", "hubbench-embedded")
+	if err != nil {
+		return peerCommand{}, err
+	}
+	addr := loopbackAddr()
+	cmd := exec.CommandContext(ctx, hub, "run", "--only", "ingester", "--data-dir", filepath.Join(dir, "data"))
+	cmd.Dir = dir
+	spec, _ := json.Marshal(childArgs{Role: peerHub}) // read only when hub is this program (profiles)
+	cmd.Env = append(os.Environ(), childEnv+"="+string(spec), "PULSEHUB_GITHUB_WEBHOOK_SECRET="+benchSecret, "PULSEHUB_INGESTER_HTTP_LISTEN="+addr,
+		"PULSEHUB_EMBEDDED_LISTEN="+loopbackAddr(), "PULSEHUB_EMBEDDED_MONITOR=off")
+	return peerCommand{addr: addr, health: "http://" + addr + "/health", cmd: cmd, cleanup: func() { os.RemoveAll(dir) }}, nil
 }
 
 // benthosPeer is this program as the Benthos peer.
@@ -258,6 +295,9 @@ func measurePeer(ctx context.Context, o Options, b *ingestbench.Bench, p peerCom
 	var stderr strings.Builder
 	p.cmd.Stderr = &stderr // stdout (the hub's request log) goes to /dev/null
 	if err := p.cmd.Start(); err != nil {
+		if p.cleanup != nil {
+			p.cleanup()
+		}
 		return PeerRound{}, err
 	}
 	stopped := false
@@ -266,6 +306,9 @@ func measurePeer(ctx context.Context, o Options, b *ingestbench.Bench, p peerCom
 			return nil
 		}
 		stopped = true
+		if p.cleanup != nil {
+			defer p.cleanup()
+		}
 		_ = p.cmd.Process.Signal(syscall.SIGTERM)
 		done := make(chan error, 1)
 		go func() { done <- p.cmd.Wait() }()

@@ -146,3 +146,28 @@ func TestApplyMemoryLimit(t *testing.T) {
 		t.Fatalf("a negative drain period: %v", ps)
 	}
 }
+
+func TestApplyGCPercent(t *testing.T) {
+	defer debug.SetGCPercent(debug.SetGCPercent(100))
+	env := func(v string) func(string) string {
+		return func(k string) string {
+			if k == "GOGC" {
+				return v
+			}
+			return ""
+		}
+	}
+	if p, from := (ProcessConfig{}).ApplyGCPercent(env("")); p != 100 || from != "default" || debug.SetGCPercent(100) != 100 {
+		t.Fatalf("default: %d %s", p, from)
+	}
+	if p, from := (ProcessConfig{GCPercent: 400}).ApplyGCPercent(env("")); p != 400 || from != "process.gc_percent" || debug.SetGCPercent(100) != 400 {
+		t.Fatalf("gc_percent: %d %s", p, from)
+	}
+	debug.SetGCPercent(250) // what the runtime applied from GOGC=250
+	if p, from := (ProcessConfig{GCPercent: 400}).ApplyGCPercent(env("250")); p != 250 || from != "GOGC" || debug.SetGCPercent(100) != 250 {
+		t.Fatalf("GOGC wins: %d %s", p, from)
+	}
+	if ps := (ProcessConfig{GCPercent: -1}).Validate("process"); len(ps) != 1 {
+		t.Fatalf("negative gc_percent: %v", ps)
+	}
+}

@@ -80,6 +80,7 @@ func Run(ctx context.Context, o Options) error {
 	}
 	selected := selectUnits(c, o.Only)
 	memLimit, memLimitFrom := c.Process.ApplyMemoryLimit(os.Getenv)
+	gcPercent, gcPercentFrom := c.Process.ApplyGCPercent(os.Getenv)
 	stopTracing, err := tracing.Setup(ctx, c.Tracing, log)
 	if err != nil {
 		return err
@@ -191,6 +192,7 @@ func Run(ctx context.Context, o Options) error {
 		"nats_monitor", monitorAddr(srv), "data_dir", dataDir(srv, c.Embedded), "services", names(selected),
 		"ingester", c.Ingester.HTTP.Listen, "odoowriter", c.Writer.HTTP.Listen, "dispatcher", c.Dispatcher.HTTP.Listen,
 		"healthmon", c.Healthmon.HTTP.Listen, "routes", len(c.Routes), "memory_limit", memLimit, "memory_limit_from", memLimitFrom,
+		"gc_percent", gcPercent, "gc_percent_from", gcPercentFrom,
 		"startup_ms", time.Since(start).Milliseconds())
 	return wait(g, log)
 }

@@ -176,3 +176,19 @@ func TestCheckJSONLimitsDepth(t *testing.T) {
 		t.Errorf("unclosed and too deep: %v", err)
 	}
 }
+
+// BenchmarkParsePush is the payload work of one 7 KB push delivery:
+// validation, depth limit and the envelope's fields.
+func BenchmarkParsePush(b *testing.B) {
+	body, err := os.ReadFile("../testdata/github/push/payload.json")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(body)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := parse(ContentJSON, body); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
