@@ -1,10 +1,10 @@
 // Package natstest runs real nats-servers with JetStream in-process for
 // tests: one server, one with the hub's streams ensured and a connection
 // to it (RunHub), or a named three-node cluster on loopback with helpers
-// to wait for leaders and to stop and restart a node. Every server it
-// starts is shut down by t.Cleanup, and its store lives in t.TempDir;
-// StartHub alone is for programs outside a test (benchmarks), which close
-// it themselves.
+// to wait for leaders and to stop, kill (no Raft step-down) and restart a
+// node. Every server it starts is shut down by t.Cleanup, and its store
+// lives in t.TempDir; StartHub alone is for programs outside a test
+// (benchmarks), which close it themselves.
 //
 // It follows nats-server's own test helpers (jetstream_helpers_test.go):
 // the promises about delivery are tested against real JetStream, never a

@@ -145,6 +145,10 @@ func publish(ctx context.Context, js jetstream.JetStream, msg *nats.Msg, opts ..
 	}
 }
 
+// errDuplicateInProcess is JetStream's 409 "duplicate message id is in
+// process" (JSStreamDuplicateMessageConflict).
+const errDuplicateInProcess = 10158
+
 // retryPublish says whether a failed publish may be sent again.
 func retryPublish(err error, idempotent bool) bool {
 	switch {
@@ -152,6 +156,13 @@ func retryPublish(err error, idempotent bool) bool {
 		return true // nothing received it
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, nats.ErrTimeout):
 		return idempotent // it may have been stored: only a de-duplicated message is safe to send again
+	}
+	var apiErr *jetstream.APIError
+	if errors.As(err, &apiErr) && apiErr.ErrorCode == errDuplicateInProcess {
+		// The copy of an earlier attempt whose answer timed out is still
+		// being stored (a loaded cluster): asked again, the stream answers
+		// with that copy's PubAck (Duplicate) once it is stored.
+		return idempotent
 	}
 	return Transient(err)
 }
