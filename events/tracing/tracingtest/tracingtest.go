@@ -15,6 +15,7 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Recorder holds the spans ended while it is installed.
@@ -100,6 +101,25 @@ func Attr(s sdktrace.ReadOnlySpan, k attribute.Key) (attribute.Value, bool) {
 // child's parent span id is parent's span id).
 func ParentOf(parent, child sdktrace.ReadOnlySpan) bool {
 	return child.Parent().TraceID() == parent.SpanContext().TraceID() && child.Parent().SpanID() == parent.SpanContext().SpanID()
+}
+
+// Descends reports whether ancestor is child's parent, or its parent's,
+// and so on up the ended spans recorded (same trace throughout).
+func (r *Recorder) Descends(ancestor, child sdktrace.ReadOnlySpan) bool {
+	byID := map[trace.SpanID]sdktrace.ReadOnlySpan{}
+	for _, s := range r.Ended() {
+		byID[s.SpanContext().SpanID()] = s
+	}
+	for s, hops := child, 0; s != nil && hops <= len(byID); hops++ {
+		if ParentOf(ancestor, s) {
+			return true
+		}
+		if s.Parent().TraceID() != ancestor.SpanContext().TraceID() {
+			return false
+		}
+		s = byID[s.Parent().SpanID()]
+	}
+	return false
 }
 
 // Dump lists the ended spans, one a line, for a failure message.
