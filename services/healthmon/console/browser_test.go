@@ -2,6 +2,7 @@ package console_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -204,4 +205,24 @@ func TestAnOperatorFixesADeadJobInTheBrowser(t *testing.T) {
 	if r, _ := jobs.Get(context.Background(), h.js, dead); r.State != jobstate.Done {
 		t.Fatalf("the refused POST changed the job: %s", r.State)
 	}
+
+	// A job graph whose OCR node failed for good: its page draws the graph,
+	// blocked, with the waiting node and the graph's actions.
+	h.ocr.status.Store(422)
+	g, err := jobs.EnqueueGraph(context.Background(), h.js, jobs.Graph{Name: "expense", Nodes: map[string]jobs.Node{
+		"pages":  {Service: "ocr", Task: "summarize", Job: jobs.Job{Payload: json.RawMessage(`{"expense": 7}`)}},
+		"ocr":    {Service: "ocr", Task: "extract", PayloadFrom: ".parents.pages.response"},
+		"book":   {Service: "ocr", Task: "summarize", PayloadFrom: ".parents.ocr.response"},
+		"notify": {Service: "ocr", Task: "summarize", PayloadFrom: ".parents.pages.response"},
+	}, Edges: [][2]string{{"pages", "ocr"}, {"ocr", "book"}, {"pages", "notify"}}}, jobs.GraphLimits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.waitState(t, g.ID+".ocr", jobstate.Dead)
+	h.waitState(t, g.ID+".notify", jobstate.Done)
+	run(t, ctx, "open a waiting graph node", chromedp.Navigate(h.base+"/console/jobs/"+g.ID+".book"), chromedp.WaitVisible(chromedp.CSS("#graph-drawing")))
+	if got = text(t, ctx, "#graph-state"); got != "blocked" {
+		t.Fatalf("graph state %q", got)
+	}
+	shot(t, ctx, dir, "11-job-graph")
 }
