@@ -116,8 +116,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if *only != "" {
 		for _, s := range strings.Split(*only, ",") {
 			n, err := strconv.Atoi(strings.TrimSpace(s))
-			if err != nil || n < 1 || n > 8 {
-				fmt.Fprintf(stderr, "bench: --only %q: want scenario numbers 1 to 8\n", *only)
+			if err != nil || n < 1 || n > 10 {
+				fmt.Fprintf(stderr, "bench: --only %q: want scenario numbers 1 to 10\n", *only)
 				return 2
 			}
 			o.Only = append(o.Only, n)

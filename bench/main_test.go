@@ -21,8 +21,8 @@ func TestUsage(t *testing.T) {
 		{[]string{"--scale", "10,x"}, 2, "", "want positive numbers"},
 		{[]string{"--scale", "0"}, 2, "", "want positive numbers"},
 		{[]string{"extra"}, 2, "", "unexpected argument"},
-		{[]string{"--only", "9"}, 2, "", "want scenario numbers 1 to 8"},
-		{[]string{"--only", "1,x"}, 2, "", "want scenario numbers 1 to 8"},
+		{[]string{"--only", "11"}, 2, "", "want scenario numbers 1 to 10"},
+		{[]string{"--only", "1,x"}, 2, "", "want scenario numbers 1 to 10"},
 		{[]string{"--rounds", "-1"}, 2, "", "want a positive number"},
 	} {
 		var stdout, stderr bytes.Buffer
