@@ -73,3 +73,40 @@ func TestPublishStopsAtTheDeadlineAndOnARefusal(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// PublishAsync sends at once and Wait returns the acknowledgement; a
+// message that no stream stores yet continues in Publish's retry loop
+// (stored once), and a refusal is returned as it is.
+func TestPublishAsyncWaitsLikePublish(t *testing.T) {
+	srv := natstest.RunServer(t)
+	_, js := natstest.Connect(t, srv.ClientURL())
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	go func() {
+		time.Sleep(700 * time.Millisecond)
+		_, _ = js.CreateStream(context.Background(), jetstream.StreamConfig{Name: "LATE", Subjects: []string{"late.>"}, MaxMsgSize: 64})
+	}()
+	msg := nats.NewMsg("late.x")
+	msg.Header.Set(jetstream.MsgIDHeader, "id-1")
+	ack, err := stream.PublishAsync(ctx, js, msg).Wait(ctx)
+	if err != nil || ack.Stream != "LATE" || ack.Sequence != 1 {
+		t.Fatalf("ack = %+v, %v", ack, err)
+	}
+	// Several in flight at once, each waited for: the duplicate is one.
+	ps := []*stream.Pending{stream.PublishAsync(ctx, js, msg), stream.PublishAsync(ctx, js, &nats.Msg{Subject: "late.y", Data: []byte("ok")})}
+	if ack, err := ps[0].Wait(ctx); err != nil || !ack.Duplicate {
+		t.Fatalf("again: %+v %v", ack, err)
+	}
+	if ack, err := ps[1].Wait(ctx); err != nil || ack.Sequence != 2 {
+		t.Fatalf("second: %+v %v", ack, err)
+	}
+	start := time.Now()
+	_, err = stream.PublishAsync(ctx, js, &nats.Msg{Subject: "late.z", Data: make([]byte, 100)}).Wait(ctx)
+	var apiErr *jetstream.APIError
+	if !errors.As(err, &apiErr) || time.Since(start) > time.Second {
+		t.Fatalf("a refused message: %v after %s", err, time.Since(start))
+	}
+	if _, err := stream.PublishAsync(ctx, js, &nats.Msg{Subject: "late.z", Data: []byte("ok")}).Wait(ctx); err != nil {
+		t.Fatal(err)
+	}
+}

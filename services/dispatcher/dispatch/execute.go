@@ -243,7 +243,10 @@ func (d *Dispatcher) publish(ctx context.Context, m *consume.Msg, t target, body
 	ev.Subject = m.Event.Subject
 	msg := ev.Msg(t.resultSubject)
 	msg.Header.Set(events.HeaderMsgID, "result:"+t.req.IdempotencyKey)
-	ack, err := stream.Publish(ctx, d.js, msg)
+	// Sent asynchronously and waited for at once: a job's done record,
+	// written next, names the result's sequence, so nothing can be sent
+	// between them (see docs/performance.md, "Jobs vs River").
+	ack, err := stream.PublishAsync(ctx, d.js, msg).Wait(ctx)
 	if errors.Is(err, jetstream.ErrNoStreamResponse) {
 		return published{}, events.Permanentf("publish result of %s seq %d: no stream stores %s", m.Subject(), m.Seq(), t.resultSubject)
 	}

@@ -11,11 +11,11 @@ import (
 
 	"github.com/insightpulse/pulsehub/events"
 	"github.com/insightpulse/pulsehub/events/consume"
+	"github.com/insightpulse/pulsehub/events/stream"
 	"github.com/insightpulse/pulsehub/services/dispatcher/call"
 	"github.com/insightpulse/pulsehub/services/dispatcher/channel"
 	"github.com/insightpulse/pulsehub/services/dispatcher/jobs"
 	"github.com/insightpulse/pulsehub/services/dispatcher/jobstate"
-	"github.com/nats-io/nats.go/jetstream"
 )
 
 // jobRun is one delivery of a job: the job, its record, and what the
@@ -165,7 +165,7 @@ func (d *Dispatcher) runJob(ctx context.Context, m *consume.Msg, ch *channel.Cha
 	t.fresh = run.fresh
 	t.prior = published{Subject: run.rec.ResultSubject, Seq: run.rec.ResultSeq}
 	var err error
-	run.result, err = d.execute(ctx, m, t, func() (func(context.Context) error, error) { return d.startAttempt(m, run) })
+	run.result, err = d.execute(ctx, m, t, func() (func(context.Context) error, error) { return d.startAttempt(ctx, m, run) })
 	return err
 }
 
@@ -186,7 +186,7 @@ var startedAfter = 50 * time.Millisecond
 // key up anyway; if the process dies during such a call, that attempt is
 // not counted, and the redelivery still looks in the result cache (it is
 // not its message's first delivery).
-func (d *Dispatcher) startAttempt(m *consume.Msg, run *jobRun) (func(context.Context) error, error) {
+func (d *Dispatcher) startAttempt(ctx context.Context, m *consume.Msg, run *jobRun) (func(context.Context) error, error) {
 	r := &run.rec
 	first := r.Attempts == 0
 	r.State, r.Attempts, r.StartedAt, r.ETA = jobstate.Started, m.Attempt, time.Now().UTC(), time.Time{}
@@ -200,7 +200,7 @@ func (d *Dispatcher) startAttempt(m *consume.Msg, run *jobRun) (func(context.Con
 		if w.cancelled {
 			return
 		}
-		w.future, w.err = d.store.PutAsync(rec, first)
+		w.pending, w.err = d.store.PutAsync(ctx, rec, first)
 		if w.err == nil {
 			d.metrics.jobs.WithLabelValues(rec.Service, string(jobstate.Started)).Inc()
 		}
@@ -209,14 +209,14 @@ func (d *Dispatcher) startAttempt(m *consume.Msg, run *jobRun) (func(context.Con
 	return func(ctx context.Context) error {
 		w.mu.Lock()
 		w.cancelled = true
-		sent, f, err := w.sent, w.future, w.err
+		sent, p, err := w.sent, w.pending, w.err
 		w.mu.Unlock()
 		w.timer.Stop()
 		switch {
 		case !sent:
 			return nil // answered before anything was written
 		case err == nil:
-			_, err = awaitAck(ctx, f)
+			_, err = p.Wait(ctx)
 		}
 		if err != nil {
 			return fmt.Errorf("job %s: write state %s: %w", rec.ID, jobstate.Started, err)
@@ -232,7 +232,7 @@ type startedWrite struct {
 	mu        sync.Mutex
 	cancelled bool // the call is over: too late to write
 	sent      bool
-	future    jetstream.PubAckFuture
+	pending   *stream.Pending
 	err       error
 }
 
