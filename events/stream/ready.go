@@ -153,11 +153,6 @@ func PublishAsync(ctx context.Context, js jetstream.JetStream, msg *nats.Msg, op
 // for a message with a Nats-Msg-Id) continues in Publish's retry loop,
 // within ctx (5s when it has no deadline). Call it once.
 func (p *Pending) Wait(ctx context.Context) (*jetstream.PubAck, error) {
-	if _, ok := ctx.Deadline(); !ok {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, defaultPublishWait)
-		defer cancel()
-	}
 	ack, err := p.wait(ctx)
 	if err != nil && ctx.Err() == nil && retryPublish(err, p.msg.Header.Get(jetstream.MsgIDHeader) != "") {
 		ack, err = publish(ctx, p.js, p.msg, p.opts...)
@@ -168,6 +163,8 @@ func (p *Pending) Wait(ctx context.Context) (*jetstream.PubAck, error) {
 	return ack, err
 }
 
+// wait waits for the first answer, at most one attempt's time (one timer:
+// the common case, an answer within it, makes no context).
 func (p *Pending) wait(ctx context.Context) (*jetstream.PubAck, error) {
 	if p.err != nil {
 		return nil, p.err

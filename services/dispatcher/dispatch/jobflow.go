@@ -64,6 +64,15 @@ func (d *Dispatcher) jobHandler(ch *channel.Channel, rm *consume.Metrics) consum
 // loadRun reads the job's record and parses the job. A message the hub
 // cannot keep a record of — its id is no KV key, its subject names no
 // task — fails for good (the DLQ) without a look at the bucket.
+//
+// The read is made for every delivery, a job's first included, although
+// on a first delivery it mostly finds Enqueue's pending record: it is how
+// a cancellation reaches the job. jobs.Cancel only rewrites the record
+// (pending → cancelled) and leaves the message in JOBS, so a first
+// delivery that skipped the read (marked by Enqueue, NumDelivered 1)
+// would call the service for a job the operator was told is cancelled.
+// Skipping it needs Cancel to withdraw the message too, without losing
+// what Requeue reads back; see docs/performance.md, "Jobs vs River".
 func (d *Dispatcher) loadRun(ctx context.Context, service string, m *consume.Msg) (*jobRun, error) {
 	id := requestID(m)
 	task, terr := jobs.Task(m.Subject())
