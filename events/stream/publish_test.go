@@ -110,3 +110,27 @@ func TestPublishAsyncWaitsLikePublish(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// With the server gone, Wait gives up after an attempt's time for a
+// message that may not be sent again (no Nats-Msg-Id), and at once when
+// its context ends.
+func TestPublishAsyncWaitGivesUpWhenNoAnswerComes(t *testing.T) {
+	srv := natstest.RunServer(t)
+	nc, js := natstest.Connect(t, srv.ClientURL())
+	natstest.Shutdown(srv)
+	// Once the client knows, it buffers what it publishes until it reconnects.
+	natstest.WaitFor(t, 5*time.Second, "the client to see the server gone", func() bool { return nc.Status() == nats.RECONNECTING })
+	ctx := context.Background()
+	start := time.Now()
+	if _, err := stream.PublishAsync(ctx, js, nats.NewMsg("kv.x")).Wait(ctx); !errors.Is(err, nats.ErrTimeout) {
+		t.Fatalf("err = %v", err)
+	}
+	if took := time.Since(start); took > 3*time.Second {
+		t.Fatalf("gave up after %s", took)
+	}
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	if _, err := stream.PublishAsync(ctx, js, nats.NewMsg("kv.x")).Wait(cctx); !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v with a cancelled context", err)
+	}
+}
