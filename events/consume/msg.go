@@ -39,6 +39,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/insightpulse/pulsehub/events"
@@ -60,6 +61,17 @@ type Msg struct {
 	deadLettered bool
 	exhausted    bool
 	log          *slog.Logger
+	lazyLog      *lazyLog // Logging's, built by the first Logger call
+}
+
+// lazyLog is what Logging knows of a message's logger when it starts:
+// most messages log nothing (success is logged at debug), so the logger
+// and its attributes are made only when asked for.
+type lazyLog struct {
+	once    sync.Once
+	base    *slog.Logger
+	attempt int         // the attempt when Logging started
+	ids     []slog.Attr // trace_id, span_id of the Tracing middleware's span
 }
 
 func newMsg(route string, raw jetstream.Msg) *Msg {
@@ -102,6 +114,15 @@ func (m *Msg) Exhausted() bool { return m.exhausted }
 // Logger returns the message's logger (with route, subject, sequence and
 // correlation id) set by the Logging middleware, or slog.Default.
 func (m *Msg) Logger() *slog.Logger {
+	if l := m.lazyLog; l != nil {
+		l.once.Do(func() {
+			m.log = l.base.With("correlation_id", m.Event.Correlation(), "route", m.Route, "subject", m.Subject(),
+				"stream_seq", m.Seq(), "event_id", m.Event.ID, "attempt", l.attempt)
+			if l.ids != nil {
+				m.log = m.log.With(l.ids[0], l.ids[1])
+			}
+		})
+	}
 	if m.log != nil {
 		return m.log
 	}

@@ -26,11 +26,7 @@ func (l Logging) Middleware(next Handler) Handler {
 	}
 	return func(ctx context.Context, m *Msg) error {
 		corr := m.Event.Correlation()
-		m.log = base.With("correlation_id", corr, "route", m.Route, "subject", m.Subject(),
-			"stream_seq", m.Seq(), "event_id", m.Event.ID, "attempt", m.Attempt)
-		if ids := tracing.LogAttrs(ctx); ids != nil {
-			m.log = m.log.With(ids[0], ids[1]) // trace_id, span_id of the Tracing middleware's span
-		}
+		m.log, m.lazyLog = nil, &lazyLog{base: base, attempt: m.Attempt, ids: tracing.LogAttrs(ctx)}
 		ctx = events.WithCorrelationID(ctx, corr)
 		start := time.Now()
 		err := next(ctx, m)
@@ -39,13 +35,15 @@ func (l Logging) Middleware(next Handler) Handler {
 		case err == nil && m.deadLettered:
 			// DeadLetter logged it with its reason.
 		case err == nil:
-			m.log.Debug("handled", took)
+			if base.Enabled(ctx, slog.LevelDebug) {
+				m.Logger().Debug("handled", took)
+			}
 		case deferred:
-			m.log.Info("deferred", took, "delay", delay.String(), "reason", err.Error())
+			m.Logger().Info("deferred", took, "delay", delay.String(), "reason", err.Error())
 		case ctx.Err() != nil:
-			m.log.Info("returned to the stream on shutdown", took, "error", err.Error())
+			m.Logger().Info("returned to the stream on shutdown", took, "error", err.Error())
 		default:
-			m.log.Warn("failed, will retry", took, "error", err.Error(), "kind", events.Classify(err).String(),
+			m.Logger().Warn("failed, will retry", took, "error", err.Error(), "kind", events.Classify(err).String(),
 				"retry_in", events.RetryAfterOf(err).String())
 		}
 		return err

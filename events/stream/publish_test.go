@@ -73,3 +73,64 @@ func TestPublishStopsAtTheDeadlineAndOnARefusal(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// PublishAsync sends at once and Wait returns the acknowledgement; a
+// message that no stream stores yet continues in Publish's retry loop
+// (stored once), and a refusal is returned as it is.
+func TestPublishAsyncWaitsLikePublish(t *testing.T) {
+	srv := natstest.RunServer(t)
+	_, js := natstest.Connect(t, srv.ClientURL())
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	go func() {
+		time.Sleep(700 * time.Millisecond)
+		_, _ = js.CreateStream(context.Background(), jetstream.StreamConfig{Name: "LATE", Subjects: []string{"late.>"}, MaxMsgSize: 64})
+	}()
+	msg := nats.NewMsg("late.x")
+	msg.Header.Set(jetstream.MsgIDHeader, "id-1")
+	ack, err := stream.PublishAsync(ctx, js, msg).Wait(ctx)
+	if err != nil || ack.Stream != "LATE" || ack.Sequence != 1 {
+		t.Fatalf("ack = %+v, %v", ack, err)
+	}
+	// Several in flight at once, each waited for: the duplicate is one.
+	ps := []*stream.Pending{stream.PublishAsync(ctx, js, msg), stream.PublishAsync(ctx, js, &nats.Msg{Subject: "late.y", Data: []byte("ok")})}
+	if ack, err := ps[0].Wait(ctx); err != nil || !ack.Duplicate {
+		t.Fatalf("again: %+v %v", ack, err)
+	}
+	if ack, err := ps[1].Wait(ctx); err != nil || ack.Sequence != 2 {
+		t.Fatalf("second: %+v %v", ack, err)
+	}
+	start := time.Now()
+	_, err = stream.PublishAsync(ctx, js, &nats.Msg{Subject: "late.z", Data: make([]byte, 100)}).Wait(ctx)
+	var apiErr *jetstream.APIError
+	if !errors.As(err, &apiErr) || time.Since(start) > time.Second {
+		t.Fatalf("a refused message: %v after %s", err, time.Since(start))
+	}
+	if _, err := stream.PublishAsync(ctx, js, &nats.Msg{Subject: "late.z", Data: []byte("ok")}).Wait(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// With the server gone, Wait gives up after an attempt's time for a
+// message that may not be sent again (no Nats-Msg-Id), and at once when
+// its context ends.
+func TestPublishAsyncWaitGivesUpWhenNoAnswerComes(t *testing.T) {
+	srv := natstest.RunServer(t)
+	nc, js := natstest.Connect(t, srv.ClientURL())
+	natstest.Shutdown(srv)
+	// Once the client knows, it buffers what it publishes until it reconnects.
+	natstest.WaitFor(t, 5*time.Second, "the client to see the server gone", func() bool { return nc.Status() == nats.RECONNECTING })
+	ctx := context.Background()
+	start := time.Now()
+	if _, err := stream.PublishAsync(ctx, js, nats.NewMsg("kv.x")).Wait(ctx); !errors.Is(err, nats.ErrTimeout) {
+		t.Fatalf("err = %v", err)
+	}
+	if took := time.Since(start); took > 3*time.Second {
+		t.Fatalf("gave up after %s", took)
+	}
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	if _, err := stream.PublishAsync(ctx, js, nats.NewMsg("kv.x")).Wait(cctx); !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v with a cancelled context", err)
+	}
+}

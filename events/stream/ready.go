@@ -93,6 +93,15 @@ func Publish(ctx context.Context, js jetstream.JetStream, msg *nats.Msg, opts ..
 	if !tracing.On() {
 		return publish(ctx, js, msg, opts...)
 	}
+	ctx, span := publishSpan(ctx, msg)
+	ack, err := publish(ctx, js, msg, opts...)
+	endPublishSpan(span, ack, err)
+	return ack, err
+}
+
+// publishSpan starts a publish's producer span, a child of ctx's, and
+// puts its context in msg's traceparent.
+func publishSpan(ctx context.Context, msg *nats.Msg) (context.Context, trace.Span) {
 	ctx, span := tracing.Start(ctx, "stream", "publish "+subjectFamily(msg.Subject), trace.WithSpanKind(trace.SpanKindProducer))
 	if span.IsRecording() {
 		span.SetAttributes(semconv.MessagingSystemKey.String("nats"), semconv.MessagingDestinationName(msg.Subject),
@@ -102,13 +111,76 @@ func Publish(ctx context.Context, js jetstream.JetStream, msg *nats.Msg, opts ..
 		msg.Header = nats.Header{}
 	}
 	tracing.Inject(ctx, msg.Header)
-	ack, err := publish(ctx, js, msg, opts...)
+	return ctx, span
+}
+
+func endPublishSpan(span trace.Span, ack *jetstream.PubAck, err error) {
 	if ack != nil && span.IsRecording() {
 		span.SetAttributes(attribute.String("pulsehub.stream", ack.Stream), attribute.Int64("pulsehub.stream_seq", int64(ack.Sequence)),
 			attribute.Bool("pulsehub.duplicate", ack.Duplicate))
 	}
 	tracing.End(span, err)
+}
+
+// Pending is a message PublishAsync sent: Wait returns its
+// acknowledgement.
+type Pending struct {
+	js   jetstream.JetStream
+	msg  *nats.Msg
+	opts []jetstream.PublishOpt
+	f    jetstream.PubAckFuture
+	err  error      // the send's own failure
+	span trace.Span // nil with tracing off
+}
+
+// PublishAsync is Publish without waiting: msg is on its way when it
+// returns, and Pending.Wait waits for its acknowledgement. A writer with
+// several messages to store sends them all, then waits once for each,
+// rather than paying a round trip per message in turn; the wait is the
+// same as Publish's, retry loop included. Like Publish, it is a producer
+// span with tracing on (ended by Wait).
+func PublishAsync(ctx context.Context, js jetstream.JetStream, msg *nats.Msg, opts ...jetstream.PublishOpt) *Pending {
+	p := &Pending{js: js, msg: msg, opts: opts}
+	if tracing.On() {
+		_, p.span = publishSpan(ctx, msg)
+	}
+	p.f, p.err = js.PublishMsgAsync(msg, opts...)
+	return p
+}
+
+// Wait returns the acknowledgement of p's message. A failure that
+// Publish would retry (no stream answered, no answer within an attempt
+// for a message with a Nats-Msg-Id) continues in Publish's retry loop,
+// within ctx (5s when it has no deadline). Call it once.
+func (p *Pending) Wait(ctx context.Context) (*jetstream.PubAck, error) {
+	ack, err := p.wait(ctx)
+	if err != nil && ctx.Err() == nil && retryPublish(err, p.msg.Header.Get(jetstream.MsgIDHeader) != "") {
+		ack, err = publish(ctx, p.js, p.msg, p.opts...)
+	}
+	if p.span != nil {
+		endPublishSpan(p.span, ack, err)
+	}
 	return ack, err
+}
+
+// wait waits for the first answer, at most one attempt's time (one timer:
+// the common case, an answer within it, makes no context).
+func (p *Pending) wait(ctx context.Context) (*jetstream.PubAck, error) {
+	if p.err != nil {
+		return nil, p.err
+	}
+	t := time.NewTimer(publishAttempt)
+	defer t.Stop()
+	select {
+	case ack := <-p.f.Ok():
+		return ack, nil
+	case err := <-p.f.Err():
+		return nil, err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-t.C:
+		return nil, nats.ErrTimeout
+	}
 }
 
 // subjectFamily is a subject's first token (github, odoo, jobs, results, dlq,

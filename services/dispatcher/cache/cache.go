@@ -54,18 +54,14 @@ func (c *Cache) Get(ctx context.Context, key string) ([]byte, bool, error) {
 }
 
 // PutAsync publishes value under key without waiting for JetStream's
-// acknowledgement; the future says whether it was stored.
-func (c *Cache) PutAsync(key string, value []byte) (jetstream.PubAckFuture, error) {
+// acknowledgement; Wait says whether it was stored.
+func (c *Cache) PutAsync(ctx context.Context, key string, value []byte) (*stream.Pending, error) {
 	if err := events.ValidateSubject(c.prefix + key); err != nil {
 		return nil, fmt.Errorf("result cache: put %s: %w", key, err)
 	}
 	m := nats.NewMsg(c.prefix + key)
 	m.Data = value
-	f, err := c.js.PublishMsgAsync(m)
-	if err != nil {
-		return nil, fmt.Errorf("result cache: put %s: %w", key, err)
-	}
-	return f, nil
+	return stream.PublishAsync(ctx, c.js, m), nil
 }
 
 // Put stores value under key.

@@ -32,20 +32,18 @@ func TestGetPutAndMiss(t *testing.T) {
 	if err := c.Put(ctx, "bad key", nil); err == nil {
 		t.Fatal("put with an invalid key")
 	}
-	f, err := c.PutAsync("k2", []byte(`{"b":2}`))
+	p, err := c.PutAsync(ctx, "k2", []byte(`{"b":2}`))
 	if err != nil {
 		t.Fatal(err)
 	}
-	select {
-	case <-f.Ok():
-	case err := <-f.Err():
+	if _, err := p.Wait(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if v, hit, err := c.Get(ctx, "k2"); !hit || err != nil || string(v) != `{"b":2}` {
 		t.Fatalf("hit after an async put: %s %v %v", v, hit, err)
 	}
 	for _, key := range []string{"bad key", "a.*", ""} {
-		if _, err := c.PutAsync(key, nil); err == nil {
+		if _, err := c.PutAsync(ctx, key, nil); err == nil {
 			t.Fatalf("async put with the invalid key %q", key)
 		}
 	}

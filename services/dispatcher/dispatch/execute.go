@@ -155,34 +155,15 @@ func (d *Dispatcher) answer(ctx context.Context, m *consume.Msg, t target, ans c
 		}
 		return pub, err
 	}
-	cached, cerr := d.cache.PutAsync(t.req.IdempotencyKey, body)
+	cached, cerr := d.cache.PutAsync(ctx, t.req.IdempotencyKey, body)
 	pub, err := d.publish(ctx, m, t, body)
 	if cerr == nil {
-		_, cerr = awaitAck(ctx, cached)
+		_, cerr = cached.Wait(ctx)
 	}
 	if cerr != nil {
 		m.Logger().Warn("answer not cached: a redelivery would call the service again", "error", cerr.Error())
 	}
 	return pub, err
-}
-
-// ackTimeout bounds the wait for an asynchronous publish's acknowledgement.
-var ackTimeout = 5 * time.Second // a variable for tests
-
-// awaitAck waits for f's acknowledgement, at most ackTimeout.
-func awaitAck(ctx context.Context, f jetstream.PubAckFuture) (*jetstream.PubAck, error) {
-	t := time.NewTimer(ackTimeout)
-	defer t.Stop()
-	select {
-	case ack := <-f.Ok():
-		return ack, nil
-	case err := <-f.Err():
-		return nil, err
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	case <-t.C:
-		return nil, fmt.Errorf("publish to %s: no acknowledgement within %s", f.Msg().Subject, ackTimeout)
-	}
 }
 
 // keepAnswer stores a job's answer in the result cache when its record
@@ -243,7 +224,10 @@ func (d *Dispatcher) publish(ctx context.Context, m *consume.Msg, t target, body
 	ev.Subject = m.Event.Subject
 	msg := ev.Msg(t.resultSubject)
 	msg.Header.Set(events.HeaderMsgID, "result:"+t.req.IdempotencyKey)
-	ack, err := stream.Publish(ctx, d.js, msg)
+	// Sent asynchronously and waited for at once: a job's done record,
+	// written next, names the result's sequence, so nothing can be sent
+	// between them (see docs/performance.md, "Jobs vs River").
+	ack, err := stream.PublishAsync(ctx, d.js, msg).Wait(ctx)
 	if errors.Is(err, jetstream.ErrNoStreamResponse) {
 		return published{}, events.Permanentf("publish result of %s seq %d: no stream stores %s", m.Subject(), m.Seq(), t.resultSubject)
 	}

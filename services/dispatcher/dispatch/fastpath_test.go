@@ -3,10 +3,7 @@ package dispatch
 import (
 	"context"
 	"encoding/json"
-	"errors"
-	"strings"
 	"testing"
-	"time"
 
 	"github.com/insightpulse/pulsehub/events"
 	"github.com/insightpulse/pulsehub/events/natstest"
@@ -15,8 +12,6 @@ import (
 	"github.com/insightpulse/pulsehub/services/dispatcher/channel"
 	"github.com/insightpulse/pulsehub/services/dispatcher/jobs"
 	"github.com/insightpulse/pulsehub/services/dispatcher/jobstate"
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 )
 
 func TestEnqueuedJobSkipsTheCacheAndItsFirstAttemptReplacesThePendingRecord(t *testing.T) {
@@ -189,32 +184,5 @@ func TestJobRecordsProveWhatWasDoneBefore(t *testing.T) {
 				t.Errorf("noAnswerYet = %v", got)
 			}
 		})
-	}
-}
-
-func TestAwaitAckGivesUpWhenNoAnswerComes(t *testing.T) {
-	old := ackTimeout
-	ackTimeout = 100 * time.Millisecond
-	t.Cleanup(func() { ackTimeout = old })
-	srv := natstest.RunServer(t)
-	nc, js := natstest.Connect(t, srv.ClientURL())
-	natstest.Shutdown(srv)
-	// Once the client knows, it buffers what it publishes until it reconnects.
-	natstest.WaitFor(t, wait, "the client to see the server gone", func() bool { return nc.Status() == nats.RECONNECTING })
-	publish := func() jetstream.PubAckFuture {
-		t.Helper()
-		f, err := js.PublishMsgAsync(nats.NewMsg("$KV." + events.BucketJobs + ".j1"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return f
-	}
-	if _, err := awaitAck(context.Background(), publish()); err == nil || !strings.Contains(err.Error(), "no acknowledgement") {
-		t.Fatalf("err = %v", err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	if _, err := awaitAck(ctx, publish()); !errors.Is(err, context.Canceled) {
-		t.Fatalf("err = %v with a cancelled context", err)
 	}
 }

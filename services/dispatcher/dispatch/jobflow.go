@@ -11,11 +11,11 @@ import (
 
 	"github.com/insightpulse/pulsehub/events"
 	"github.com/insightpulse/pulsehub/events/consume"
+	"github.com/insightpulse/pulsehub/events/stream"
 	"github.com/insightpulse/pulsehub/services/dispatcher/call"
 	"github.com/insightpulse/pulsehub/services/dispatcher/channel"
 	"github.com/insightpulse/pulsehub/services/dispatcher/jobs"
 	"github.com/insightpulse/pulsehub/services/dispatcher/jobstate"
-	"github.com/nats-io/nats.go/jetstream"
 )
 
 // jobRun is one delivery of a job: the job, its record, and what the
@@ -61,6 +61,15 @@ func (d *Dispatcher) jobHandler(ch *channel.Channel, rm *consume.Metrics) consum
 // loadRun reads the job's record and parses the job. A message the hub
 // cannot keep a record of — its id is no KV key, its subject names no
 // task — fails for good (the DLQ) without a look at the bucket.
+//
+// The read is made for every delivery, a job's first included, although
+// on a first delivery it mostly finds Enqueue's pending record: it is how
+// a cancellation reaches the job. jobs.Cancel only rewrites the record
+// (pending → cancelled) and leaves the message in JOBS, so a first
+// delivery that skipped the read (marked by Enqueue, NumDelivered 1)
+// would call the service for a job the operator was told is cancelled.
+// Skipping it needs Cancel to withdraw the message too, without losing
+// what Requeue reads back; see docs/performance.md, "Jobs vs River".
 func (d *Dispatcher) loadRun(ctx context.Context, service string, m *consume.Msg) (*jobRun, error) {
 	id := requestID(m)
 	task, terr := jobs.Task(m.Subject())
@@ -166,7 +175,7 @@ func (d *Dispatcher) runJob(ctx context.Context, m *consume.Msg, ch *channel.Cha
 	t.fresh = run.fresh
 	t.prior = published{Subject: run.rec.ResultSubject, Seq: run.rec.ResultSeq}
 	var err error
-	run.result, err = d.execute(ctx, m, t, func() (func(context.Context) error, error) { return d.startAttempt(m, run) })
+	run.result, err = d.execute(ctx, m, t, func() (func(context.Context) error, error) { return d.startAttempt(ctx, m, run) })
 	return err
 }
 
@@ -187,7 +196,7 @@ var startedAfter = 50 * time.Millisecond
 // key up anyway; if the process dies during such a call, that attempt is
 // not counted, and the redelivery still looks in the result cache (it is
 // not its message's first delivery).
-func (d *Dispatcher) startAttempt(m *consume.Msg, run *jobRun) (func(context.Context) error, error) {
+func (d *Dispatcher) startAttempt(ctx context.Context, m *consume.Msg, run *jobRun) (func(context.Context) error, error) {
 	r := &run.rec
 	first := r.Attempts == 0
 	r.State, r.Attempts, r.StartedAt, r.ETA = jobstate.Started, m.Attempt, time.Now().UTC(), time.Time{}
@@ -201,7 +210,7 @@ func (d *Dispatcher) startAttempt(m *consume.Msg, run *jobRun) (func(context.Con
 		if w.cancelled {
 			return
 		}
-		w.future, w.err = d.store.PutAsync(rec, first)
+		w.pending, w.err = d.store.PutAsync(ctx, rec, first)
 		if w.err == nil {
 			d.metrics.jobs.WithLabelValues(rec.Service, string(jobstate.Started)).Inc()
 		}
@@ -210,14 +219,14 @@ func (d *Dispatcher) startAttempt(m *consume.Msg, run *jobRun) (func(context.Con
 	return func(ctx context.Context) error {
 		w.mu.Lock()
 		w.cancelled = true
-		sent, f, err := w.sent, w.future, w.err
+		sent, p, err := w.sent, w.pending, w.err
 		w.mu.Unlock()
 		w.timer.Stop()
 		switch {
 		case !sent:
 			return nil // answered before anything was written
 		case err == nil:
-			_, err = awaitAck(ctx, f)
+			_, err = p.Wait(ctx)
 		}
 		if err != nil {
 			return fmt.Errorf("job %s: write state %s: %w", rec.ID, jobstate.Started, err)
@@ -233,7 +242,7 @@ type startedWrite struct {
 	mu        sync.Mutex
 	cancelled bool // the call is over: too late to write
 	sent      bool
-	future    jetstream.PubAckFuture
+	pending   *stream.Pending
 	err       error
 }
 

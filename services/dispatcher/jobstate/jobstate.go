@@ -158,35 +158,32 @@ func (s *Store) Create(ctx context.Context, r Record) (bool, error) {
 }
 
 // Put writes r as the job's latest state. A finished record replaces the
-// job's history and expires after the store's retention.
+// job's history and expires after the store's retention. It is PutAsync
+// waited for: one publish path (stream.PublishAsync).
 func (s *Store) Put(ctx context.Context, r Record) error {
-	m, opts, err := s.msg(r, false)
+	p, err := s.PutAsync(ctx, r, false)
 	if err != nil {
 		return err
 	}
-	if _, err := stream.Publish(ctx, s.js, m, opts...); err != nil {
+	if _, err := p.Wait(ctx); err != nil {
 		return fmt.Errorf("job %s: write state %s: %w", r.ID, r.State, err)
 	}
 	return nil
 }
 
 // PutAsync is Put without waiting for JetStream's acknowledgement: the
-// write is on its way when it returns, and the future says whether it was
+// write is on its way when it returns, and Wait says whether it was
 // stored. With replace, the write drops the key's earlier revisions as a
 // finished record does: the dispatcher replaces the pending record
 // Enqueue wrote with the first attempt's, so that the roll-up of the
 // final write only has the revisions of the job's own attempts to drop,
 // which lie close together in the bucket's stream.
-func (s *Store) PutAsync(r Record, replace bool) (jetstream.PubAckFuture, error) {
+func (s *Store) PutAsync(ctx context.Context, r Record, replace bool) (*stream.Pending, error) {
 	m, opts, err := s.msg(r, replace)
 	if err != nil {
 		return nil, err
 	}
-	f, err := s.js.PublishMsgAsync(m, opts...)
-	if err != nil {
-		return nil, fmt.Errorf("job %s: write state %s: %w", r.ID, r.State, err)
-	}
-	return f, nil
+	return stream.PublishAsync(ctx, s.js, m, opts...), nil
 }
 
 // msg is the write of r: a roll-up of the key when r is finished (with

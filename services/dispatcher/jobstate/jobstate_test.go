@@ -97,13 +97,11 @@ func TestPutAsyncReplacesTheHistoryOnlyWhenAsked(t *testing.T) {
 	kv, _ := js.KeyValue(ctx, events.BucketJobs)
 	put := func(st State, replace bool) {
 		t.Helper()
-		f, err := s.PutAsync(Record{ID: "j1", Service: "ocr", Task: "t", State: st}, replace)
+		p, err := s.PutAsync(ctx, Record{ID: "j1", Service: "ocr", Task: "t", State: st}, replace)
 		if err != nil {
 			t.Fatal(err)
 		}
-		select {
-		case <-f.Ok():
-		case err := <-f.Err():
+		if _, err := p.Wait(ctx); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -126,7 +124,7 @@ func TestPutAsyncReplacesTheHistoryOnlyWhenAsked(t *testing.T) {
 	if got, _ := s.Get(ctx, "j1"); got.State != Done {
 		t.Fatalf("got %+v", got)
 	}
-	if _, err := s.PutAsync(Record{ID: "bad key", State: Started}, true); err == nil {
+	if _, err := s.PutAsync(ctx, Record{ID: "bad key", State: Started}, true); err == nil {
 		t.Fatal("async put with an invalid id")
 	}
 }
