@@ -13,7 +13,6 @@ import (
 	"github.com/insightpulse/pulsehub/events/stream"
 	"github.com/insightpulse/pulsehub/services/dispatcher/jobs"
 	"github.com/insightpulse/pulsehub/services/dispatcher/jobstate"
-	"github.com/nats-io/nats.go/jetstream"
 )
 
 // benchJobs is the size of the job list the benchmarks render from.
@@ -90,19 +89,17 @@ func BenchmarkBucketList(b *testing.B) {
 		b.Fatal(err)
 	}
 	src := benchConsole(b)
-	var futures []jetstream.PubAckFuture
+	var futures []*stream.Pending
 	settle := func() {
 		for _, f := range futures {
-			select {
-			case <-f.Ok():
-			case err := <-f.Err():
+			if _, err := f.Wait(ctx); err != nil {
 				b.Fatal(err)
 			}
 		}
 		futures = futures[:0]
 	}
 	for i, e := range src.index.order {
-		f, err := s.PutAsync(e.rec, false)
+		f, err := s.PutAsync(ctx, e.rec, false)
 		if err != nil {
 			b.Fatal(err)
 		}
