@@ -43,6 +43,13 @@ type Loop struct {
 	// worker is free.
 	FetchCooldown time.Duration
 
+	// Bound, when set, is called with the consumer's info each time Run
+	// binds to the consumer, before it pulls anything. The dispatcher
+	// reads the consumer's creation time there (a recreated consumer
+	// delivers old messages as first deliveries).
+	Bound func(jetstream.ConsumerInfo)
+
+	created   time.Time // the bound consumer's creation: one recreated under the loop is another consumer
 	deferrals deferrals
 	acks      *recentAcks  // sent lately, sent again after trouble (see recentAcks)
 	log       *slog.Logger // Logger with the route's attributes
@@ -114,7 +121,12 @@ func (l *Loop) Run(ctx context.Context) error {
 		}
 		return fmt.Errorf("route %s: consumer %s on %s: %w", l.Route, l.Consumer, l.Stream, err)
 	}
-	ackWait := cons.CachedInfo().Config.AckWait
+	info := cons.CachedInfo()
+	l.created = info.Created
+	if l.Bound != nil {
+		l.Bound(*info)
+	}
+	ackWait := info.Config.AckWait
 	heartbeat := max(ackWait/3, 50*time.Millisecond)
 	// Acks lost in trouble would cost the ack wait; those of the last two
 	// ack waits are sent again once the consumer answers (an older one's
@@ -400,13 +412,20 @@ var ErrConsumerGone = errors.New("the consumer was deleted while its loop ran")
 // server said so, or nobody answered the pull request, which is what a
 // pull of a deleted consumer gets) and JetStream confirms it (a lookup
 // answers "not found", not a timeout during a leader election), it
-// returns ErrConsumerGone.
+// returns ErrConsumerGone. So it does when the consumer was deleted and
+// created again since the loop bound to it (another creation time): that
+// one delivers again what the loop's consumer had acknowledged, and Run
+// binds to it afresh when started again.
 func (l *Loop) consumerGone(ctx context.Context, err error) error {
 	if !errors.Is(err, jetstream.ErrConsumerNotFound) && !errors.Is(err, jetstream.ErrConsumerDeleted) &&
 		!errors.Is(err, nats.ErrNoResponders) {
 		return nil
 	}
-	if _, lerr := l.JS.Consumer(ctx, l.Stream, l.Consumer); !errors.Is(lerr, jetstream.ErrConsumerNotFound) {
+	c, lerr := l.JS.Consumer(ctx, l.Stream, l.Consumer)
+	switch {
+	case errors.Is(lerr, jetstream.ErrConsumerNotFound):
+	case lerr == nil && !c.CachedInfo().Created.Equal(l.created):
+	default:
 		return nil
 	}
 	return fmt.Errorf("route %s: consumer %s on %s: %w", l.Route, l.Consumer, l.Stream, ErrConsumerGone)

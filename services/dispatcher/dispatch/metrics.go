@@ -23,6 +23,7 @@ type metrics struct {
 	jobs     *prometheus.CounterVec   // service, state
 	deferred *prometheus.CounterVec   // service, reason
 	paused   *prometheus.CounterVec   // service
+	records  *prometheus.CounterVec   // service, read
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -50,9 +51,12 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		paused: prometheus.NewCounterVec(prometheus.CounterOpts(opts("paused_seconds_total",
 			"Time the service's consume loops spent pulling nothing because its breaker was open (or half-open with its probe under way).")),
 			[]string{"service"}),
+		records: prometheus.NewCounterVec(prometheus.CounterOpts(opts("job_records_total",
+			"Job deliveries by whether the job's record was read first (read) or taken from Enqueue's mark on its first delivery (skipped).")),
+			[]string{"service", "read"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.calls, m.latency, m.inFlight, m.breaker, m.cache, m.jobs, m.deferred, m.paused)
+		reg.MustRegister(m.calls, m.latency, m.inFlight, m.breaker, m.cache, m.jobs, m.deferred, m.paused, m.records)
 	}
 	return m
 }
