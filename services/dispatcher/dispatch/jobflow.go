@@ -268,7 +268,7 @@ func (d *Dispatcher) startAttempt(ctx context.Context, m *consume.Msg, run *jobR
 		}
 		w.pending, w.err = d.store.PutAsync(ctx, rec, first)
 		if w.err == nil {
-			d.metrics.jobs.WithLabelValues(rec.Service, string(jobstate.Started)).Inc()
+			d.metrics.job(rec.Service, jobstate.Started)
 		}
 		w.sent = true
 	})
@@ -365,7 +365,7 @@ func (d *Dispatcher) settleJob(ctx context.Context, m *consume.Msg, run *jobRun,
 		d.log.Warn("job state not recorded", "job_id", r.ID, "state", string(r.State), "correlation_id", m.Event.Correlation(),
 			"subject", m.Subject(), "stream_seq", m.Seq(), "error", werr.Error())
 	} else {
-		d.metrics.jobs.WithLabelValues(r.Service, string(r.State)).Inc()
+		d.metrics.job(r.Service, r.State)
 		if r.Graph != "" && r.State == jobstate.Done {
 			// A graph node: its ready children start before the message
 			// is acknowledged, so a crash here redelivers it and the
