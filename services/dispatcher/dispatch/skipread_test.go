@@ -156,11 +156,23 @@ func TestACancelledMarkedJobIsNeverCalledAndCanBeRequeued(t *testing.T) {
 }
 
 // A job cancelled while a worker holds its message (read or not) is the
-// worker's: the cancel still withdraws the message, and the delivery
-// ends as it would have, with no second call.
-func TestCancelWhileTheMarkedJobIsCalledLetsTheCallFinish(t *testing.T) {
+// worker's: the cancel leaves a delivered message in JOBS, so a call that
+// fails is retried (as when a worker read the record before the cancel)
+// rather than left failed with nothing to retry it.
+func TestCancelWhileTheMarkedJobIsCalledLeavesItToTheWorker(t *testing.T) {
 	b := newBus(t)
-	svc, release := newHeldFake(t, `{"ok":1}`)
+	release := make(chan struct{})
+	svc := newFake(t, func(n int, w http.ResponseWriter, r *http.Request) {
+		if n == 1 {
+			select {
+			case <-release:
+			case <-r.Context().Done():
+			}
+			reply(w, 503, `{}`)
+			return
+		}
+		reply(w, 200, `{"ok":1}`)
+	})
 	b.start(t, testConfig(map[string]channel.Config{"ocr": svcConfig(svc.URL, 2)}))
 	pastSkew()
 	e := b.enqueue(t, "ocr", "extract", jobs.Job{Payload: json.RawMessage(`{}`)})
@@ -168,10 +180,13 @@ func TestCancelWhileTheMarkedJobIsCalledLetsTheCallFinish(t *testing.T) {
 	if _, err := jobs.Cancel(context.Background(), b.js, e.ID); err != nil {
 		t.Fatal(err)
 	}
+	if _, err := b.jobMsg(t, e.Seq); err != nil {
+		t.Fatalf("a delivered message was withdrawn: %v", err)
+	}
 	close(release)
 	b.waitState(t, e.ID, jobstate.Done)
 	b.settled(t, jobs.ConsumerName("ocr"), e.Seq)
-	if svc.count() != 1 {
+	if svc.count() != 2 {
 		t.Fatalf("%d calls", svc.count())
 	}
 }

@@ -120,9 +120,12 @@ const ParkedFor = "nobody (a cancelled job's message, kept for a requeue)"
 // withdraws the message: it first stores a parked copy of it in JOBS
 // (ParkedFor: no consumer runs it), then writes the cancelled record
 // naming the copy as its request (so Requeue finds the job), from the
-// revision read, then deletes the original. A worker that got the
-// message before the delete runs it, as a worker that read the record
-// before a cancel does: it ends done.
+// revision read, then deletes the original. A message the service's
+// consumer has delivered already stays: it is a worker's, as a job whose
+// record a worker read before a cancel is (it ends as its call does),
+// and any later delivery of it reads the record. One pulled between
+// that check and the delete is the worker's too, without its message:
+// if its call fails, the job stays failed (cancel it again).
 func (s *Store) Cancel(ctx context.Context, id string) (Record, error) {
 	for range 10 {
 		r, rev, err := s.GetLatest(ctx, id)
@@ -151,6 +154,9 @@ func (s *Store) Cancel(ctx context.Context, id string) (Record, error) {
 	}
 	return Record{}, fmt.Errorf("job %s: its record kept changing; try again", id)
 }
+
+// ConsumerName is the durable consumer of service's jobs (jobs.ConsumerName).
+func ConsumerName(service string) string { return "jobs-" + service }
 
 // withdrawal deletes a cancelled job's original message; a no-op for a
 // message Cancel leaves in place.
@@ -191,6 +197,18 @@ func (s *Store) park(ctx context.Context, r *Record) (withdrawal, error) {
 	}
 	if orig.Header.Get(HeaderEnqueued) == "" {
 		return withdrawal{}, nil // its delivery reads the record
+	}
+	// A message the service's consumer has delivered already is a
+	// worker's: any later delivery of it reads the record, and deleting
+	// it under a call that then fails would leave the job failed with
+	// nothing to retry it.
+	c, err := s.js.Consumer(ctx, events.StreamJobs, ConsumerName(r.Service))
+	switch {
+	case errors.Is(err, jetstream.ErrConsumerNotFound):
+	case err != nil:
+		return withdrawal{}, fmt.Errorf("job %s: consumer %s: %w", r.ID, ConsumerName(r.Service), err)
+	case c.CachedInfo().Delivered.Stream >= r.RequestSeq:
+		return withdrawal{}, nil
 	}
 	m := nats.NewMsg(orig.Subject)
 	for k, v := range orig.Header {
