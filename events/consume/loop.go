@@ -50,6 +50,7 @@ type Loop struct {
 	Bound func(jetstream.ConsumerInfo)
 
 	created   time.Time // the bound consumer's creation: one recreated under the loop is another consumer
+	delivered uint64    // the highest consumer sequence the loop has received (see createdAgain)
 	deferrals deferrals
 	acks      *recentAcks  // sent lately, sent again after trouble (see recentAcks)
 	log       *slog.Logger // Logger with the route's attributes
@@ -122,7 +123,7 @@ func (l *Loop) Run(ctx context.Context) error {
 		return fmt.Errorf("route %s: consumer %s on %s: %w", l.Route, l.Consumer, l.Stream, err)
 	}
 	info := cons.CachedInfo()
-	l.created = info.Created
+	l.created, l.delivered = info.Created, info.Delivered.Consumer
 	if l.Bound != nil {
 		l.Bound(*info)
 	}
@@ -170,7 +171,10 @@ func (l *Loop) Run(ctx context.Context) error {
 		}
 		used := 0
 		for raw := range batch.Messages() {
-			if ctx.Err() != nil {
+			if gone == nil {
+				gone = l.createdAgain(ctx, raw)
+			}
+			if ctx.Err() != nil || gone != nil {
 				l.returnMsg(raw)
 				continue
 			}
@@ -178,6 +182,9 @@ func (l *Loop) Run(ctx context.Context) error {
 			work <- raw
 		}
 		release(slots, n-used)
+		if gone != nil {
+			break
+		}
 		if err := batch.Error(); err != nil && !isIdle(err) {
 			tr.saw()
 			if gone = l.consumerGone(ctx, err); gone != nil {
@@ -429,6 +436,37 @@ func (l *Loop) consumerGone(ctx context.Context, err error) error {
 		return nil
 	}
 	return fmt.Errorf("route %s: consumer %s on %s: %w", l.Route, l.Consumer, l.Stream, ErrConsumerGone)
+}
+
+// createdAgain returns ErrConsumerGone when raw was delivered by a
+// consumer created again since the loop bound to it, found without a
+// failed pull: a consumer numbers every delivery (redeliveries included)
+// in order, and the loop pulls one batch at a time, so the sequences it
+// receives only grow — unless a new consumer of the same name, counting
+// from 1 again, answered. A sequence that did not grow is checked against
+// the consumer's creation time (a clustered consumer's new leader may
+// number again deliveries its predecessor had not replicated); when it
+// changed, raw is handed back (Nak) unrun, with the rest of its batch.
+// (Replicas sharing the consumer each see a part of the sequence; one
+// whose share of the new consumer's deliveries begins past its highest
+// would not notice.)
+func (l *Loop) createdAgain(ctx context.Context, raw jetstream.Msg) error {
+	meta, err := raw.Metadata()
+	if err != nil {
+		return nil
+	}
+	seq := meta.Sequence.Consumer
+	if seq > l.delivered {
+		l.delivered = seq
+		return nil
+	}
+	l.delivered = seq
+	c, err := l.JS.Consumer(ctx, l.Stream, l.Consumer)
+	if err != nil || c.CachedInfo().Created.Equal(l.created) {
+		return nil // the same consumer, or JetStream cannot say now: a failed pull will tell
+	}
+	return fmt.Errorf("route %s: consumer %s on %s: delivered sequence %d by a consumer created again: %w",
+		l.Route, l.Consumer, l.Stream, seq, ErrConsumerGone)
 }
 
 // pause is a capped exponential wait between failed pulls (NATS down,
