@@ -79,29 +79,28 @@ func Do(ctx context.Context, client *http.Client, req Request) (Answer, error) {
 	if err != nil {
 		return Answer{}, events.Permanent(err)
 	}
-	what := req.describe()
 	start := time.Now()
 	noRedirects := *client // a copy: the caller's client keeps its own policy
 	noRedirects.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	resp, err := noRedirects.Do(hreq)
 	if err != nil {
-		return Answer{Duration: time.Since(start)}, transport(ctx, what, err)
+		return Answer{Duration: time.Since(start)}, transport(ctx, req.describe(), err)
 	}
 	defer resp.Body.Close()
 	body, tooLong, err := readBody(resp.Body, req.MaxResponseBytes)
 	ans := Answer{Status: resp.StatusCode, Duration: time.Since(start)}
 	if err != nil {
-		return ans, transport(ctx, what, fmt.Errorf("read answer: %w", err))
+		return ans, transport(ctx, req.describe(), fmt.Errorf("read answer: %w", err))
 	}
-	if err := statusError(what, resp, body); err != nil {
+	if err := statusError(req, resp, body); err != nil {
 		return ans, err
 	}
 	if tooLong {
-		return ans, events.Permanentf("%s: %s: answer longer than %d bytes", what, resp.Status, req.MaxResponseBytes)
+		return ans, events.Permanentf("%s: %s: answer longer than %d bytes", req.describe(), resp.Status, req.MaxResponseBytes)
 	}
 	ans.Response, err = decode(req.Response, resp.Header.Get("Content-Type"), body)
 	if err != nil {
-		return ans, events.Permanentf("%s: %s: %w: %s", what, resp.Status, err, snippet(body))
+		return ans, events.Permanentf("%s: %s: %w: %s", req.describe(), resp.Status, err, snippet(body))
 	}
 	return ans, nil
 }
@@ -190,11 +189,12 @@ func readBody(r io.Reader, limit int64) ([]byte, bool, error) {
 }
 
 // statusError classifies a non-2xx answer.
-func statusError(what string, resp *http.Response, body []byte) error {
+func statusError(req Request, resp *http.Response, body []byte) error {
 	code := resp.StatusCode
 	if code >= 200 && code < 300 {
 		return nil
 	}
+	what := req.describe() // made for errors only: it parses the URL
 	if code >= 300 && code < 400 {
 		return events.Permanentf("%s: %s: a redirect to %s, not followed (it would take the service's auth header along): "+
 			"set the service's url to the address it answers on", what, resp.Status, redactLocation(resp))
