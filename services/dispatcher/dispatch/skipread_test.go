@@ -90,6 +90,25 @@ func TestAMarkedFirstDeliveryRecordsWhatTheReadWouldHave(t *testing.T) {
 	if svc.count() != 1 {
 		t.Fatalf("%d calls", svc.count())
 	}
+
+	// The same job delivered with its record read ends with the same record.
+	old := consumerClockSkew
+	consumerClockSkew = time.Hour // no message is that much younger than its consumer: every record is read
+	t.Cleanup(func() { consumerClockSkew = old })
+	e2 := b.enqueue(t, "ocr", "extract", jobs.Job{Payload: json.RawMessage(`{"n":1}`), Description: "OCR of expense 42", IdentityKey: "ocr:43",
+		MaxRetries: intp(3)})
+	read := b.waitState(t, e2.ID, jobstate.Done)
+	if r, _ := d.reads(t, "ocr"); r != 1 {
+		t.Fatalf("records read %v", r)
+	}
+	norm := func(r jobstate.Record) jobstate.Record {
+		r.ID, r.IdentityKey, r.RequestSeq, r.ResultSeq = "", "", 0, 0
+		r.CreatedAt, r.UpdatedAt, r.StartedAt, r.DoneAt = time.Time{}, time.Time{}, time.Time{}, time.Time{}
+		return r
+	}
+	if norm(read) != norm(rec) || read.StartedAt.IsZero() != rec.StartedAt.IsZero() {
+		t.Fatalf("read path %+v\nskipped read %+v", read, rec)
+	}
 }
 
 // Hazard (a): jobs.Cancel rewrites a pending job's record and leaves its
