@@ -43,6 +43,14 @@ type Loop struct {
 	// worker is free.
 	FetchCooldown time.Duration
 
+	// Bound, when set, is called with the consumer's info each time Run
+	// binds to the consumer, before it pulls anything. The dispatcher
+	// reads the consumer's creation time there (a recreated consumer
+	// delivers old messages as first deliveries).
+	Bound func(jetstream.ConsumerInfo)
+
+	created   time.Time // the bound consumer's creation: one recreated under the loop is another consumer
+	delivered uint64    // the highest consumer sequence the loop has received (see createdAgain)
 	deferrals deferrals
 	acks      *recentAcks  // sent lately, sent again after trouble (see recentAcks)
 	log       *slog.Logger // Logger with the route's attributes
@@ -114,7 +122,12 @@ func (l *Loop) Run(ctx context.Context) error {
 		}
 		return fmt.Errorf("route %s: consumer %s on %s: %w", l.Route, l.Consumer, l.Stream, err)
 	}
-	ackWait := cons.CachedInfo().Config.AckWait
+	info := cons.CachedInfo()
+	l.created, l.delivered = info.Created, info.Delivered.Consumer
+	if l.Bound != nil {
+		l.Bound(*info)
+	}
+	ackWait := info.Config.AckWait
 	heartbeat := max(ackWait/3, 50*time.Millisecond)
 	// Acks lost in trouble would cost the ack wait; those of the last two
 	// ack waits are sent again once the consumer answers (an older one's
@@ -158,7 +171,10 @@ func (l *Loop) Run(ctx context.Context) error {
 		}
 		used := 0
 		for raw := range batch.Messages() {
-			if ctx.Err() != nil {
+			if gone == nil {
+				gone = l.createdAgain(ctx, raw)
+			}
+			if ctx.Err() != nil || gone != nil {
 				l.returnMsg(raw)
 				continue
 			}
@@ -166,6 +182,9 @@ func (l *Loop) Run(ctx context.Context) error {
 			work <- raw
 		}
 		release(slots, n-used)
+		if gone != nil {
+			break
+		}
 		if err := batch.Error(); err != nil && !isIdle(err) {
 			tr.saw()
 			if gone = l.consumerGone(ctx, err); gone != nil {
@@ -434,16 +453,54 @@ var ErrConsumerGone = errors.New("the consumer was deleted while its loop ran")
 // server said so, or nobody answered the pull request, which is what a
 // pull of a deleted consumer gets) and JetStream confirms it (a lookup
 // answers "not found", not a timeout during a leader election), it
-// returns ErrConsumerGone.
+// returns ErrConsumerGone. So it does when the consumer was deleted and
+// created again since the loop bound to it (another creation time): that
+// one delivers again what the loop's consumer had acknowledged, and Run
+// binds to it afresh when started again.
 func (l *Loop) consumerGone(ctx context.Context, err error) error {
 	if !errors.Is(err, jetstream.ErrConsumerNotFound) && !errors.Is(err, jetstream.ErrConsumerDeleted) &&
 		!errors.Is(err, nats.ErrNoResponders) {
 		return nil
 	}
-	if _, lerr := l.JS.Consumer(ctx, l.Stream, l.Consumer); !errors.Is(lerr, jetstream.ErrConsumerNotFound) {
+	c, lerr := l.JS.Consumer(ctx, l.Stream, l.Consumer)
+	switch {
+	case errors.Is(lerr, jetstream.ErrConsumerNotFound):
+	case lerr == nil && !c.CachedInfo().Created.Equal(l.created):
+	default:
 		return nil
 	}
 	return fmt.Errorf("route %s: consumer %s on %s: %w", l.Route, l.Consumer, l.Stream, ErrConsumerGone)
+}
+
+// createdAgain returns ErrConsumerGone when raw was delivered by a
+// consumer created again since the loop bound to it, found without a
+// failed pull: a consumer numbers every delivery (redeliveries included)
+// in order, and the loop pulls one batch at a time, so the sequences it
+// receives only grow — unless a new consumer of the same name, counting
+// from 1 again, answered. A sequence that did not grow is checked against
+// the consumer's creation time (a clustered consumer's new leader may
+// number again deliveries its predecessor had not replicated); when it
+// changed, raw is handed back (Nak) unrun, with the rest of its batch.
+// (Replicas sharing the consumer each see a part of the sequence; one
+// whose share of the new consumer's deliveries begins past its highest
+// would not notice.)
+func (l *Loop) createdAgain(ctx context.Context, raw jetstream.Msg) error {
+	meta, err := raw.Metadata()
+	if err != nil {
+		return nil
+	}
+	seq := meta.Sequence.Consumer
+	if seq > l.delivered {
+		l.delivered = seq
+		return nil
+	}
+	l.delivered = seq
+	c, err := l.JS.Consumer(ctx, l.Stream, l.Consumer)
+	if err != nil || c.CachedInfo().Created.Equal(l.created) {
+		return nil // the same consumer, or JetStream cannot say now: a failed pull will tell
+	}
+	return fmt.Errorf("route %s: consumer %s on %s: delivered sequence %d by a consumer created again: %w",
+		l.Route, l.Consumer, l.Stream, seq, ErrConsumerGone)
 }
 
 // pause is a capped exponential wait between failed pulls (NATS down,

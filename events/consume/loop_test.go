@@ -511,3 +511,83 @@ func TestRunStoppedBeforeItStartsIsNotAnError(t *testing.T) {
 		t.Fatal("Run on a missing consumer succeeded")
 	}
 }
+
+func TestAConsumerCreatedAgainUnderTheLoopStopsIt(t *testing.T) {
+	f := setup(t, 5*time.Second)
+	var bound []jetstream.ConsumerInfo
+	var mu sync.Mutex
+	l := &Loop{JS: f.js, Stream: events.StreamGitHub, Consumer: route, PollWait: 100 * time.Millisecond, Logger: slog.New(slog.DiscardHandler),
+		Handler: func(context.Context, *Msg) error { return nil },
+		Bound: func(i jetstream.ConsumerInfo) {
+			mu.Lock()
+			defer mu.Unlock()
+			bound = append(bound, i)
+		}}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- l.Run(ctx) }()
+	f.publish(t, 2)
+	f.waitSettled(t)
+	mu.Lock()
+	if len(bound) != 1 || bound[0].Name != route || bound[0].Created.IsZero() {
+		t.Fatalf("bound %+v", bound)
+	}
+	mu.Unlock()
+	// Deleted and created again (its messages come again, each for the
+	// first time): not the consumer the loop bound to.
+	if err := f.js.DeleteConsumer(context.Background(), events.StreamGitHub, route); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := stream.EnsureConsumer(context.Background(), f.js, stream.ConsumerOptions{Name: route, Stream: events.StreamGitHub, Subjects: []string{"github.>"}}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		if !errors.Is(err, ErrConsumerGone) {
+			t.Fatalf("Run = %v, want ErrConsumerGone", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("the loop went on with a consumer created again")
+	}
+}
+
+func TestAConsumerCreatedAgainWhileEveryWorkerIsBusyStopsTheLoop(t *testing.T) {
+	f := setup(t, 5*time.Second)
+	hold := make(chan struct{})
+	var handled atomic.Int64
+	l := &Loop{JS: f.js, Stream: events.StreamGitHub, Consumer: route, Concurrency: 1, PollWait: 100 * time.Millisecond,
+		Logger: slog.New(slog.DiscardHandler),
+		Handler: func(ctx context.Context, m *Msg) error {
+			if handled.Add(1) == 1 {
+				<-hold
+			}
+			return nil
+		}}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- l.Run(ctx) }()
+	f.publish(t, 1)
+	natstest.WaitFor(t, 20*time.Second, "the first message handled", func() bool { return handled.Load() == 1 })
+	// The one worker is busy: no pull is outstanding to be told of the
+	// deletion, and the next pull reaches the consumer created again.
+	if err := f.js.DeleteConsumer(context.Background(), events.StreamGitHub, route); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := stream.EnsureConsumer(context.Background(), f.js, stream.ConsumerOptions{Name: route, Stream: events.StreamGitHub, Subjects: []string{"github.>"}}); err != nil {
+		t.Fatal(err)
+	}
+	close(hold)
+	select {
+	case err := <-done:
+		if !errors.Is(err, ErrConsumerGone) {
+			t.Fatalf("Run = %v, want ErrConsumerGone", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("the loop went on with a consumer created again")
+	}
+	if n := handled.Load(); n != 1 {
+		t.Fatalf("handled %d messages: the new consumer's redelivery of the first ran", n)
+	}
+}

@@ -157,6 +157,9 @@ func Defer(delay time.Duration, reason string) error { return &deferred{delay: d
 
 // IsDeferred reports whether err came from Defer, and its delay.
 func IsDeferred(err error) (time.Duration, bool) {
+	if err == nil {
+		return 0, false // without errors.As's target, which escapes: called several times per message
+	}
 	var d *deferred
 	if errors.As(err, &d) {
 		return d.delay, true

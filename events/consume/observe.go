@@ -3,6 +3,7 @@ package consume
 import (
 	"context"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/insightpulse/pulsehub/events"
@@ -59,6 +60,25 @@ type Metrics struct {
 	deferred     *prometheus.CounterVec
 	inFlight     *prometheus.GaugeVec
 	latency      *prometheus.HistogramVec
+	routes       sync.Map // route → *routeMetrics
+}
+
+// routeMetrics are a route's children that every message touches,
+// resolved once rather than per message (WithLabelValues hashes the
+// labels and takes the vector's lock).
+type routeMetrics struct {
+	processed prometheus.Counter
+	inFlight  prometheus.Gauge
+	latency   prometheus.Observer
+}
+
+func (mt *Metrics) route(route string) *routeMetrics {
+	if r, ok := mt.routes.Load(route); ok {
+		return r.(*routeMetrics)
+	}
+	r, _ := mt.routes.LoadOrStore(route, &routeMetrics{processed: mt.processed.WithLabelValues(route),
+		inFlight: mt.inFlight.WithLabelValues(route), latency: mt.latency.WithLabelValues(route)})
+	return r.(*routeMetrics)
 }
 
 // NewMetrics registers the consume metrics on reg (nil: not registered).
@@ -86,19 +106,19 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 // Middleware implements the metrics.
 func (mt *Metrics) Middleware(next Handler) Handler {
 	return func(ctx context.Context, m *Msg) error {
-		g := mt.inFlight.WithLabelValues(m.Route)
-		g.Inc()
+		r := mt.route(m.Route)
+		r.inFlight.Inc()
 		start := time.Now()
 		err := next(ctx, m)
-		tracing.Observe(ctx, mt.latency.WithLabelValues(m.Route), time.Since(start).Seconds())
-		g.Dec()
+		tracing.Observe(ctx, r.latency, time.Since(start).Seconds())
+		r.inFlight.Dec()
 		_, deferred := IsDeferred(err)
 		switch {
 		case err == nil && m.deadLettered:
 			mt.failed.WithLabelValues(m.Route, "permanent").Inc()
 			mt.deadLettered.WithLabelValues(m.Route).Inc()
 		case err == nil:
-			mt.processed.WithLabelValues(m.Route).Inc()
+			r.processed.Inc()
 		case deferred:
 			mt.deferred.WithLabelValues(m.Route).Inc()
 		default:

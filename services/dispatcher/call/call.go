@@ -89,8 +89,14 @@ func Do(ctx context.Context, client *http.Client, req Request) (Answer, error) {
 	defer resp.Body.Close()
 	body, tooLong, err := readBody(resp.Body, req.MaxResponseBytes)
 	ans := Answer{Status: resp.StatusCode, Duration: time.Since(start)}
-	if err != nil || resp.StatusCode < 200 || resp.StatusCode >= 300 || tooLong {
-		return ans, failure(ctx, req, resp, body, tooLong, err)
+	if err != nil {
+		return ans, transport(ctx, req.describe(), fmt.Errorf("read answer: %w", err))
+	}
+	if err := statusError(req, resp, body); err != nil {
+		return ans, err
+	}
+	if tooLong {
+		return ans, events.Permanentf("%s: %s: answer longer than %d bytes", req.describe(), resp.Status, req.MaxResponseBytes)
 	}
 	ans.Response, err = decode(req.Response, resp.Header.Get("Content-Type"), body)
 	if err != nil {
@@ -101,21 +107,6 @@ func Do(ctx context.Context, client *http.Client, req Request) (Answer, error) {
 
 // useLastResponse is the client's redirect policy in Do: none followed.
 func useLastResponse(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-
-// failure classifies an answer that is not a success: the body could
-// not be read, a status other than 2xx, or an answer over the limit. The
-// call's description (method and redacted URL) is made only here, for the
-// error's text.
-func failure(ctx context.Context, req Request, resp *http.Response, body []byte, tooLong bool, err error) error {
-	what := req.describe()
-	if err != nil {
-		return transport(ctx, what, fmt.Errorf("read answer: %w", err))
-	}
-	if err := statusError(what, resp, body); err != nil {
-		return err
-	}
-	return events.Permanentf("%s: %s: answer longer than %d bytes", what, resp.Status, req.MaxResponseBytes)
-}
 
 func build(ctx context.Context, req Request) (*http.Request, error) {
 	method := strings.ToUpper(req.Method)
@@ -201,11 +192,12 @@ func readBody(r io.Reader, limit int64) ([]byte, bool, error) {
 }
 
 // statusError classifies a non-2xx answer.
-func statusError(what string, resp *http.Response, body []byte) error {
+func statusError(req Request, resp *http.Response, body []byte) error {
 	code := resp.StatusCode
 	if code >= 200 && code < 300 {
 		return nil
 	}
+	what := req.describe() // made for errors only: it parses the URL
 	if code >= 300 && code < 400 {
 		return events.Permanentf("%s: %s: a redirect to %s, not followed (it would take the service's auth header along): "+
 			"set the service's url to the address it answers on", what, resp.Status, redactLocation(resp))

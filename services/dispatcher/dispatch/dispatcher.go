@@ -146,9 +146,11 @@ func (d *Dispatcher) jobLoop(ctx context.Context, ch *channel.Channel, rm *consu
 	if _, err := stream.EnsureConsumer(ctx, d.js, opts); err != nil {
 		return nil, fmt.Errorf("jobs of service %s: %w", ch.Name(), err)
 	}
+	jc := &jobConsumer{name: name, read: d.metrics.records.WithLabelValues(ch.Name(), "read"),
+		skipped: d.metrics.records.WithLabelValues(ch.Name(), "skipped")}
 	return &consume.Loop{JS: d.js, Stream: events.StreamJobs, Consumer: name, Concurrency: ch.Capacity(),
-		Handler: d.jobHandler(ch, rm), ShutdownGrace: d.cfg.ShutdownGrace, PollWait: d.cfg.pollWait, Logger: d.log, Pause: d.pause(ch),
-		FetchCooldown: jobFetchCooldown}, nil
+		Handler: d.jobHandler(ch, jc, rm), ShutdownGrace: d.cfg.ShutdownGrace, PollWait: d.cfg.pollWait, Logger: d.log, Pause: d.pause(ch),
+		FetchCooldown: jobFetchCooldown, Bound: func(info jetstream.ConsumerInfo) { jc.created.Store(info.Created.UnixNano()) }}, nil
 }
 
 // graphLoop reads job graphs (jobs.graph.<name>) with consumer jobs-graph:

@@ -72,16 +72,17 @@ func requestID(m *consume.Msg) string {
 // call is over, before the answer is cached or published.
 func (d *Dispatcher) execute(ctx context.Context, m *consume.Msg, t target, start func() (func(context.Context) error, error)) (pub published, err error) {
 	svc := t.ch.Name()
+	sm := d.metrics.of[svc]
 	ctx, span := callSpan(ctx, m, t)
 	defer func() { endCallSpan(span, pub, err) }()
 	t.req.CorrelationID, t.req.TraceParent = m.Event.Correlation(), tracing.TraceParent(ctx, m.Event.TraceParent)
 	if body, ok := d.priorResult(ctx, t); ok {
-		d.metrics.cache.WithLabelValues(svc, "hit").Inc()
+		sm.cacheHit.Inc()
 		span.SetAttributes(attrCacheHit.Bool(true))
 		return d.publishCached(ctx, m, t, body)
 	}
 	if t.fresh {
-		d.metrics.cache.WithLabelValues(svc, "skipped").Inc()
+		d.metrics.cacheSkipped(sm, svc).Inc()
 	} else {
 		cached, hit, err := d.cache.Get(ctx, t.req.IdempotencyKey)
 		if err != nil {
@@ -89,10 +90,10 @@ func (d *Dispatcher) execute(ctx context.Context, m *consume.Msg, t target, star
 		}
 		span.SetAttributes(attrCacheHit.Bool(hit))
 		if hit {
-			d.metrics.cache.WithLabelValues(svc, "hit").Inc()
+			sm.cacheHit.Inc()
 			return d.publishCached(ctx, m, t, cached)
 		}
-		d.metrics.cache.WithLabelValues(svc, "miss").Inc()
+		sm.cacheMiss.Inc()
 	}
 	ticket, err := t.ch.Admit(ctx)
 	if err != nil {
@@ -110,11 +111,10 @@ func (d *Dispatcher) execute(ctx context.Context, m *consume.Msg, t target, star
 			return published{}, err
 		}
 	}
-	inFlight := d.metrics.inFlight.WithLabelValues(svc)
-	inFlight.Inc()
+	sm.inFlight.Inc()
 	ans, err := ticket.Do(ctx, t.req)
 	span.SetAttributes(attrStatus.Int(ans.Status))
-	inFlight.Dec()
+	sm.inFlight.Dec()
 	d.metrics.observeCall(svc, ans, err)
 	if started != nil {
 		// Waited for even when shutdown cut the call short: the write was

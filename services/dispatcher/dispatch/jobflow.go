@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/insightpulse/pulsehub/events"
@@ -16,6 +17,7 @@ import (
 	"github.com/insightpulse/pulsehub/services/dispatcher/channel"
 	"github.com/insightpulse/pulsehub/services/dispatcher/jobs"
 	"github.com/insightpulse/pulsehub/services/dispatcher/jobstate"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // jobRun is one delivery of a job: the job, its record, and what the
@@ -42,11 +44,11 @@ type jobRun struct {
 // recovery — around the call, and writes the state the delivery ended in.
 // The chain is made for the delivery: its steps hold the run, rather than
 // look it up in the context.
-func (d *Dispatcher) jobHandler(ch *channel.Channel, rm *consume.Metrics) consume.Handler {
+func (d *Dispatcher) jobHandler(ch *channel.Channel, jc *jobConsumer, rm *consume.Metrics) consume.Handler {
 	policy := ch.Config().Retry.Policy()
 	logging, deadLetter := consume.Logging{Logger: d.log}.Middleware, consume.DeadLetter{JS: d.js}.Middleware
 	return consume.Tracing(func(ctx context.Context, m *consume.Msg) error {
-		run, err := d.loadRun(ctx, ch.Name(), m)
+		run, err := d.loadRun(ctx, ch.Name(), jc, m)
 		if err != nil {
 			// The bucket is unreachable: try again shortly rather than
 			// run a job whose attempts are unknown.
@@ -58,19 +60,61 @@ func (d *Dispatcher) jobHandler(ch *channel.Channel, rm *consume.Metrics) consum
 	})
 }
 
+// jobConsumer is what a service's job loop knows of its consumer: its
+// name and when it was created (consume.Loop.Bound sets it each time the
+// loop binds to it; 0 until then).
+type jobConsumer struct {
+	name    string
+	created atomic.Int64 // UnixNano
+	read    prometheus.Counter
+	skipped prometheus.Counter
+}
+
+// consumerClockSkew is how much later than its consumer's creation a
+// message must have been stored for its mark to be trusted: in a cluster
+// the creation time is the meta leader's clock and the message's the
+// stream leader's.
+var consumerClockSkew = 10 * time.Millisecond
+
+// trustsMark reports whether m, a job message, can be taken for the
+// pending record Enqueue wrote, without reading it (see loadRun): it
+// carries Enqueue's mark (jobstate.HeaderEnqueued, set on immediate jobs
+// only: no fired schedule, graph node or parked copy carries it, and a
+// requeue — `hub jobs requeue`, a DLQ requeue — strips it or is told by
+// its requeue headers); this is its first delivery, by the service's own
+// consumer (a replay consumer's deliveries are read); and it was stored
+// after that consumer was created, so no earlier consumer of that name
+// handled it (a consumer deleted and created again delivers the stream
+// from its start, done jobs included, each for the first time).
+func (jc *jobConsumer) trustsMark(m *consume.Msg) bool {
+	if m.Meta == nil || m.Meta.NumDelivered != 1 || m.Meta.Consumer != jc.name {
+		return false
+	}
+	h := m.Raw.Headers()
+	if h.Get(jobstate.HeaderEnqueued) == "" || h.Get(events.HeaderRequeuedFor) != "" || h.Get(events.HeaderRequeuedFrom) != "" {
+		return false
+	}
+	created := jc.created.Load()
+	return created != 0 && m.Meta.Timestamp.UnixNano() > created+int64(consumerClockSkew)
+}
+
 // loadRun reads the job's record and parses the job. A message the hub
 // cannot keep a record of — its id is no KV key, its subject names no
 // task — fails for good (the DLQ) without a look at the bucket.
 //
-// The read is made for every delivery, a job's first included, although
-// on a first delivery it mostly finds Enqueue's pending record: it is how
-// a cancellation reaches the job. jobs.Cancel only rewrites the record
-// (pending → cancelled) and leaves the message in JOBS, so a first
-// delivery that skipped the read (marked by Enqueue, NumDelivered 1)
-// would call the service for a job the operator was told is cancelled.
-// Skipping it needs Cancel to withdraw the message too, without losing
-// what Requeue reads back; see docs/performance.md, "Jobs vs River".
-func (d *Dispatcher) loadRun(ctx context.Context, service string, m *consume.Msg) (*jobRun, error) {
+// A job's first delivery skips the read when the message proves the
+// record is the pending one Enqueue wrote (jc.trustsMark): the record is
+// made from the message as Enqueue made it (same id, service, task,
+// description, identity_key, created_at = the event's time), attempt 1,
+// and no answer can be cached yet. What the read caught on a first
+// delivery is caught otherwise: a cancellation withdraws a marked message
+// from JOBS (jobstate.Store.Cancel), so a cancelled job is not delivered;
+// a schedule, a graph node, a requeue or a replay is read as before. The
+// body is still validated (Parse): the mark is a header that whoever may
+// publish on jobs.> can set (natsauth: the operator and the dispatcher),
+// so it proves nothing about the body. See docs/performance.md, "Third
+// round".
+func (d *Dispatcher) loadRun(ctx context.Context, service string, jc *jobConsumer, m *consume.Msg) (*jobRun, error) {
 	id := requestID(m)
 	task, terr := jobs.Task(m.Subject())
 	switch {
@@ -81,6 +125,18 @@ func (d *Dispatcher) loadRun(ctx context.Context, service string, m *consume.Msg
 		return refused(service, m, events.Permanent(terr)), nil
 	}
 	run := &jobRun{}
+	if jc != nil && jc.trustsMark(m) {
+		jc.skipped.Inc()
+		run.job, run.parseErr = jobs.Parse(m.Data())
+		run.known, run.fresh = true, true
+		run.rec = jobstate.Record{ID: id, Service: service, Task: task, State: jobstate.Pending, Description: run.job.Description,
+			IdentityKey: run.job.IdentityKey, CreatedAt: m.Event.Time.UTC(), RequestSubject: m.Subject(), RequestSeq: m.Seq()}
+		m.Attempt = 1
+		return run, nil
+	}
+	if jc != nil {
+		jc.read.Inc()
+	}
 	rec, err := d.store.Get(ctx, id)
 	switch {
 	case errors.Is(err, jobstate.ErrNotFound):
@@ -212,7 +268,7 @@ func (d *Dispatcher) startAttempt(ctx context.Context, m *consume.Msg, run *jobR
 		}
 		w.pending, w.err = d.store.PutAsync(ctx, rec, first)
 		if w.err == nil {
-			d.metrics.jobs.WithLabelValues(rec.Service, string(jobstate.Started)).Inc()
+			d.metrics.job(rec.Service, jobstate.Started)
 		}
 		w.sent = true
 	})
@@ -309,7 +365,7 @@ func (d *Dispatcher) settleJob(ctx context.Context, m *consume.Msg, run *jobRun,
 		d.log.Warn("job state not recorded", "job_id", r.ID, "state", string(r.State), "correlation_id", m.Event.Correlation(),
 			"subject", m.Subject(), "stream_seq", m.Seq(), "error", werr.Error())
 	} else {
-		d.metrics.jobs.WithLabelValues(r.Service, string(r.State)).Inc()
+		d.metrics.job(r.Service, r.State)
 		if r.Graph != "" && r.State == jobstate.Done {
 			// A graph node: its ready children start before the message
 			// is acknowledged, so a crash here redelivers it and the

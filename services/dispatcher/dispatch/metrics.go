@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"strconv"
+	"sync"
 
 	"github.com/insightpulse/pulsehub/events"
 	"github.com/insightpulse/pulsehub/events/wire"
 	"github.com/insightpulse/pulsehub/services/dispatcher/call"
 	"github.com/insightpulse/pulsehub/services/dispatcher/channel"
+	"github.com/insightpulse/pulsehub/services/dispatcher/jobstate"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -23,6 +25,30 @@ type metrics struct {
 	jobs     *prometheus.CounterVec   // service, state
 	deferred *prometheus.CounterVec   // service, reason
 	paused   *prometheus.CounterVec   // service
+	records  *prometheus.CounterVec   // service, read
+
+	// of holds each service's series that every call or job touches,
+	// resolved once: a WithLabelValues hashes its labels and takes the
+	// vector's lock each time. Written by New only.
+	of map[string]*serviceMetrics
+}
+
+// serviceMetrics are one service's children of the vectors above that
+// the hot path uses; the others (one per status, outcome or state) are
+// resolved on first use and kept in a sync.Map.
+type serviceMetrics struct {
+	cacheHit, cacheMiss prometheus.Counter
+	inFlight            prometheus.Gauge
+	latency             prometheus.Observer
+	skippedOnce         sync.Once
+	cacheSkipped        prometheus.Counter
+	calls               sync.Map // callKey → prometheus.Counter
+	jobs                sync.Map // jobstate.State → prometheus.Counter
+}
+
+type callKey struct {
+	status  int
+	outcome string
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -50,21 +76,47 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		paused: prometheus.NewCounterVec(prometheus.CounterOpts(opts("paused_seconds_total",
 			"Time the service's consume loops spent pulling nothing because its breaker was open (or half-open with its probe under way).")),
 			[]string{"service"}),
+		records: prometheus.NewCounterVec(prometheus.CounterOpts(opts("job_records_total",
+			"Job deliveries by whether the job's record was read first (read) or taken from Enqueue's mark on its first delivery (skipped).")),
+			[]string{"service", "read"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.calls, m.latency, m.inFlight, m.breaker, m.cache, m.jobs, m.deferred, m.paused)
+		reg.MustRegister(m.calls, m.latency, m.inFlight, m.breaker, m.cache, m.jobs, m.deferred, m.paused, m.records)
 	}
 	return m
 }
 
 // service sets a service's series to zero, so they exist before the
-// first call.
+// first call, and keeps the children its calls and jobs use.
 func (m *metrics) service(name string) {
-	m.inFlight.WithLabelValues(name)
 	m.breaker.WithLabelValues(name).Set(0)
-	m.cache.WithLabelValues(name, "hit")
-	m.cache.WithLabelValues(name, "miss")
 	m.paused.WithLabelValues(name)
+	if m.of == nil {
+		m.of = map[string]*serviceMetrics{}
+	}
+	m.of[name] = &serviceMetrics{cacheHit: m.cache.WithLabelValues(name, "hit"), cacheMiss: m.cache.WithLabelValues(name, "miss"),
+		inFlight: m.inFlight.WithLabelValues(name), latency: m.latency.WithLabelValues(name)}
+}
+
+// cacheSkipped is made on first use: a service whose jobs never skip the
+// cache shows no such series.
+func (m *metrics) cacheSkipped(s *serviceMetrics, name string) prometheus.Counter {
+	s.skippedOnce.Do(func() { s.cacheSkipped = m.cache.WithLabelValues(name, "skipped") })
+	return s.cacheSkipped
+}
+
+// job counts a job state change recorded for service.
+func (m *metrics) job(service string, state jobstate.State) {
+	s := m.of[service]
+	if s == nil {
+		m.jobs.WithLabelValues(service, string(state)).Inc()
+		return
+	}
+	c, ok := s.jobs.Load(state)
+	if !ok {
+		c, _ = s.jobs.LoadOrStore(state, m.jobs.WithLabelValues(service, string(state)))
+	}
+	c.(prometheus.Counter).Inc()
 }
 
 func (m *metrics) breakerState(service string, state wire.BreakerState) {
@@ -72,10 +124,6 @@ func (m *metrics) breakerState(service string, state wire.BreakerState) {
 }
 
 func (m *metrics) observeCall(service string, ans call.Answer, err error) {
-	status := "none"
-	if ans.Status > 0 {
-		status = strconv.Itoa(ans.Status)
-	}
 	outcome := "ok"
 	switch {
 	case err == nil:
@@ -84,6 +132,25 @@ func (m *metrics) observeCall(service string, ans call.Answer, err error) {
 	default:
 		outcome = events.Classify(err).String()
 	}
-	m.calls.WithLabelValues(service, status, outcome).Inc()
-	m.latency.WithLabelValues(service).Observe(ans.Duration.Seconds())
+	s := m.of[service]
+	if s == nil {
+		m.calls.WithLabelValues(service, statusLabel(ans.Status), outcome).Inc()
+		m.latency.WithLabelValues(service).Observe(ans.Duration.Seconds())
+		return
+	}
+	k := callKey{ans.Status, outcome}
+	c, ok := s.calls.Load(k)
+	if !ok {
+		c, _ = s.calls.LoadOrStore(k, m.calls.WithLabelValues(service, statusLabel(ans.Status), outcome))
+	}
+	c.(prometheus.Counter).Inc()
+	s.latency.Observe(ans.Duration.Seconds())
+}
+
+// statusLabel is an HTTP status as a label value: none when no answer came.
+func statusLabel(status int) string {
+	if status > 0 {
+		return strconv.Itoa(status)
+	}
+	return "none"
 }

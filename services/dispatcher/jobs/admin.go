@@ -111,12 +111,13 @@ func Requeue(ctx context.Context, js jetstream.JetStream, id string) (Requeued, 
 
 // RequeueMsg is orig, the message of job (or graph) id of service, to
 // publish again: its headers but JetStream's and the scheduler's, for
-// the service's job consumer only, with a fresh Nats-Msg-Id.
+// the service's job consumer only, with a fresh Nats-Msg-Id and without
+// Enqueue's mark (jobstate.HeaderEnqueued): its delivery reads the record.
 func RequeueMsg(orig *jetstream.RawStreamMsg, id, service string, now time.Time) *nats.Msg {
 	m := nats.NewMsg(orig.Subject)
 	for k, v := range orig.Header {
-		if strings.HasPrefix(k, "Nats-") || k == events.HeaderRequeuedFrom || k == events.HeaderRequeuedFor {
-			continue // JetStream directives and the scheduler's marks are not the job's
+		if strings.HasPrefix(k, "Nats-") || k == events.HeaderRequeuedFrom || k == events.HeaderRequeuedFor || k == jobstate.HeaderEnqueued {
+			continue // JetStream directives, the scheduler's and Enqueue's marks are not the job's
 		}
 		m.Header[k] = append([]string(nil), v...)
 	}

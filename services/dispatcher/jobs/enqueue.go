@@ -93,14 +93,17 @@ func (c *Client) Enqueue(ctx context.Context, service, task string, job Job) (En
 		return Enqueued{}, fmt.Errorf("enqueue %s.%s: %w", service, task, err)
 	}
 	ev := events.New(ctx, c.Source, Type, data)
-	out, err := c.Publish(ctx, ev, service, task, job)
+	out, err := c.publish(ctx, ev, service, task, job, c.store != nil)
 	if err != nil || out.Duplicate {
 		return out, err
 	}
 	scheduled := !out.ETA.IsZero()
 	target := events.JobSubject(service, task)
+	// The record is what the dispatcher makes of the message on its first
+	// delivery when it trusts the mark (jobstate.HeaderEnqueued) instead of
+	// reading it: created_at is the event's time.
 	rec := jobstate.Record{ID: ev.ID, Service: service, Task: task, State: jobstate.Pending, Description: job.Description,
-		IdentityKey: job.IdentityKey, RequestSubject: target, RequestSeq: out.Seq}
+		IdentityKey: job.IdentityKey, RequestSubject: target, RequestSeq: out.Seq, CreatedAt: ev.Time.UTC()}
 	if scheduled {
 		rec.State, rec.ETA, rec.RequestSeq = jobstate.Scheduled, out.ETA.UTC(), 0
 	}
@@ -117,6 +120,14 @@ func (c *Client) Enqueue(ctx context.Context, service, task string, job Job) (En
 // job's identity_key (else the event's id) as Nats-Msg-Id. It writes no
 // record. Enqueue and the graph engine (a node's job) use it.
 func (c *Client) Publish(ctx context.Context, ev events.Event, service, task string, job Job) (Enqueued, error) {
+	return c.publish(ctx, ev, service, task, job, false)
+}
+
+// publish is Publish; with mark, an immediate job's message carries
+// jobstate.HeaderEnqueued: Enqueue records it pending, validated, before
+// returning (a schedule never carries it: the job it fires is recorded
+// scheduled).
+func (c *Client) publish(ctx context.Context, ev events.Event, service, task string, job Job, mark bool) (Enqueued, error) {
 	now := time.Now()
 	eta := ceilSecond(job.ETA)
 	scheduled := eta.After(now)
@@ -136,6 +147,9 @@ func (c *Client) Publish(ctx context.Context, ev events.Event, service, task str
 	msg := ev.Msg(subject)
 	if job.IdentityKey != "" {
 		msg.Header.Set(events.HeaderMsgID, job.IdentityKey)
+	}
+	if mark && !scheduled {
+		msg.Header.Set(jobstate.HeaderEnqueued, "1")
 	}
 	ack, err := stream.Publish(ctx, c.js, msg, opts...)
 	if err != nil {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/insightpulse/pulsehub/events"
 	"github.com/insightpulse/pulsehub/schemas"
+	"github.com/insightpulse/pulsehub/services/dispatcher/jobstate"
 )
 
 // Job is the body of a job message.
@@ -101,7 +102,7 @@ func (j Job) RetryDelay(n int) (d time.Duration, ok bool) {
 }
 
 // ConsumerName is the durable consumer of service's jobs.
-func ConsumerName(service string) string { return "jobs-" + service }
+func ConsumerName(service string) string { return jobstate.ConsumerName(service) }
 
 // ConsumerFilter is the subject filter of service's jobs.
 func ConsumerFilter(service string) string { return "jobs." + events.Token(service) + ".*" }

@@ -31,7 +31,6 @@ import (
 	"github.com/insightpulse/pulsehub/services/dispatcher/channel"
 	"github.com/insightpulse/pulsehub/services/dispatcher/dispatch"
 	"github.com/insightpulse/pulsehub/services/dispatcher/jobs"
-	"github.com/insightpulse/pulsehub/services/dispatcher/jobstate"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
@@ -204,9 +203,14 @@ func (s scenario) run(ctx context.Context, measured string) (Throughput, error) 
 		return Throughput{}, err
 	}
 	defer results.stop()
+	deps := s.deps
+	deps.Logger, deps.Registry = s.o.Logger, prometheus.NewRegistry()
 	// Jobs are enqueued the way they are into a running hub: with the
-	// jobs bucket there, so each is recorded pending.
-	if _, err := jobstate.Open(ctx, s.deps.JS, s.deps.Streams, cfg.JobRetention); err != nil {
+	// jobs bucket and the consumers there (New ensures them; Run starts
+	// the loops), so each is recorded pending and stored after its
+	// consumer was created.
+	d, err := dispatch.New(ctx, deps, cfg)
+	if err != nil {
 		return Throughput{}, err
 	}
 	if err := enqueueMany(ctx, s.deps, names[measured], s.o.Jobs); err != nil {
@@ -217,17 +221,11 @@ func (s scenario) run(ctx context.Context, measured string) (Throughput, error) 
 			return Throughput{}, err
 		}
 	}
-	deps := s.deps
-	deps.Logger, deps.Registry = s.o.Logger, prometheus.NewRegistry()
 	if s.profile != nil {
 		if err := pprof.StartCPUProfile(s.profile); err != nil {
 			return Throughput{}, err
 		}
 		defer pprof.StopCPUProfile() // stopped at the last result; again here is a no-op
-	}
-	d, err := dispatch.New(ctx, deps, cfg)
-	if err != nil {
-		return Throughput{}, err
 	}
 	rctx, stop := context.WithCancel(ctx)
 	done := make(chan error, 1)
