@@ -60,10 +60,11 @@ type group struct {
 }
 
 type item struct {
-	plan  *plan.Plan
-	since time.Time
-	done  chan error        // buffered: the flush never blocks on a handler that left
-	trace trace.SpanContext // the submitting message's span, which the batch's span links to
+	plan      *plan.Plan
+	conflicts []string // plan.Conflicts(), worked out once, before the lock
+	since     time.Time
+	done      chan error        // buffered: the flush never blocks on a handler that left
+	trace     trace.SpanContext // the submitting message's span, which the batch's span links to
 }
 
 // New returns a Batcher flushing at size plans (at least 1) or after
@@ -78,7 +79,7 @@ func New(apply ApplyFunc, size int, linger time.Duration, observe Observer) *Bat
 // handler that stops waiting leaves its plan in the batch: it may still
 // be written, which a redelivery then finds (writes are idempotent).
 func (b *Batcher) Submit(ctx context.Context, p *plan.Plan) error {
-	it := &item{plan: p, since: time.Now(), done: make(chan error, 1), trace: trace.SpanContextFromContext(ctx)}
+	it := &item{plan: p, conflicts: p.Conflicts(), since: time.Now(), done: make(chan error, 1), trace: trace.SpanContextFromContext(ctx)}
 	b.mu.Lock()
 	key := p.BatchKey()
 	g := b.groups[key]
@@ -87,6 +88,8 @@ func (b *Batcher) Submit(ctx context.Context, p *plan.Plan) error {
 		b.groups[key] = g
 	}
 	g.pending = append(g.pending, it)
+	if len(g.pending) == 1 || len(g.pending)%250 == 0 {
+	}
 	b.schedule(g)
 	b.mu.Unlock()
 	select {
@@ -166,7 +169,7 @@ func (b *Batcher) schedule(g *group) {
 func (b *Batcher) freeCount(g *group, limit int) int {
 	n := 0
 	for _, it := range g.pending {
-		if b.free(it.plan) {
+		if b.free(it) {
 			if n++; n >= limit {
 				break
 			}
@@ -175,8 +178,8 @@ func (b *Batcher) freeCount(g *group, limit int) int {
 	return n
 }
 
-func (b *Batcher) free(p *plan.Plan) bool {
-	for _, c := range p.Conflicts() {
+func (b *Batcher) free(it *item) bool {
+	for _, c := range it.conflicts {
 		if b.busy[c] > 0 {
 			return false
 		}
@@ -194,13 +197,13 @@ func (b *Batcher) flush(g *group) {
 	claimed := map[string]bool{} // conflicts taken by this batch: several plans of one record may share it
 	slices.SortStableFunc(g.pending, func(x, y *item) int { return cmp.Compare(x.plan.Seq, y.plan.Seq) })
 	for _, it := range g.pending {
-		if b.free(it.plan) && b.latest.stale(it.plan) {
+		if b.free(it) && b.latest.stale(it.plan, it.conflicts) {
 			it.done <- nil // a later event of the record is written already
 			continue
 		}
-		if len(take) < b.size && b.freeOrOurs(it.plan, claimed) {
+		if len(take) < b.size && b.freeOrOurs(it, claimed) {
 			take = append(take, it)
-			for _, c := range it.plan.Conflicts() {
+			for _, c := range it.conflicts {
 				claimed[c] = true
 			}
 			continue
@@ -218,9 +221,12 @@ func (b *Batcher) flush(g *group) {
 	b.wg.Add(1)
 	go func() {
 		defer b.wg.Done()
-		b.run(take)
+		errs := b.run(take)
+		// The group's next batch goes first, its handlers are told after:
+		// on an Odoo serving one call at a time, the next batch's first call
+		// then reaches it while this batch's messages are being acknowledged,
+		// instead of after.
 		b.mu.Lock()
-		defer b.mu.Unlock()
 		for c := range claimed {
 			if b.busy[c]--; b.busy[c] == 0 {
 				delete(b.busy, c)
@@ -228,11 +234,15 @@ func (b *Batcher) flush(g *group) {
 		}
 		g.inFlight--
 		b.reschedule()
+		b.mu.Unlock()
+		for i, it := range take {
+			it.done <- errs[i]
+		}
 	}()
 }
 
-func (b *Batcher) freeOrOurs(p *plan.Plan, claimed map[string]bool) bool {
-	for _, c := range p.Conflicts() {
+func (b *Batcher) freeOrOurs(it *item, claimed map[string]bool) bool {
+	for _, c := range it.conflicts {
 		if b.busy[c] > 0 && !claimed[c] {
 			return false
 		}
@@ -248,8 +258,8 @@ func (b *Batcher) reschedule() {
 	}
 }
 
-// run applies one batch and hands each handler its outcome.
-func (b *Batcher) run(items []*item) {
+// run applies one batch and returns each plan's outcome.
+func (b *Batcher) run(items []*item) []error {
 	plans := make([]*plan.Plan, len(items))
 	for i, it := range items {
 		plans[i] = it.plan
@@ -258,7 +268,5 @@ func (b *Batcher) run(items []*item) {
 	errs := b.applyAll(ctx, plans)
 	endBatchSpan(span, errs)
 	b.latest.done(plans, errs)
-	for i, it := range items {
-		it.done <- errs[i]
-	}
+	return errs
 }
