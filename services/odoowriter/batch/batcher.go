@@ -88,8 +88,6 @@ func (b *Batcher) Submit(ctx context.Context, p *plan.Plan) error {
 		b.groups[key] = g
 	}
 	g.pending = append(g.pending, it)
-	if len(g.pending) == 1 || len(g.pending)%250 == 0 {
-	}
 	b.schedule(g)
 	b.mu.Unlock()
 	select {
