@@ -393,3 +393,55 @@ func TestTheNextBatchGrowsWhileACallIsInFlight(t *testing.T) {
 		t.Fatalf("calls = %v, want the first alone, then the 20 that came meanwhile together", calls)
 	}
 }
+
+// A batch at least half full that nothing more is on its way for goes
+// while the call before it is still in flight (its calls then queue
+// behind it in Odoo), but not while a delivery before its newest plan has
+// not reached the batcher.
+func TestACompleteHalfBatchGoesBesideTheCallInFlight(t *testing.T) {
+	gate := make(chan struct{})
+	r := &recorder{}
+	r.outcome = func(plans []*plan.Plan) []error {
+		if plans[0].Seq == 1 {
+			<-gate // Odoo busy with the first call
+		}
+		return make([]error, len(plans))
+	}
+	b := New(r.apply, 10, time.Hour, nil)
+	defer b.Close()
+	b.Track("S/r", 0)
+	delivered := func(p *plan.Plan, d uint64) *plan.Plan {
+		p.Backlog, p.Delivery = 0, plan.Delivery{Consumer: "S/r", Seq: d}
+		return p
+	}
+	done := make(chan error, 1)
+	go func() { done <- b.Submit(context.Background(), delivered(upsert(1, 1), 1)) }()
+	natstest.WaitFor(t, 10*time.Second, "the first call", func() bool { return len(r.snapshot()) == 1 })
+	// Deliveries 3-7 come; 2 is still being mapped.
+	rest := make([]*plan.Plan, 5)
+	for i := range rest {
+		rest[i] = delivered(upsert(10+i, uint64(10+i)), uint64(3+i))
+	}
+	outcome := make(chan []error, 1)
+	go func() { outcome <- submitAll(t, b, rest...) }()
+	natstest.WaitFor(t, 10*time.Second, "five plans pending", func() bool {
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		g := b.groups[rest[0].BatchKey()]
+		return g != nil && len(g.pending) == 5
+	})
+	if calls := r.snapshot(); len(calls) != 1 {
+		t.Fatalf("calls while delivery 2 was on its way: %v", calls)
+	}
+	b.Passed(plan.Delivery{Consumer: "S/r", Seq: 2}) // filtered out: no plan
+	natstest.WaitFor(t, 10*time.Second, "the second call beside the first", func() bool { return len(r.snapshot()) == 2 })
+	if calls := r.snapshot(); len(calls[1]) != 5 {
+		t.Fatalf("calls = %v, want the five plans together", calls)
+	}
+	close(gate)
+	for _, err := range append(<-outcome, <-done) {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+}

@@ -45,16 +45,18 @@ type Batcher struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
-	mu     sync.Mutex
-	closed bool // Close was called: nothing more is flushed
-	groups map[string]*group
-	busy   map[string]int // conflict → plans in calls now
-	latest *latest
+	mu        sync.Mutex
+	closed    bool // Close was called: nothing more is flushed
+	groups    map[string]*group
+	busy      map[string]int         // conflict → plans in calls now
+	delivered map[string]*deliveries // by plan.Delivery.Consumer: which deliveries reached the batcher
+	latest    *latest
 }
 
 type group struct {
 	key      string
 	pending  []*item
+	newest   *item // the pending plan latest in its stream
 	timer    *time.Timer
 	inFlight int // this group's calls in flight now
 }
@@ -72,7 +74,51 @@ type item struct {
 func New(apply ApplyFunc, size int, linger time.Duration, observe Observer) *Batcher {
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Batcher{apply: apply, size: max(size, 1), linger: linger, observe: observe, ctx: ctx, cancel: cancel,
-		groups: map[string]*group{}, busy: map[string]int{}, latest: newLatest()}
+		groups: map[string]*group{}, busy: map[string]int{}, delivered: map[string]*deliveries{}, latest: newLatest()}
+}
+
+// Track makes the batcher account for the deliveries of consumer (a
+// plan.Delivery's Consumer) after delivered, its last delivery before the
+// writer started: a batch is complete only once every delivery up to its
+// newest plan's has reached the batcher, as a plan (Submit) or as a
+// message that gave none (Passed).
+func (b *Batcher) Track(consumer string, delivered uint64) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.delivered[consumer] = newDeliveries(delivered + 1)
+}
+
+// Passed says that delivery d reached the batcher without a plan (its
+// message was filtered out or failed to map).
+func (b *Batcher) Passed(d plan.Delivery) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.account(d) {
+		b.reschedule() // a batch may have waited for it
+	}
+}
+
+// account records a delivery; true if it is tracked. b.mu is held.
+func (b *Batcher) account(d plan.Delivery) bool {
+	t := b.delivered[d.Consumer]
+	if t == nil || d.Seq == 0 {
+		return false
+	}
+	t.account(d.Seq, time.Now())
+	return true
+}
+
+// complete reports whether nothing more is on its way for g's pending
+// plans: nothing waited in the stream behind the newest when it was
+// delivered, and every delivery before it has reached the batcher (a gap
+// open for longer than the linger is given up on). b.mu is held.
+func (b *Batcher) complete(g *group) bool {
+	p := g.newest.plan
+	if p.Backlog > 0 {
+		return false
+	}
+	t := b.delivered[p.Delivery.Consumer]
+	return t == nil || p.Delivery.Seq == 0 || t.through(p.Delivery.Seq, time.Now(), b.linger)
 }
 
 // Submit adds p to its group and waits for its outcome, or for ctx. A
@@ -88,7 +134,14 @@ func (b *Batcher) Submit(ctx context.Context, p *plan.Plan) error {
 		b.groups[key] = g
 	}
 	g.pending = append(g.pending, it)
-	b.schedule(g)
+	if g.newest == nil || p.Seq > g.newest.plan.Seq {
+		g.newest = it
+	}
+	if b.account(p.Delivery) {
+		b.reschedule() // another group may have waited for this delivery
+	} else {
+		b.schedule(g)
+	}
 	b.mu.Unlock()
 	select {
 	case err := <-it.done:
@@ -115,11 +168,17 @@ func (b *Batcher) Close() {
 	b.wg.Wait()
 }
 
-// schedule flushes g while a full batch of free plans is pending; then,
-// if no call of g is in flight, flushes the free plans left at once when
-// nothing more waits in the stream or the oldest has waited Linger, else
-// arms the timer for that. A call in flight, and plans blocked by one,
-// wait for its end, which reschedules them. b.mu is held.
+// schedule flushes g while a full batch of free plans is pending. Then,
+// with a call of g in flight, the free plans left keep waiting for more,
+// unless they fill half a batch and nothing more is on its way (complete):
+// those go at once, so that on an Odoo serving one call at a time their
+// calls queue behind the one in flight and the client's work on them
+// (encoding, reading the answers) overlaps Odoo's, instead of Odoo waiting
+// for it between batches. With none in flight, they go at once when
+// nothing more waits in the stream (an idle writer adds no latency) or
+// when the oldest has waited Linger, else the timer is armed for that.
+// Plans blocked by a call in flight wait for its end, which reschedules
+// them. b.mu is held.
 func (b *Batcher) schedule(g *group) {
 	if b.closed {
 		return // nothing more is flushed
@@ -136,20 +195,27 @@ func (b *Batcher) schedule(g *group) {
 		}
 		return
 	}
-	if g.timer != nil || g.inFlight > 0 || b.freeCount(g, 1) == 0 {
+	if b.freeCount(g, 1) == 0 {
 		return
 	}
-	oldest, newest := g.pending[0], g.pending[0]
+	if g.inFlight > 0 {
+		if 2*len(g.pending) >= b.size && len(g.pending) > 1 && b.complete(g) {
+			b.flush(g)
+			b.schedule(g)
+		}
+		return
+	}
+	if g.timer != nil {
+		return
+	}
+	oldest := g.pending[0]
 	for _, it := range g.pending {
 		if it.since.Before(oldest.since) {
 			oldest = it
 		}
-		if it.plan.Seq > newest.plan.Seq {
-			newest = it
-		}
 	}
 	wait := b.linger - time.Since(oldest.since)
-	if wait <= 0 || newest.plan.Backlog == 0 {
+	if wait <= 0 || g.newest.plan.Backlog == 0 {
 		b.flush(g)
 		b.schedule(g) // g now has a call in flight, or only blocked plans, or none
 		return
@@ -208,7 +274,12 @@ func (b *Batcher) flush(g *group) {
 		}
 		keep = append(keep, it)
 	}
-	g.pending = keep
+	g.pending, g.newest = keep, nil
+	for _, it := range keep {
+		if g.newest == nil || it.plan.Seq > g.newest.plan.Seq {
+			g.newest = it
+		}
+	}
 	if len(take) == 0 {
 		return
 	}

@@ -155,9 +155,14 @@ func (w *writer) addLoop(spec route.Spec, h consume.Handler, cm *consume.Metrics
 // ensureConsumers creates or updates every route's durable consumer.
 func (w *writer) ensureConsumers(ctx context.Context) error {
 	for _, lp := range w.loops {
-		if _, err := stream.EnsureConsumer(ctx, w.deps.JS, lp.opts); err != nil {
+		c, err := stream.EnsureConsumer(ctx, w.deps.JS, lp.opts)
+		if err != nil {
 			return fmt.Errorf("route %s: %w", lp.opts.Name, err)
 		}
+		// Its deliveries from now on are the loop's (one replica of the
+		// writer; with several, each sees gaps, which the batcher gives up
+		// waiting for after the linger).
+		w.batcher.Track(deliveryKey(lp.opts.Stream, lp.opts.Name), c.CachedInfo().Delivered.Consumer)
 	}
 	return nil
 }
