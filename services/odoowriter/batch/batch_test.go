@@ -351,22 +351,31 @@ func TestAnIdleBatcherFlushesAtOnceWhenNothingWaitsInTheStream(t *testing.T) {
 	}
 }
 
-func TestTheNextBatchGrowsWhileACallIsInFlight(t *testing.T) {
-	gate := make(chan struct{})
-	r := &recorder{}
+// firstInFlight submits first (of Seq 1) to a Batcher of size and linger
+// and waits until its call is in flight; the call ends when gate is
+// closed, and its outcome goes to done.
+func firstInFlight(t *testing.T, size int, linger time.Duration, first *plan.Plan) (b *Batcher, r *recorder, gate chan struct{}, done chan error) {
+	t.Helper()
+	gate = make(chan struct{})
+	r = &recorder{}
 	r.outcome = func(plans []*plan.Plan) []error {
 		if plans[0].Seq == 1 {
 			<-gate // Odoo busy with the first call
 		}
 		return make([]error, len(plans))
 	}
-	b := New(r.apply, 100, time.Millisecond, nil)
-	defer b.Close()
-	first := upsert(1, 1)
-	first.Backlog = 0
-	done := make(chan error, 1)
+	b = New(r.apply, size, linger, nil)
+	t.Cleanup(b.Close)
+	done = make(chan error, 1)
 	go func() { done <- b.Submit(context.Background(), first) }()
 	natstest.WaitFor(t, 10*time.Second, "the first call", func() bool { return len(r.snapshot()) == 1 })
+	return b, r, gate, done
+}
+
+func TestTheNextBatchGrowsWhileACallIsInFlight(t *testing.T) {
+	first := upsert(1, 1)
+	first.Backlog = 0
+	b, r, gate, done := firstInFlight(t, 100, time.Millisecond, first)
 	rest := make([]*plan.Plan, 20)
 	for i := range rest {
 		rest[i] = upsert(10+i, uint64(10+i))
@@ -399,24 +408,12 @@ func TestTheNextBatchGrowsWhileACallIsInFlight(t *testing.T) {
 // behind it in Odoo), but not while a delivery before its newest plan has
 // not reached the batcher.
 func TestACompleteHalfBatchGoesBesideTheCallInFlight(t *testing.T) {
-	gate := make(chan struct{})
-	r := &recorder{}
-	r.outcome = func(plans []*plan.Plan) []error {
-		if plans[0].Seq == 1 {
-			<-gate // Odoo busy with the first call
-		}
-		return make([]error, len(plans))
-	}
-	b := New(r.apply, 10, time.Hour, nil)
-	defer b.Close()
-	b.Track("S/r", 0)
 	delivered := func(p *plan.Plan, d uint64) *plan.Plan {
 		p.Backlog, p.Delivery = 0, plan.Delivery{Consumer: "S/r", Seq: d}
 		return p
 	}
-	done := make(chan error, 1)
-	go func() { done <- b.Submit(context.Background(), delivered(upsert(1, 1), 1)) }()
-	natstest.WaitFor(t, 10*time.Second, "the first call", func() bool { return len(r.snapshot()) == 1 })
+	b, r, gate, done := firstInFlight(t, 10, time.Hour, delivered(upsert(1, 1), 1))
+	b.Track("S/r", 1) // the first plan's delivery was accounted before the tracking: it starts after it
 	// Deliveries 3-7 come; 2 is still being mapped.
 	rest := make([]*plan.Plan, 5)
 	for i := range rest {
