@@ -372,34 +372,45 @@ func firstInFlight(t *testing.T, size int, linger time.Duration, first *plan.Pla
 	return b, r, gate, done
 }
 
+// While a call is in flight the next batch keeps growing: below half a
+// batch, and when its consumer is not tracked (a replay's) so that it is
+// never known complete.
 func TestTheNextBatchGrowsWhileACallIsInFlight(t *testing.T) {
-	first := upsert(1, 1)
-	first.Backlog = 0
-	b, r, gate, done := firstInFlight(t, 100, time.Millisecond, first)
-	rest := make([]*plan.Plan, 20)
-	for i := range rest {
-		rest[i] = upsert(10+i, uint64(10+i))
-		rest[i].Backlog = 0
-	}
-	outcome := make(chan []error, 1)
-	go func() { outcome <- submitAll(t, b, rest...) }()
-	// Gives a batcher that lingered only 1ms the chance to send a second
-	// call beside the first.
-	time.Sleep(50 * time.Millisecond)
-	if calls := r.snapshot(); len(calls) != 1 {
-		t.Fatalf("calls while the first was in flight: %v", calls)
-	}
-	close(gate)
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
-	for i, err := range <-outcome {
-		if err != nil {
-			t.Fatalf("plan %d: %v", i, err)
-		}
-	}
-	if calls := r.snapshot(); len(calls) != 2 || len(calls[1]) != 20 {
-		t.Fatalf("calls = %v, want the first alone, then the 20 that came meanwhile together", calls)
+	for _, c := range []struct {
+		name     string
+		size, n  int
+		consumer string
+	}{{"below half a batch", 100, 20, ""}, {"an untracked consumer", 10, 6, "S/replay"}} {
+		t.Run(c.name, func(t *testing.T) {
+			first := upsert(1, 1)
+			first.Backlog = 0
+			b, r, gate, done := firstInFlight(t, c.size, time.Millisecond, first)
+			rest := make([]*plan.Plan, c.n)
+			for i := range rest {
+				rest[i] = upsert(10+i, uint64(10+i))
+				rest[i].Backlog, rest[i].Delivery = 0, plan.Delivery{Consumer: c.consumer, Seq: uint64(2 + i)}
+			}
+			outcome := make(chan []error, 1)
+			go func() { outcome <- submitAll(t, b, rest...) }()
+			// Gives a batcher that lingered only 1ms, or took them for
+			// complete, the chance to send a second call beside the first.
+			time.Sleep(50 * time.Millisecond)
+			if calls := r.snapshot(); len(calls) != 1 {
+				t.Fatalf("calls while the first was in flight: %v", calls)
+			}
+			close(gate)
+			if err := <-done; err != nil {
+				t.Fatal(err)
+			}
+			for i, err := range <-outcome {
+				if err != nil {
+					t.Fatalf("plan %d: %v", i, err)
+				}
+			}
+			if calls := r.snapshot(); len(calls) != 2 || len(calls[1]) != c.n {
+				t.Fatalf("calls = %v, want the first alone, then the %d that came meanwhile together", calls, c.n)
+			}
+		})
 	}
 }
 

@@ -111,14 +111,12 @@ func (b *Batcher) account(d plan.Delivery) bool {
 // complete reports whether nothing more is on its way for g's pending
 // plans: nothing waited in the stream behind the newest when it was
 // delivered, and every delivery before it has reached the batcher (a gap
-// open for longer than the linger is given up on). b.mu is held.
+// open for longer than the linger is given up on). A plan of a consumer
+// not tracked (a replay's, or none) is never known complete. b.mu is held.
 func (b *Batcher) complete(g *group) bool {
 	p := g.newest.plan
-	if p.Backlog > 0 {
-		return false
-	}
 	t := b.delivered[p.Delivery.Consumer]
-	return t == nil || p.Delivery.Seq == 0 || t.through(p.Delivery.Seq, time.Now(), b.linger)
+	return p.Backlog == 0 && t != nil && p.Delivery.Seq > 0 && t.through(p.Delivery.Seq, time.Now(), b.linger)
 }
 
 // Submit adds p to its group and waits for its outcome, or for ctx. A
