@@ -1,9 +1,12 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"slices"
 	"strings"
+	"time"
 
 	"github.com/insightpulse/pulsehub/odoo"
 	"github.com/insightpulse/pulsehub/odoo/odootest"
@@ -82,7 +85,7 @@ func runWriter(ctx context.Context, o Options, r *Report) error {
 			}
 			p.Hub, p.Ceiling = append(p.Hub, hub), append(p.Ceiling, ceiling)
 			w.Burst[tr] = append(w.Burst[tr], burst.PerSecond)
-			fmt.Fprintf(o.Log, "  round %d %s: hub %s; ceiling %s; burst %s\n", round+1, tr, hub, ceiling, burst)
+			fmt.Fprintf(o.Log, "  round %d %s: hub %s; ceiling %s; burst %s\n  the hub's calls (start, end from the writer's start):\n%s", round+1, tr, hub, ceiling, burst, indent(hub.Timeline(), "    "))
 		}
 	}
 	for i, tr := range transports {
@@ -136,6 +139,35 @@ func (w *WriterRow) curve(ctx context.Context, o Options, records int, transport
 	return nil
 }
 
+// medianRound is the round whose hub/ceiling ratio is the median.
+func (p WriterProtocol) medianRound() int {
+	idx := make([]int, len(p.Hub))
+	for i := range idx {
+		idx[i] = i
+	}
+	ratio := func(i int) float64 { return p.Hub[i].PerSecond / p.Ceiling[i].PerSecond }
+	slices.SortFunc(idx, func(x, y int) int { return cmp.Compare(ratio(x), ratio(y)) })
+	return idx[len(idx)/2]
+}
+
+// upsertBound is the best hub/ceiling ratio of records upserts in batches
+// on Odoo costing l, nothing else taking time: the ceiling is an
+// authentication and one create; the hub an authentication, and a
+// search_read (finding nothing) and a create per batch.
+func upsertBound(l odootest.Latency, records, batches int) float64 {
+	work := time.Duration(records) * l.PerRecord
+	ceiling := 2*l.PerCall + work
+	hub := l.PerCall + time.Duration(2*max(batches, 1))*l.PerCall + work
+	return ceiling.Seconds() / hub.Seconds()
+}
+
+func indent(s, prefix string) string {
+	if s == "" {
+		return ""
+	}
+	return prefix + strings.ReplaceAll(strings.TrimSuffix(s, "\n"), "\n", "\n"+prefix) + "\n"
+}
+
 func (p WriterProtocol) medians(burst []float64) WriterMedians {
 	var hub, ceiling, ratios []float64
 	for i := range p.Hub {
@@ -155,12 +187,15 @@ func writerMarkdown(b *strings.Builder, w WriterRow) {
 	fmt.Fprintf(b, "\n### 2. Writer vs Odoo's ceiling: %d res.partner upserts on the fake costing what Odoo 19 does (%s per call + %s per record written, %s per record read, one call at a time)\n\n",
 		w.Records, l.PerCall, l.PerRecord, l.PerRead)
 	fmt.Fprintf(b, "Medians of %d alternating rounds. Hub: the upserts wait in the stream and the writer starts (it authenticates); ceiling: a new client authenticates and sends one `create` with a list of all of them; burst: they arrive at once at a running writer (timed from the first publish).\n\n", w.Rounds)
-	b.WriteString("| transport | hub records/s | Odoo's ceiling records/s | hub/ceiling (target ≥ 0.9) | burst records/s | burst/ceiling | one call per record | hub/one-by-one | hub batches (calls) |\n|---|---|---|---|---|---|---|---|---|\n")
+	b.WriteString("| transport | hub records/s | Odoo's ceiling records/s | hub/ceiling (target ≥ 0.9) | burst records/s | burst/ceiling | one call per record | hub/one-by-one | hub batches (calls) | bound of that many batches | Odoo idle in the hub's run: before / between / after its calls |\n|---|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, p := range w.Protocols {
 		m := w.Rates[p.Transport]
-		last := p.Hub[len(p.Hub)-1]
-		fmt.Fprintf(b, "| %s | %.0f | %.0f | %.2f | %.0f | %.2f | %.0f | %.1f× | %d (%d) |\n", p.Transport, m.Hub, m.Ceiling, m.Ratio, m.Burst, m.BurstRatio, m.OneByOne, m.Speedup, last.Batches, last.OdooCalls)
+		mid := p.Hub[p.medianRound()]
+		fmt.Fprintf(b, "| %s | %.0f | %.0f | %.2f | %.0f | %.2f | %.0f | %.1f× | %d (%d) | %.3f | %s / %s / %s |\n", p.Transport, m.Hub, m.Ceiling, m.Ratio, m.Burst, m.BurstRatio, m.OneByOne, m.Speedup,
+			mid.Batches, mid.OdooCalls, upsertBound(w.Latency, w.Records, mid.Batches), ms(mid.Idle.Before), ms(mid.Idle.Between), ms(mid.Idle.After))
 	}
+	fmt.Fprintf(b, "\nThe bound: what the model charges Odoo for the ceiling (an authentication, one `create` of %d) over what it charges for the hub's upserts in that many batches (an authentication, a `search_read` and a `create` per batch; the searches find nothing), with no time lost anywhere else: 1 batch %.3f, 2 batches %.3f, 3 batches %.3f. Odoo idle: from the writer's start to Odoo's first call, summed between its calls, and from its last answer to the last acknowledgement (the round with the median ratio).\n",
+		w.Records, upsertBound(w.Latency, w.Records, 1), upsertBound(w.Latency, w.Records, 2), upsertBound(w.Latency, w.Records, 3))
 	b.WriteString("\nRecords/s vs batch size (Odoo alone: creates of that many records per call; hub: the writer with that batch_size, upserts):\n\n| transport | batch | records | Odoo alone records/s | hub records/s | hub/Odoo alone |\n|---|---|---|---|---|---|\n")
 	for _, c := range w.Curve {
 		fmt.Fprintf(b, "| %s | %d | %d | %.0f | %.0f | %.2f |\n", c.Transport, c.Batch, c.Odoo.Records, c.Odoo.PerSecond, c.Hub.PerSecond, c.Hub.PerSecond/c.Odoo.PerSecond)

@@ -95,12 +95,12 @@ func (s *Server) Connections() int {
 	return s.conns
 }
 
-// ResetCounters zeroes Calls, CallsFor, MaxConcurrent, Connections and
-// Busy.
+// ResetCounters zeroes Calls, CallsFor, MaxConcurrent, Connections, Busy
+// and Served.
 func (s *Server) ResetCounters() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.calls, s.maxInFlight, s.conns, s.busy = map[string]int{}, s.inFlight, 0, 0
+	s.calls, s.maxInFlight, s.conns, s.busy, s.served = map[string]int{}, s.inFlight, 0, 0, nil
 }
 
 // Busy is how long a Serial fake has been serving calls (its one call
@@ -111,6 +111,16 @@ func (s *Server) Busy() time.Duration {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.busy
+}
+
+// Served lists the calls a Serial fake served since it started or
+// ResetCounters (the first 10,000), in the order they took their turn:
+// with Busy, where Odoo waited for its client — before the first call,
+// between calls, after the last.
+func (s *Server) Served() []ServedCall {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.served)
 }
 
 // Records snapshots a model's records by ascending id, as read with

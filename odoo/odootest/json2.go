@@ -27,7 +27,7 @@ func (s *Server) serveJSON2(w http.ResponseWriter, r *http.Request) {
 	ended := false
 	defer func() {
 		if !ended {
-			s.end(lat)
+			s.end(lat, model, method, 0)
 		}
 	}()
 	if fail != nil && s.injectHTTP(w, r, *fail) {
@@ -35,7 +35,7 @@ func (s *Server) serveJSON2(w http.ResponseWriter, r *http.Request) {
 	}
 	result, n, oerr := s.json2Call(r, body, readErr, model, method, fail)
 	s.spend(r.Context(), began, lat.of(method, n))
-	s.end(lat)
+	s.end(lat, model, method, n)
 	ended = true
 	if oerr != nil {
 		status, body := oerr.json2Error()

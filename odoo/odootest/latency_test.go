@@ -71,3 +71,38 @@ func TestSerialCallsQueueBehindTheOneBeingServed(t *testing.T) {
 		})
 	}
 }
+
+// Served lists a Serial fake's calls in the order it served them, one
+// after the other, with the records each touched; ResetCounters empties it.
+func TestServedListsTheCallsOneAfterTheOther(t *testing.T) {
+	for _, transport := range []string{odoo.TransportXMLRPC, odoo.TransportJSON2} {
+		t.Run(transport, func(t *testing.T) {
+			s := New(t, WithLatency(Latency{PerCall: time.Millisecond, Serial: true}))
+			c, err := odoo.New(s.Config(transport))
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx := context.Background()
+			if _, err := c.Create(ctx, "res.partner", []map[string]any{{"name": "a"}, {"name": "b"}}); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := c.ExecuteKW(ctx, "res.partner", "search_read", []any{[]any{}}, map[string]any{"fields": []any{"name"}}); err != nil {
+				t.Fatal(err)
+			}
+			got := s.Served()
+			if len(got) != 3 || got[1].Model != "res.partner" || got[1].Method != "create" || got[1].Records != 2 ||
+				got[2].Method != "search_read" || got[2].Records != 5 {
+				t.Fatalf("served %+v", got)
+			}
+			for i, c := range got {
+				if c.End.Sub(c.Start) < time.Millisecond || i > 0 && c.Start.Before(got[i-1].End) {
+					t.Errorf("call %d (%s) ran from %s to %s, the one before ended at %s", i, c.Method, c.Start, c.End, got[max(i-1, 0)].End)
+				}
+			}
+			s.ResetCounters()
+			if n := len(s.Served()); n != 0 {
+				t.Fatalf("%d calls served after ResetCounters", n)
+			}
+		})
+	}
+}

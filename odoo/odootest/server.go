@@ -98,7 +98,19 @@ type Server struct {
 	turn   chan struct{} // held by the call being served when Latency.Serial
 	turnAt time.Time     // when the call holding turn took it; guarded by mu
 	busy   time.Duration // time turns were held since the counters were reset; guarded by mu
+	served []ServedCall  // the turns taken since the counters were reset, at most maxServed; guarded by mu
 }
+
+// ServedCall is one call a Serial fake served: when it took its turn and
+// gave it back, and how many records it touched.
+type ServedCall struct {
+	Model, Method string
+	Records       int
+	Start, End    time.Time
+}
+
+// maxServed bounds the calls Served remembers.
+const maxServed = 10000
 
 // user is an Odoo user who can log in.
 type user struct {
@@ -199,7 +211,7 @@ func (s *Server) Reset() {
 	s.seed()
 	s.users = map[int64]*user{AdminUID: {uid: AdminUID, login: AdminLogin, password: AdminPassword, keys: []string{AdminAPIKey}}}
 	s.failures, s.latency, s.dbDown = nil, s.opts.latency, false
-	s.calls, s.maxInFlight, s.conns, s.busy = map[string]int{}, s.inFlight, 0, 0
+	s.calls, s.maxInFlight, s.conns, s.busy, s.served = map[string]int{}, s.inFlight, 0, 0, nil
 	if err := s.lis.setDown(false); err != nil {
 		panic(fmt.Sprintf("odootest: listen again: %v", err))
 	}
@@ -268,16 +280,21 @@ func (s *Server) begin(ctx context.Context, model, method string) (fail *Failure
 	case <-s.closing:
 	}
 	lat.Serial = false // no turn to give back
-	s.end(lat)
+	s.end(lat, model, method, 0)
 	return nil, lat, false
 }
 
-// end ends a call begun with begin, giving back its turn.
-func (s *Server) end(lat Latency) {
+// end ends a call of model.method begun with begin, which touched n
+// records, giving back its turn.
+func (s *Server) end(lat Latency, model, method string, n int) {
 	s.mu.Lock()
 	s.inFlight--
 	if lat.Serial {
-		s.busy += time.Since(s.turnAt)
+		now := time.Now()
+		s.busy += now.Sub(s.turnAt)
+		if len(s.served) < maxServed {
+			s.served = append(s.served, ServedCall{Model: model, Method: method, Records: n, Start: s.turnAt, End: now})
+		}
 	}
 	s.mu.Unlock()
 	if lat.Serial {

@@ -43,7 +43,7 @@ func (s *Server) serveXMLRPC(w http.ResponseWriter, r *http.Request) {
 	ended := false
 	defer func() {
 		if !ended {
-			s.end(lat)
+			s.end(lat, model, ormMethod, 0)
 		}
 	}()
 	if fail != nil && s.injectHTTP(w, r, *fail) {
@@ -55,7 +55,7 @@ func (s *Server) serveXMLRPC(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case fail != nil && fail.Kind == FailFault:
 		s.spend(r.Context(), began, lat.PerCall)
-		s.end(lat)
+		s.end(lat, model, ormMethod, 0)
 		ended = true
 		writeXMLRPC(w, xmlrpcFault(fail.Code, fail.String), false)
 		return
@@ -69,7 +69,7 @@ func (s *Server) serveXMLRPC(w http.ResponseWriter, r *http.Request) {
 		oerr = &odooError{class: "KeyError", message: pyRepr(method)}
 	}
 	s.spend(r.Context(), began, lat.of(ormMethod, n))
-	s.end(lat)
+	s.end(lat, model, ormMethod, n)
 	ended = true
 	if oerr != nil {
 		writeXMLRPC(w, xmlrpcFault(oerr.xmlrpcFault()), false)

@@ -351,45 +351,105 @@ func TestAnIdleBatcherFlushesAtOnceWhenNothingWaitsInTheStream(t *testing.T) {
 	}
 }
 
-func TestTheNextBatchGrowsWhileACallIsInFlight(t *testing.T) {
-	gate := make(chan struct{})
-	r := &recorder{}
+// firstInFlight submits first (of Seq 1) to a Batcher of size and linger
+// and waits until its call is in flight; the call ends when gate is
+// closed, and its outcome goes to done.
+func firstInFlight(t *testing.T, size int, linger time.Duration, first *plan.Plan) (b *Batcher, r *recorder, gate chan struct{}, done chan error) {
+	t.Helper()
+	gate = make(chan struct{})
+	r = &recorder{}
 	r.outcome = func(plans []*plan.Plan) []error {
 		if plans[0].Seq == 1 {
 			<-gate // Odoo busy with the first call
 		}
 		return make([]error, len(plans))
 	}
-	b := New(r.apply, 100, time.Millisecond, nil)
-	defer b.Close()
-	first := upsert(1, 1)
-	first.Backlog = 0
-	done := make(chan error, 1)
+	b = New(r.apply, size, linger, nil)
+	t.Cleanup(b.Close)
+	done = make(chan error, 1)
 	go func() { done <- b.Submit(context.Background(), first) }()
 	natstest.WaitFor(t, 10*time.Second, "the first call", func() bool { return len(r.snapshot()) == 1 })
-	rest := make([]*plan.Plan, 20)
+	return b, r, gate, done
+}
+
+// While a call is in flight the next batch keeps growing: below half a
+// batch, and when its consumer is not tracked (a replay's) so that it is
+// never known complete.
+func TestTheNextBatchGrowsWhileACallIsInFlight(t *testing.T) {
+	for _, c := range []struct {
+		name     string
+		size, n  int
+		consumer string
+	}{{"below half a batch", 100, 20, ""}, {"an untracked consumer", 10, 6, "S/replay"}} {
+		t.Run(c.name, func(t *testing.T) {
+			first := upsert(1, 1)
+			first.Backlog = 0
+			b, r, gate, done := firstInFlight(t, c.size, time.Millisecond, first)
+			rest := make([]*plan.Plan, c.n)
+			for i := range rest {
+				rest[i] = upsert(10+i, uint64(10+i))
+				rest[i].Backlog, rest[i].Delivery = 0, plan.Delivery{Consumer: c.consumer, Seq: uint64(2 + i)}
+			}
+			outcome := make(chan []error, 1)
+			go func() { outcome <- submitAll(t, b, rest...) }()
+			// Gives a batcher that lingered only 1ms, or took them for
+			// complete, the chance to send a second call beside the first.
+			time.Sleep(50 * time.Millisecond)
+			if calls := r.snapshot(); len(calls) != 1 {
+				t.Fatalf("calls while the first was in flight: %v", calls)
+			}
+			close(gate)
+			if err := <-done; err != nil {
+				t.Fatal(err)
+			}
+			for i, err := range <-outcome {
+				if err != nil {
+					t.Fatalf("plan %d: %v", i, err)
+				}
+			}
+			if calls := r.snapshot(); len(calls) != 2 || len(calls[1]) != c.n {
+				t.Fatalf("calls = %v, want the first alone, then the %d that came meanwhile together", calls, c.n)
+			}
+		})
+	}
+}
+
+// A batch at least half full that nothing more is on its way for goes
+// while the call before it is still in flight (its calls then queue
+// behind it in Odoo), but not while a delivery before its newest plan has
+// not reached the batcher.
+func TestACompleteHalfBatchGoesBesideTheCallInFlight(t *testing.T) {
+	delivered := func(p *plan.Plan, d uint64) *plan.Plan {
+		p.Backlog, p.Delivery = 0, plan.Delivery{Consumer: "S/r", Seq: d}
+		return p
+	}
+	b, r, gate, done := firstInFlight(t, 10, time.Hour, delivered(upsert(1, 1), 1))
+	b.Track("S/r", 1) // the first plan's delivery was accounted before the tracking: it starts after it
+	// Deliveries 3-7 come; 2 is still being mapped.
+	rest := make([]*plan.Plan, 5)
 	for i := range rest {
-		rest[i] = upsert(10+i, uint64(10+i))
-		rest[i].Backlog = 0
+		rest[i] = delivered(upsert(10+i, uint64(10+i)), uint64(3+i))
 	}
 	outcome := make(chan []error, 1)
 	go func() { outcome <- submitAll(t, b, rest...) }()
-	// Gives a batcher that lingered only 1ms the chance to send a second
-	// call beside the first.
-	time.Sleep(50 * time.Millisecond)
+	natstest.WaitFor(t, 10*time.Second, "five plans pending", func() bool {
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		g := b.groups[rest[0].BatchKey()]
+		return g != nil && len(g.pending) == 5
+	})
 	if calls := r.snapshot(); len(calls) != 1 {
-		t.Fatalf("calls while the first was in flight: %v", calls)
+		t.Fatalf("calls while delivery 2 was on its way: %v", calls)
+	}
+	b.Passed(plan.Delivery{Consumer: "S/r", Seq: 2}) // filtered out: no plan
+	natstest.WaitFor(t, 10*time.Second, "the second call beside the first", func() bool { return len(r.snapshot()) == 2 })
+	if calls := r.snapshot(); len(calls[1]) != 5 {
+		t.Fatalf("calls = %v, want the five plans together", calls)
 	}
 	close(gate)
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
-	for i, err := range <-outcome {
+	for _, err := range append(<-outcome, <-done) {
 		if err != nil {
-			t.Fatalf("plan %d: %v", i, err)
+			t.Fatal(err)
 		}
-	}
-	if calls := r.snapshot(); len(calls) != 2 || len(calls[1]) != 20 {
-		t.Fatalf("calls = %v, want the first alone, then the 20 that came meanwhile together", calls)
 	}
 }

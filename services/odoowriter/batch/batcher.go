@@ -45,25 +45,28 @@ type Batcher struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
-	mu     sync.Mutex
-	closed bool // Close was called: nothing more is flushed
-	groups map[string]*group
-	busy   map[string]int // conflict → plans in calls now
-	latest *latest
+	mu        sync.Mutex
+	closed    bool // Close was called: nothing more is flushed
+	groups    map[string]*group
+	busy      map[string]int         // conflict → plans in calls now
+	delivered map[string]*deliveries // by plan.Delivery.Consumer: which deliveries reached the batcher
+	latest    *latest
 }
 
 type group struct {
 	key      string
 	pending  []*item
+	newest   *item // the pending plan latest in its stream
 	timer    *time.Timer
 	inFlight int // this group's calls in flight now
 }
 
 type item struct {
-	plan  *plan.Plan
-	since time.Time
-	done  chan error        // buffered: the flush never blocks on a handler that left
-	trace trace.SpanContext // the submitting message's span, which the batch's span links to
+	plan      *plan.Plan
+	conflicts []string // plan.Conflicts(), worked out once, before the lock
+	since     time.Time
+	done      chan error        // buffered: the flush never blocks on a handler that left
+	trace     trace.SpanContext // the submitting message's span, which the batch's span links to
 }
 
 // New returns a Batcher flushing at size plans (at least 1) or after
@@ -71,14 +74,56 @@ type item struct {
 func New(apply ApplyFunc, size int, linger time.Duration, observe Observer) *Batcher {
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Batcher{apply: apply, size: max(size, 1), linger: linger, observe: observe, ctx: ctx, cancel: cancel,
-		groups: map[string]*group{}, busy: map[string]int{}, latest: newLatest()}
+		groups: map[string]*group{}, busy: map[string]int{}, delivered: map[string]*deliveries{}, latest: newLatest()}
+}
+
+// Track makes the batcher account for the deliveries of consumer (a
+// plan.Delivery's Consumer) after delivered, its last delivery before the
+// writer started: a batch is complete only once every delivery up to its
+// newest plan's has reached the batcher, as a plan (Submit) or as a
+// message that gave none (Passed).
+func (b *Batcher) Track(consumer string, delivered uint64) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.delivered[consumer] = newDeliveries(delivered + 1)
+}
+
+// Passed says that delivery d reached the batcher without a plan (its
+// message was filtered out or failed to map).
+func (b *Batcher) Passed(d plan.Delivery) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.account(d) {
+		b.reschedule() // a batch may have waited for it
+	}
+}
+
+// account records a delivery; true if it is tracked. b.mu is held.
+func (b *Batcher) account(d plan.Delivery) bool {
+	t := b.delivered[d.Consumer]
+	if t == nil || d.Seq == 0 {
+		return false
+	}
+	t.account(d.Seq, time.Now())
+	return true
+}
+
+// complete reports whether nothing more is on its way for g's pending
+// plans: nothing waited in the stream behind the newest when it was
+// delivered, and every delivery before it has reached the batcher (a gap
+// open for longer than the linger is given up on). A plan of a consumer
+// not tracked (a replay's, or none) is never known complete. b.mu is held.
+func (b *Batcher) complete(g *group) bool {
+	p := g.newest.plan
+	t := b.delivered[p.Delivery.Consumer]
+	return p.Backlog == 0 && t != nil && p.Delivery.Seq > 0 && t.through(p.Delivery.Seq, time.Now(), b.linger)
 }
 
 // Submit adds p to its group and waits for its outcome, or for ctx. A
 // handler that stops waiting leaves its plan in the batch: it may still
 // be written, which a redelivery then finds (writes are idempotent).
 func (b *Batcher) Submit(ctx context.Context, p *plan.Plan) error {
-	it := &item{plan: p, since: time.Now(), done: make(chan error, 1), trace: trace.SpanContextFromContext(ctx)}
+	it := &item{plan: p, conflicts: p.Conflicts(), since: time.Now(), done: make(chan error, 1), trace: trace.SpanContextFromContext(ctx)}
 	b.mu.Lock()
 	key := p.BatchKey()
 	g := b.groups[key]
@@ -87,7 +132,14 @@ func (b *Batcher) Submit(ctx context.Context, p *plan.Plan) error {
 		b.groups[key] = g
 	}
 	g.pending = append(g.pending, it)
-	b.schedule(g)
+	if g.newest == nil || p.Seq > g.newest.plan.Seq {
+		g.newest = it
+	}
+	if b.account(p.Delivery) {
+		b.reschedule() // another group may have waited for this delivery
+	} else {
+		b.schedule(g)
+	}
 	b.mu.Unlock()
 	select {
 	case err := <-it.done:
@@ -114,11 +166,17 @@ func (b *Batcher) Close() {
 	b.wg.Wait()
 }
 
-// schedule flushes g while a full batch of free plans is pending; then,
-// if no call of g is in flight, flushes the free plans left at once when
-// nothing more waits in the stream or the oldest has waited Linger, else
-// arms the timer for that. A call in flight, and plans blocked by one,
-// wait for its end, which reschedules them. b.mu is held.
+// schedule flushes g while a full batch of free plans is pending. Then,
+// with a call of g in flight, the free plans left keep waiting for more,
+// unless they fill half a batch and nothing more is on its way (complete):
+// those go at once, so that on an Odoo serving one call at a time their
+// calls queue behind the one in flight and the client's work on them
+// (encoding, reading the answers) overlaps Odoo's, instead of Odoo waiting
+// for it between batches. With none in flight, they go at once when
+// nothing more waits in the stream (an idle writer adds no latency) or
+// when the oldest has waited Linger, else the timer is armed for that.
+// Plans blocked by a call in flight wait for its end, which reschedules
+// them. b.mu is held.
 func (b *Batcher) schedule(g *group) {
 	if b.closed {
 		return // nothing more is flushed
@@ -135,20 +193,27 @@ func (b *Batcher) schedule(g *group) {
 		}
 		return
 	}
-	if g.timer != nil || g.inFlight > 0 || b.freeCount(g, 1) == 0 {
+	if b.freeCount(g, 1) == 0 {
 		return
 	}
-	oldest, newest := g.pending[0], g.pending[0]
+	if g.inFlight > 0 {
+		if 2*len(g.pending) >= b.size && len(g.pending) > 1 && b.complete(g) {
+			b.flush(g)
+			b.schedule(g)
+		}
+		return
+	}
+	if g.timer != nil {
+		return
+	}
+	oldest := g.pending[0]
 	for _, it := range g.pending {
 		if it.since.Before(oldest.since) {
 			oldest = it
 		}
-		if it.plan.Seq > newest.plan.Seq {
-			newest = it
-		}
 	}
 	wait := b.linger - time.Since(oldest.since)
-	if wait <= 0 || newest.plan.Backlog == 0 {
+	if wait <= 0 || g.newest.plan.Backlog == 0 {
 		b.flush(g)
 		b.schedule(g) // g now has a call in flight, or only blocked plans, or none
 		return
@@ -166,7 +231,7 @@ func (b *Batcher) schedule(g *group) {
 func (b *Batcher) freeCount(g *group, limit int) int {
 	n := 0
 	for _, it := range g.pending {
-		if b.free(it.plan) {
+		if b.free(it) {
 			if n++; n >= limit {
 				break
 			}
@@ -175,8 +240,8 @@ func (b *Batcher) freeCount(g *group, limit int) int {
 	return n
 }
 
-func (b *Batcher) free(p *plan.Plan) bool {
-	for _, c := range p.Conflicts() {
+func (b *Batcher) free(it *item) bool {
+	for _, c := range it.conflicts {
 		if b.busy[c] > 0 {
 			return false
 		}
@@ -194,20 +259,25 @@ func (b *Batcher) flush(g *group) {
 	claimed := map[string]bool{} // conflicts taken by this batch: several plans of one record may share it
 	slices.SortStableFunc(g.pending, func(x, y *item) int { return cmp.Compare(x.plan.Seq, y.plan.Seq) })
 	for _, it := range g.pending {
-		if b.free(it.plan) && b.latest.stale(it.plan) {
+		if b.free(it) && b.latest.stale(it.plan, it.conflicts) {
 			it.done <- nil // a later event of the record is written already
 			continue
 		}
-		if len(take) < b.size && b.freeOrOurs(it.plan, claimed) {
+		if len(take) < b.size && b.freeOrOurs(it, claimed) {
 			take = append(take, it)
-			for _, c := range it.plan.Conflicts() {
+			for _, c := range it.conflicts {
 				claimed[c] = true
 			}
 			continue
 		}
 		keep = append(keep, it)
 	}
-	g.pending = keep
+	g.pending, g.newest = keep, nil
+	for _, it := range keep {
+		if g.newest == nil || it.plan.Seq > g.newest.plan.Seq {
+			g.newest = it
+		}
+	}
 	if len(take) == 0 {
 		return
 	}
@@ -218,9 +288,12 @@ func (b *Batcher) flush(g *group) {
 	b.wg.Add(1)
 	go func() {
 		defer b.wg.Done()
-		b.run(take)
+		errs := b.run(take)
+		// The group's next batch goes first, its handlers are told after:
+		// on an Odoo serving one call at a time, the next batch's first call
+		// then reaches it while this batch's messages are being acknowledged,
+		// instead of after.
 		b.mu.Lock()
-		defer b.mu.Unlock()
 		for c := range claimed {
 			if b.busy[c]--; b.busy[c] == 0 {
 				delete(b.busy, c)
@@ -228,11 +301,15 @@ func (b *Batcher) flush(g *group) {
 		}
 		g.inFlight--
 		b.reschedule()
+		b.mu.Unlock()
+		for i, it := range take {
+			it.done <- errs[i]
+		}
 	}()
 }
 
-func (b *Batcher) freeOrOurs(p *plan.Plan, claimed map[string]bool) bool {
-	for _, c := range p.Conflicts() {
+func (b *Batcher) freeOrOurs(it *item, claimed map[string]bool) bool {
+	for _, c := range it.conflicts {
 		if b.busy[c] > 0 && !claimed[c] {
 			return false
 		}
@@ -248,8 +325,8 @@ func (b *Batcher) reschedule() {
 	}
 }
 
-// run applies one batch and hands each handler its outcome.
-func (b *Batcher) run(items []*item) {
+// run applies one batch and returns each plan's outcome.
+func (b *Batcher) run(items []*item) []error {
 	plans := make([]*plan.Plan, len(items))
 	for i, it := range items {
 		plans[i] = it.plan
@@ -258,7 +335,5 @@ func (b *Batcher) run(items []*item) {
 	errs := b.applyAll(ctx, plans)
 	endBatchSpan(span, errs)
 	b.latest.done(plans, errs)
-	for i, it := range items {
-		it.done <- errs[i]
-	}
+	return errs
 }

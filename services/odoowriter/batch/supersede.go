@@ -41,14 +41,13 @@ func tracked(p *plan.Plan) bool {
 }
 
 // stale reports whether a later plan of p's route already wrote every
-// field of p on each of its records.
-func (l *latest) stale(p *plan.Plan) bool {
+// field of p on each of its records (conflicts: p.Conflicts()).
+func (l *latest) stale(p *plan.Plan, conflicts []string) bool {
 	if !tracked(p) {
 		return false
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	conflicts := p.Conflicts()
 	for _, c := range conflicts {
 		a, ok := l.cur[p.Route+"\x00"+c]
 		if !ok {

@@ -32,7 +32,15 @@ type Plan struct {
 	Context     map[string]any         // Odoo context for the calls; nil = none
 	Seq         uint64                 // the message's stream sequence: later plans win inside a batch
 	Backlog     uint64                 // messages still waiting for the route's consumer when this one was delivered (JetStream's pending count): the batcher lingers only while more are coming
+	Delivery    Delivery               // which delivery of which consumer the message was: the batcher waits for the ones before it
 	Correlation string                 // the event's correlation id, for log lines about this plan
+}
+
+// Delivery is a message's place among its consumer's deliveries
+// (JetStream numbers them without gaps); zero when unknown.
+type Delivery struct {
+	Consumer string // stream and consumer, "GITHUB/route-name"
+	Seq      uint64 // the consumer sequence
 }
 
 // Key is an upsert's key: the field and the value it must equal.

@@ -16,7 +16,7 @@ import (
 // Config is the `odoowriter:` section of the hub config.
 type Config struct {
 	HTTP          service.HTTPConfig `yaml:"http"`           // GET /health, /health/odoo and /metrics; default listen 127.0.0.1:8081
-	BatchSize     int                `yaml:"batch_size"`     // most plans written in one Odoo call; default 1000 (1 = one call per event). Batches grow up to it with the backlog: while a batch is in Odoo the next one fills
+	BatchSize     int                `yaml:"batch_size"`     // most plans written in one Odoo call; default 2000 (1 = one call per event). Batches grow up to it with the backlog: while a batch is in Odoo the next one fills
 	Linger        time.Duration      `yaml:"linger"`         // how long the first plan of a batch waits for more while more wait in the stream and Odoo is idle; default 20ms. With nothing waiting a plan goes at once
 	Concurrency   int                `yaml:"concurrency"`    // messages in flight per route whose own concurrency is unset; default 0 = 2 × batch_size, so the next full batch forms while one is in Odoo
 	Instance      string             `yaml:"instance"`       // the Odoo instance of routes that name none and of odoo-cmd commands; default "default"
@@ -44,11 +44,11 @@ type CmdRoute struct {
 
 // Defaults of Config.
 const (
-	DefaultBatchSize = 1000
+	DefaultBatchSize = 2000
 	DefaultLinger    = 20 * time.Millisecond
 )
 
-// DefaultConfig listens on 127.0.0.1:8081 and batches up to 1000 plans,
+// DefaultConfig listens on 127.0.0.1:8081 and batches up to 2000 plans,
 // lingering up to 20ms while more wait in the stream.
 func DefaultConfig() Config {
 	return Config{

@@ -21,7 +21,7 @@ func TestDefaultConfigIsValidAndIdle(t *testing.T) {
 	if ps := c.Validate("odoowriter"); len(ps) != 0 {
 		t.Fatalf("problems: %v", ps)
 	}
-	if c.BatchSize != 1000 || c.Linger != 20*time.Millisecond || c.concurrency() != 2000 || c.Instance != "default" ||
+	if c.BatchSize != 2000 || c.Linger != 20*time.Millisecond || c.concurrency() != 4000 || c.Instance != "default" ||
 		!c.CmdRoute.Enabled || c.HTTP.Listen != "127.0.0.1:8081" {
 		t.Fatalf("defaults = %+v", c)
 	}

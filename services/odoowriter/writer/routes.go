@@ -78,9 +78,10 @@ func routeHandler(m *plan.Mapper, b *batch.Batcher, g gate) consume.Handler {
 			return m.Plan(ctx, in, eventID(msg), msg.Seq())
 		})
 		if err != nil || p == nil {
+			b.Passed(delivery(msg))
 			return wrap(msg, err)
 		}
-		p.Correlation, p.Backlog = msg.Event.Correlation(), backlog(msg)
+		p.Correlation, p.Backlog, p.Delivery = msg.Event.Correlation(), backlog(msg), delivery(msg)
 		return wrap(msg, b.Submit(ctx, p))
 	}
 }
@@ -99,9 +100,10 @@ func cmdHandler(instance string, b *batch.Batcher, g gate) consume.Handler {
 			return plan.FromCommand(msg.Subject(), msg.Event.ContentType, msg.Data(), eventID(msg), msg.Seq(), instance)
 		})
 		if err != nil {
+			b.Passed(delivery(msg))
 			return wrap(msg, err)
 		}
-		p.Correlation, p.Backlog = msg.Event.Correlation(), backlog(msg)
+		p.Correlation, p.Backlog, p.Delivery = msg.Event.Correlation(), backlog(msg), delivery(msg)
 		return wrap(msg, b.Submit(ctx, p))
 	}
 }
@@ -114,6 +116,16 @@ func backlog(msg *consume.Msg) uint64 {
 	}
 	return msg.Meta.NumPending
 }
+
+// delivery is msg's place among its consumer's deliveries.
+func delivery(msg *consume.Msg) plan.Delivery {
+	if msg.Meta == nil {
+		return plan.Delivery{}
+	}
+	return plan.Delivery{Consumer: deliveryKey(msg.Meta.Stream, msg.Meta.Consumer), Seq: msg.Meta.Sequence.Consumer}
+}
+
+func deliveryKey(stream, consumer string) string { return stream + "/" + consumer }
 
 // eventID is what the external id of a create is derived from: the
 // event's id (kept by redeliveries, replays and DLQ requeues), or, for a

@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sort"
+	"sync"
 
 	"github.com/insightpulse/pulsehub/events/consume"
 	"github.com/insightpulse/pulsehub/events/route"
@@ -70,6 +71,7 @@ type writer struct {
 	clients map[string]*odoo.Client
 	batcher *batch.Batcher
 	loops   []*loop
+	used    []string // the instances routes write to, by name
 }
 
 // loop is one route's consume loop and its consumer.
@@ -106,13 +108,40 @@ func newWriter(deps service.Deps, cfg Config, log *slog.Logger) (*writer, error)
 	w.batcher = batch.New(applier.Apply, cfg.BatchSize, cfg.Linger, newBatchMetrics(deps.Registry).observe)
 	cm := consume.NewMetrics(deps.Registry)
 	g := newGate() // shared by every route: the cores are
+	used := map[string]bool{}
 	for _, m := range mappers {
 		w.addLoop(m.spec, routeHandler(m.mapper, w.batcher, g), cm)
+		used[m.mapper.Instance()] = true
 	}
 	if cfg.CmdRoute.Enabled {
 		w.addLoop(cmdSpec(cfg), cmdHandler(cfg.Instance, w.batcher, g), cm)
+		used[cfg.Instance] = true
+	}
+	for _, n := range names {
+		if used[n] {
+			w.used = append(w.used, n)
+		}
 	}
 	return w, nil
+}
+
+// authenticate logs in to every instance the routes write to, each in
+// its own goroutine, and returns at once; wait waits for them to end.
+// Odoo checks the credentials while the consumers fetch their first
+// messages, rather than after the first batch has formed: Odoo serves
+// one call at a time, and that call (~20 ms, a password hash) would
+// otherwise come first in the queue of every backlog. A failure is only
+// logged: the first call authenticates again and reports it.
+func (w *writer) authenticate(ctx context.Context) (wait func()) {
+	var wg sync.WaitGroup
+	for _, n := range w.used {
+		wg.Go(func() {
+			if _, err := w.clients[n].Authenticate(ctx); err != nil && ctx.Err() == nil {
+				w.log.Debug("odoo: authentication at start failed; the first call tries again", "odoo_instance", n, "error", err)
+			}
+		})
+	}
+	return wg.Wait
 }
 
 func (w *writer) addLoop(spec route.Spec, h consume.Handler, cm *consume.Metrics) {
@@ -126,9 +155,14 @@ func (w *writer) addLoop(spec route.Spec, h consume.Handler, cm *consume.Metrics
 // ensureConsumers creates or updates every route's durable consumer.
 func (w *writer) ensureConsumers(ctx context.Context) error {
 	for _, lp := range w.loops {
-		if _, err := stream.EnsureConsumer(ctx, w.deps.JS, lp.opts); err != nil {
+		c, err := stream.EnsureConsumer(ctx, w.deps.JS, lp.opts)
+		if err != nil {
 			return fmt.Errorf("route %s: %w", lp.opts.Name, err)
 		}
+		// Its deliveries from now on are the loop's (one replica of the
+		// writer; with several, each sees gaps, which the batcher gives up
+		// waiting for after the linger).
+		w.batcher.Track(deliveryKey(lp.opts.Stream, lp.opts.Name), c.CachedInfo().Delivered.Consumer)
 	}
 	return nil
 }
@@ -139,6 +173,9 @@ func (w *writer) run(ctx context.Context, srv *service.Server) error {
 	if err := srv.Listen(); err != nil {
 		return err
 	}
+	actx, cancelAuth := context.WithCancel(ctx)
+	defer w.authenticate(actx)() // deferred calls run last first: cancelAuth, then this wait
+	defer cancelAuth()
 	g := supervise.New(ctx)
 	srv.AddCheck("tasks", g.Check)
 	for _, lp := range w.loops {

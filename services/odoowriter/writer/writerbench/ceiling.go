@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"syscall"
 	"time"
 
@@ -58,17 +59,66 @@ type Measure struct {
 	// CPUPerRecord is the process's CPU time while timed (the writer, and
 	// the nats-server and the fake in the same process) per record.
 	CPUPerRecord time.Duration `json:"cpu_per_record_ns"`
+	// Idle is where Odoo waited for the client: before its first call,
+	// between calls, after its last.
+	Idle OdooIdle `json:"odoo_idle"`
+	// Calls are the calls Odoo served, in order.
+	Calls []Call `json:"-"`
 }
 
-func measured(records int, took time.Duration, calls, batches int, busy time.Duration) Measure {
-	return Measure{Records: records, Duration: took, PerSecond: float64(records) / took.Seconds(), OdooCalls: calls, Batches: batches,
-		OdooBusy: busy.Seconds() / took.Seconds()}
+// OdooIdle is where a Serial Odoo waited for its client during a run.
+type OdooIdle struct {
+	Before  time.Duration `json:"before_ns"`  // from the start to its first call
+	Between time.Duration `json:"between_ns"` // summed over the gaps between its calls
+	After   time.Duration `json:"after_ns"`   // from its last answer to the end
 }
+
+// Call is one call Odoo served: its method, records and when it ran,
+// from the run's start.
+type Call struct {
+	Method  string        `json:"method"`
+	Records int           `json:"records"`
+	Start   time.Duration `json:"start_ns"`
+	End     time.Duration `json:"end_ns"`
+}
+
+func measured(records int, began time.Time, took time.Duration, calls, batches int, busy time.Duration, served []odootest.ServedCall) Measure {
+	m := Measure{Records: records, Duration: took, PerSecond: float64(records) / took.Seconds(), OdooCalls: calls, Batches: batches,
+		OdooBusy: busy.Seconds() / took.Seconds()}
+	at := began
+	for i, c := range served {
+		if i == 0 {
+			m.Idle.Before = c.Start.Sub(at)
+		} else {
+			m.Idle.Between += max(0, c.Start.Sub(at))
+		}
+		at = c.End
+		m.Calls = append(m.Calls, Call{Method: c.Method, Records: c.Records, Start: c.Start.Sub(began), End: c.End.Sub(began)})
+	}
+	if len(served) > 0 {
+		m.Idle.After = began.Add(took).Sub(at)
+	}
+	return m
+}
+
+// Timeline prints the calls, one a line.
+func (m Measure) Timeline() string {
+	var b strings.Builder
+	for _, c := range m.Calls {
+		fmt.Fprintf(&b, "%8.1f %8.1f ms  %-14s %5d records (%.1f ms)\n", ms(c.Start), ms(c.End), c.Method, c.Records, ms(c.End-c.Start))
+	}
+	return b.String()
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
 func (m Measure) String() string {
 	s := fmt.Sprintf("%d records in %s: %.0f records/s, %d Odoo calls, Odoo busy %.0f%%", m.Records, m.Duration.Round(time.Millisecond), m.PerSecond, m.OdooCalls, 100*m.OdooBusy)
 	if m.Batches > 0 {
 		s += fmt.Sprintf(" (%d batches, %.0f records each)", m.Batches, float64(m.Records)/float64(m.Batches))
+	}
+	if len(m.Calls) > 0 {
+		s += fmt.Sprintf(", Odoo idle %s before, %s between, %s after its calls", m.Idle.Before.Round(time.Millisecond), m.Idle.Between.Round(time.Millisecond), m.Idle.After.Round(time.Millisecond))
 	}
 	if m.CPUPerRecord > 0 {
 		s += fmt.Sprintf(", %s CPU per record", m.CPUPerRecord.Round(time.Microsecond))
@@ -120,7 +170,7 @@ func Hub(ctx context.Context, o CeilingOptions) (Measure, error) {
 	if err := w.stop(); err != nil {
 		return Measure{}, err
 	}
-	m, err := e.checked(o.Records, o.Records, took)
+	m, err := e.checked(o.Records, o.Records, began, took)
 	m.CPUPerRecord = cpu / time.Duration(o.Records)
 	return m, err
 }
@@ -148,15 +198,15 @@ func HubBurst(ctx context.Context, o CeilingOptions) (Measure, error) {
 	if err := w.stop(); err != nil {
 		return Measure{}, err
 	}
-	return e.checked(o.Records, o.Records+1, took)
+	return e.checked(o.Records, o.Records+1, began, took)
 }
 
 // checked makes sure Odoo holds one partner per upsert (beside its 3).
-func (e *env) checked(records, upserts int, took time.Duration) (Measure, error) {
+func (e *env) checked(records, upserts int, began time.Time, took time.Duration) (Measure, error) {
 	if n := e.fake.Count("res.partner"); n != 3+upserts {
 		return Measure{}, fmt.Errorf("writerbench: %d partners in Odoo after %d upserts", n, upserts)
 	}
-	return measured(records, took, e.calls(), e.fake.Calls("search_read"), e.fake.Busy()), nil
+	return measured(records, began, took, e.calls(), e.fake.Calls("search_read"), e.fake.Busy(), e.fake.Served()), nil
 }
 
 // warmWriter is a writer running until stop.
@@ -244,7 +294,7 @@ func OdooAlone(ctx context.Context, o CeilingOptions, batch int) (Measure, error
 		}
 	}
 	took := time.Since(began)
-	return measured(o.Records, took, fake.Calls("create"), 0, fake.Busy()), nil
+	return measured(o.Records, began, took, fake.Calls("create"), 0, fake.Busy(), fake.Served()), nil
 }
 
 // Idle is the latency of one event at a time through an idle writer:
