@@ -65,11 +65,19 @@ func NewServer(deps service.Deps, cfg Config) (*service.Server, error) {
 		Grace:       cfg.MinBodyRateGrace,
 		ReadTimeout: cfg.HTTP.EffectiveReadTimeout(),
 	}
+	accepted := slog.LevelInfo
+	if !cfg.LogAccepted {
+		accepted = slog.LevelDebug
+	}
 	if cfg.GitHub.Enabled {
-		srv.Handle("/github", githubHandler(deps, cfg.GitHub, metrics).Endpoint(log, metrics, bodies))
+		ep := githubHandler(deps, cfg.GitHub, metrics).Endpoint(log, metrics, bodies)
+		ep.AcceptedLevel = accepted
+		srv.Handle("/github", ep)
 	}
 	if len(cfg.OdooSources) > 0 {
-		srv.Handle("/odoo/{name}/{token}", odooHandler(deps, cfg, metrics).Endpoint(log, metrics, bodies))
+		ep := odooHandler(deps, cfg, metrics).Endpoint(log, metrics, bodies)
+		ep.AcceptedLevel = accepted
+		srv.Handle("/odoo/{name}/{token}", ep)
 	}
 	warnMaxPayload(deps, cfg, log)
 	return srv, nil
