@@ -75,6 +75,8 @@ func runPeer(ctx context.Context, a childArgs) int {
 		}
 	case peerBenthos:
 		err = runBenthos(ctx, a.NATS, a.Listen, events.GitHubSubject("push", ""), peerConcurrency)
+	case peerFloor:
+		err = runFloor(ctx, a.NATS, a.Listen, events.GitHubSubject("push", ""))
 	default:
 		err = fmt.Errorf("unknown peer %q", name)
 	}
@@ -112,7 +114,10 @@ type IngestPeers struct {
 	// commit), when PULSEHUB_BENCH_BASELINE_HUB names one.
 	Baseline *PeerRuns `json:"baseline,omitempty"`
 	Benthos  PeerRuns  `json:"benthos"`
-	Ratio    float64   `json:"ratio"` // median hub deliveries/s over Benthos's
+	// Floor is the raw JetStream floor (bench/floor.go): net/http and a
+	// synchronous publish, nothing else; the ceiling of any ingester here.
+	Floor PeerRuns `json:"floor"`
+	Ratio float64  `json:"ratio"` // median hub deliveries/s over Benthos's
 	// RoundRatios are each round's hub deliveries/s over Benthos's in the
 	// same round (next to each other in time, so under the same load from
 	// whatever else runs on the machine); PairedRatio is their median.
@@ -180,12 +185,13 @@ func runIngestPeers(ctx context.Context, o Options, r *Report) error {
 	b := ingestbench.Attach(nil, "", benchSecret)
 	defer b.Close()
 	p := &IngestPeers{Concurrency: peerConcurrency, Duration: o.PeerDuration, Sync: embedded.DefaultSyncInterval,
-		Hub: PeerRuns{Name: "hub " + hubVersion()}, Benthos: PeerRuns{Name: "Benthos " + moduleVersion("github.com/redpanda-data/benthos/v4")}}
+		Hub: PeerRuns{Name: "hub " + hubVersion()}, Benthos: PeerRuns{Name: "Benthos " + moduleVersion("github.com/redpanda-data/benthos/v4")},
+		Floor: PeerRuns{Name: "raw JetStream floor"}}
 	if baseline != "" {
 		p.Baseline = &PeerRuns{Name: "baseline " + filepath.Base(baseline)}
 	}
 	for round := range o.Rounds {
-		order := []*PeerRuns{&p.Hub, &p.Benthos}
+		order := []*PeerRuns{&p.Hub, &p.Benthos, &p.Floor}
 		if p.Baseline != nil {
 			order = append(order, p.Baseline)
 		}
@@ -200,7 +206,9 @@ func runIngestPeers(ctx context.Context, o Options, r *Report) error {
 			var cmd peerCommand
 			switch runs {
 			case &p.Benthos:
-				cmd = benthosPeer(ctx, self, env.srv.ClientURL())
+				cmd = benthosPeer(ctx, self, peerBenthos, env.srv.ClientURL())
+			case &p.Floor:
+				cmd = benthosPeer(ctx, self, peerFloor, env.srv.ClientURL())
 			default:
 				bin := hub
 				if runs == p.Baseline {
@@ -232,6 +240,7 @@ func runIngestPeers(ctx context.Context, o Options, r *Report) error {
 	}
 	p.Hub.median()
 	p.Benthos.median()
+	p.Floor.median()
 	if p.Baseline != nil {
 		p.Baseline.median()
 	}
@@ -281,10 +290,11 @@ func hubEmbeddedPeer(ctx context.Context, hub string) (peerCommand, error) {
 	return peerCommand{addr: addr, health: "http://" + addr + "/health", cmd: cmd, cleanup: func() { os.RemoveAll(dir) }}, nil
 }
 
-// benthosPeer is this program as the Benthos peer.
-func benthosPeer(ctx context.Context, self, natsURL string) peerCommand {
+// benthosPeer is this program as the Benthos peer, or as another peer
+// role that takes the same arguments (the floor).
+func benthosPeer(ctx context.Context, self, role, natsURL string) peerCommand {
 	addr := loopbackAddr()
-	spec, _ := json.Marshal(childArgs{Role: peerBenthos, NATS: natsURL, Listen: addr})
+	spec, _ := json.Marshal(childArgs{Role: role, NATS: natsURL, Listen: addr})
 	cmd := exec.CommandContext(ctx, self)
 	cmd.Env = append(os.Environ(), childEnv+"="+string(spec))
 	return peerCommand{addr: addr, cmd: cmd}
@@ -428,6 +438,9 @@ func ingestPeersMarkdown(b *strings.Builder, p *IngestPeers) {
 	if p.Baseline != nil {
 		all = append(all, *p.Baseline)
 	}
+	if len(p.Floor.Rounds) > 0 {
+		all = append(all, p.Floor)
+	}
 	for _, runs := range all {
 		var per []string
 		for _, r := range runs.Rounds {
@@ -445,4 +458,8 @@ func ingestPeersMarkdown(b *strings.Builder, p *IngestPeers) {
 		"(file store, sync_interval %s); the hub verifies the signature, parses the payload, builds the envelope, logs and counts each request; "+
 		"the Benthos peer (core http_server → a synchronous JetStream output, answered after the PubAck) does none of that.\n",
 		p.Ratio, strings.Join(rr, ", "), p.PairedRatio, cmp.Or(p.Sync, "default"))
+	if f := p.Floor.Median.PerSecond; f > 0 {
+		fmt.Fprintf(b, "\nThe raw JetStream floor (net/http, the body read, a synchronous publish with Nats-Msg-Id, 200 after the PubAck; nothing else) is the ceiling of any ingester on this machine: "+
+			"hub %.2f×, Benthos %.2f× of it.\n", p.Hub.Median.PerSecond/f, p.Benthos.Median.PerSecond/f)
+	}
 }
