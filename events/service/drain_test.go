@@ -157,15 +157,21 @@ func TestApplyGCPercent(t *testing.T) {
 			return ""
 		}
 	}
-	if p, from := (ProcessConfig{}).ApplyGCPercent(env("")); p != 100 || from != "default" || debug.SetGCPercent(100) != 100 {
+	if p, from := (ProcessConfig{}).ApplyGCPercent(env(""), 0); p != 100 || from != "default" || debug.SetGCPercent(100) != 100 {
 		t.Fatalf("default: %d %s", p, from)
 	}
-	if p, from := (ProcessConfig{GCPercent: 400}).ApplyGCPercent(env("")); p != 400 || from != "process.gc_percent" || debug.SetGCPercent(100) != 400 {
+	if p, from := (ProcessConfig{GCPercent: 400}).ApplyGCPercent(env(""), 0); p != 400 || from != "process.gc_percent" || debug.SetGCPercent(100) != 400 {
 		t.Fatalf("gc_percent: %d %s", p, from)
 	}
 	debug.SetGCPercent(250) // what the runtime applied from GOGC=250
-	if p, from := (ProcessConfig{GCPercent: 400}).ApplyGCPercent(env("250")); p != 250 || from != "GOGC" || debug.SetGCPercent(100) != 250 {
+	if p, from := (ProcessConfig{GCPercent: 400}).ApplyGCPercent(env("250"), 300); p != 250 || from != "GOGC" || debug.SetGCPercent(100) != 250 {
 		t.Fatalf("GOGC wins: %d %s", p, from)
+	}
+	if p, from := (ProcessConfig{}).ApplyGCPercent(env(""), 300); p != 300 || from != "default" || debug.SetGCPercent(100) != 300 {
+		t.Fatalf("the process's default: %d %s", p, from)
+	}
+	if p, from := (ProcessConfig{GCPercent: 200}).ApplyGCPercent(env(""), 300); p != 200 || from != "process.gc_percent" || debug.SetGCPercent(100) != 200 {
+		t.Fatalf("gc_percent over the process's default: %d %s", p, from)
 	}
 	if ps := (ProcessConfig{GCPercent: -1}).Validate("process"); len(ps) != 1 {
 		t.Fatalf("negative gc_percent: %v", ps)
