@@ -47,7 +47,19 @@ const (
 	// hubGOGCEnv sets GOGC for the hub peer only (not a baseline): what
 	// the garbage collector's pace costs it.
 	hubGOGCEnv = "PULSEHUB_BENCH_HUB_GOGC"
+	// loadGenEnv picks scenario 10's load generator: "raw" (the default:
+	// ingestbench.RawClient, the same requests as net/http's client for a
+	// fraction of its CPU, as the issue's wrk) or "go" (net/http's client).
+	loadGenEnv = "PULSEHUB_BENCH_LOADGEN"
 )
+
+// loadGenerator is scenario 10's client, as loadGenEnv says.
+func loadGenerator() ingestbench.Client {
+	if os.Getenv(loadGenEnv) == "go" {
+		return ingestbench.GoClient
+	}
+	return ingestbench.RawClient
+}
 
 // peerConcurrency is scenario 10's number of senders at once.
 const peerConcurrency = 64
@@ -109,6 +121,7 @@ type IngestPeers struct {
 	Concurrency int           `json:"concurrency"`
 	Duration    time.Duration `json:"duration_ns"` // of each measured round, after a warm-up
 	Sync        string        `json:"sync_interval"`
+	LoadGen     string        `json:"load_generator"` // "raw" or "go" (loadGenEnv)
 	Hub         PeerRuns      `json:"hub"`
 	// Baseline is a second hub binary measured the same way (another
 	// commit), when PULSEHUB_BENCH_BASELINE_HUB names one.
@@ -184,7 +197,7 @@ func runIngestPeers(ctx context.Context, o Options, r *Report) error {
 	// rounds, so nothing is a duplicate.
 	b := ingestbench.Attach(nil, "", benchSecret)
 	defer b.Close()
-	p := &IngestPeers{Concurrency: peerConcurrency, Duration: o.PeerDuration, Sync: embedded.DefaultSyncInterval,
+	p := &IngestPeers{Concurrency: peerConcurrency, Duration: o.PeerDuration, Sync: embedded.DefaultSyncInterval, LoadGen: cmp.Or(string(loadGenerator()), "go"),
 		Hub: PeerRuns{Name: "hub " + hubVersion()}, Benthos: PeerRuns{Name: "Benthos " + moduleVersion("github.com/redpanda-data/benthos/v4")},
 		Floor: PeerRuns{Name: "raw JetStream floor"}}
 	if baseline != "" {
@@ -336,7 +349,7 @@ func measurePeer(ctx context.Context, o Options, b *ingestbench.Bench, p peerCom
 		return PeerRound{}, fmt.Errorf("%w\n%s", err, stderr.String())
 	}
 	url := "http://" + p.addr + "/github"
-	s := ingestbench.Scenario{Mode: ingestbench.HTTP, Concurrency: peerConcurrency, Payload: pushPayload, URL: url}
+	s := ingestbench.Scenario{Mode: ingestbench.HTTP, Concurrency: peerConcurrency, Payload: pushPayload, URL: url, Client: loadGenerator()}
 	warm := s
 	warm.Duration = min(o.PeerDuration/10, 5*time.Second)
 	if _, err := b.Run(ctx, warm); err != nil {
@@ -431,8 +444,8 @@ func ingestPeersMarkdown(b *strings.Builder, p *IngestPeers) {
 	if p == nil {
 		return
 	}
-	fmt.Fprintf(b, "\n### 10. Ingest vs Benthos: signed 7 KB `push` deliveries, c=%d, %s per round, %d rounds alternating, medians\n\n",
-		p.Concurrency, p.Duration, len(p.Hub.Rounds))
+	fmt.Fprintf(b, "\n### 10. Ingest vs Benthos: signed 7 KB `push` deliveries, c=%d, %s per round, %d rounds alternating, medians, load generator %s\n\n",
+		p.Concurrency, p.Duration, len(p.Hub.Rounds), cmp.Or(p.LoadGen, "go"))
 	b.WriteString("| peer | deliveries/s | p50 | p99 | CPU per delivery (peer process) | CPU per delivery (load generator + NATS) | RSS peak | rounds (deliveries/s) |\n|---|---|---|---|---|---|---|---|\n")
 	all := []PeerRuns{p.Hub, p.Benthos}
 	if p.Baseline != nil {
