@@ -8,10 +8,12 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/insightpulse/pulsehub/events"
 	"github.com/insightpulse/pulsehub/events/natstest"
 	"github.com/insightpulse/pulsehub/services/ingester/intake"
+	"github.com/nats-io/nats.go"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 )
@@ -125,5 +127,31 @@ func TestAcceptedLevelLeavesOnlyStoredRequestsOut(t *testing.T) {
 		if stored := strings.Contains(logs.String(), `"correlation_id":"stored-1"`); stored != (level == slog.LevelDebug) {
 			t.Fatalf("level %v: stored request logged = %v: %s", level, stored, logs.String())
 		}
+	}
+}
+
+// PublishJS has room for more messages awaiting their PubAck than
+// nats.go's default 4,000 (after which a publish waits, then fails):
+// 4,500 sent to a subscriber that never answers all go out at once.
+func TestPublishJSHasRoomForEveryRequestInFlight(t *testing.T) {
+	srv := natstest.RunServer(t)
+	nc, _ := natstest.Connect(t, srv.ClientURL())
+	sub, err := nc.SubscribeSync("silent.x") // receives, never acknowledges
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Unsubscribe()
+	js, err := intake.PublishJS(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	for i := range 4500 {
+		if _, err := js.PublishMsgAsync(&nats.Msg{Subject: "silent.x", Data: []byte("x")}); err != nil {
+			t.Fatalf("publish %d: %v", i, err)
+		}
+	}
+	if took := time.Since(start); took > 5*time.Second {
+		t.Fatalf("4,500 asynchronous publishes took %s", took)
 	}
 }

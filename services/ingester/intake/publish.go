@@ -29,10 +29,30 @@ type Accepted struct {
 	Duplicate bool   `json:"duplicate"` // JetStream already held an event with this id
 }
 
+// What the JetStream context of Publishers (PublishJS) allows.
+const (
+	// maxPendingPublishes bounds the messages awaiting their PubAck at
+	// once. nats.go's default, 4,000, would make request 4,001 wait and
+	// then fail while JetStream is slow; the body budget bounds the
+	// requests in flight instead, as it did for synchronous publishes.
+	maxPendingPublishes = 1 << 16
+	// pendingAckTimeout forgets a PubAck that never came (a message lost
+	// in a leader election): the request gave up long before (its publish
+	// timeout), and without it the entry would stay until a reconnect.
+	pendingAckTimeout = time.Minute
+)
+
+// PublishJS is the JetStream context for Publishers on nc: asynchronous
+// publishes with room for every request in flight, and no entry kept
+// for a PubAck that never came.
+func PublishJS(nc *nats.Conn) (jetstream.JetStream, error) {
+	return jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(maxPendingPublishes), jetstream.WithPublishAsyncTimeout(pendingAckTimeout))
+}
+
 // Publisher stores events and waits for JetStream's acknowledgement.
 type Publisher struct {
 	Conn    *nats.Conn          // answers ErrUnavailable at once while disconnected; may be nil
-	JS      jetstream.JetStream // where events are published
+	JS      jetstream.JetStream // where events are published (PublishJS)
 	Timeout time.Duration       // the longest wait for the PubAck; default 5s
 	Metrics *Metrics            // publish latency; may be nil
 }
