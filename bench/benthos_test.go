@@ -20,9 +20,9 @@ func TestBenthosPeerAnswersAfterThePubAck(t *testing.T) {
 	})
 }
 
-// TestFloorPeerAnswersAfterThePubAck: the same for the raw JetStream floor.
-func TestFloorPeerAnswersAfterThePubAck(t *testing.T) {
-	testPeerAnswersAfterThePubAck(t, runFloor)
+// TestIngestFloorPeerAnswersAfterThePubAck: the same for the raw JetStream floor.
+func TestIngestFloorPeerAnswersAfterThePubAck(t *testing.T) {
+	testPeerAnswersAfterThePubAck(t, runIngestFloor)
 }
 
 // testPeerAnswersAfterThePubAck runs a peer of scenario 10 (run serves

@@ -88,7 +88,7 @@ func runPeer(ctx context.Context, a childArgs) int {
 	case peerBenthos:
 		err = runBenthos(ctx, a.NATS, a.Listen, events.GitHubSubject("push", ""), peerConcurrency)
 	case peerFloor:
-		err = runFloor(ctx, a.NATS, a.Listen, events.GitHubSubject("push", ""))
+		err = runIngestFloor(ctx, a.NATS, a.Listen, events.GitHubSubject("push", ""))
 	default:
 		err = fmt.Errorf("unknown peer %q", name)
 	}

@@ -18,16 +18,16 @@ import (
 // other peers are measured against.
 const peerFloor = "ingest-floor"
 
-// floorMaxBody bounds what the floor reads of a body (the bench sends 7 KB).
-const floorMaxBody = 1 << 20
+// ingestFloorMaxBody bounds what the floor reads of a body (the bench sends 7 KB).
+const ingestFloorMaxBody = 1 << 20
 
-// runFloor serves POST /github at listen until ctx is done: net/http's
+// runIngestFloor serves POST /github at listen until ctx is done: net/http's
 // server, the body read whole, published synchronously to subject with
 // X-GitHub-Delivery as Nats-Msg-Id (as the other peers, so the server
 // does the same work), and answered 200 with an empty body after the
 // PubAck (502 when the publish fails). No signature, no parsing, no log,
 // no metrics.
-func runFloor(ctx context.Context, natsURL, listen, subject string) error {
+func runIngestFloor(ctx context.Context, natsURL, listen, subject string) error {
 	nc, err := nats.Connect(natsURL)
 	if err != nil {
 		return err
@@ -42,7 +42,7 @@ func runFloor(ctx context.Context, natsURL, listen, subject string) error {
 		return err
 	}
 	srv := &http.Server{ReadHeaderTimeout: 10 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, floorMaxBody))
+		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, ingestFloorMaxBody))
 		if err != nil {
 			w.WriteHeader(http.StatusBadRequest)
 			return
