@@ -216,7 +216,8 @@ func startNATSSync(sync string) (*natsEnv, error) {
 		os.RemoveAll(dir)
 		return nil, err
 	}
-	nc, err := nats.Connect(srv.ClientURL(), nats.MaxReconnects(-1))
+	// In-process, as `hub run` connects its services to its embedded server.
+	nc, err := nats.Connect("", nats.InProcessServer(srv), nats.MaxReconnects(-1))
 	if err != nil {
 		embedded.Shutdown(srv)
 		os.RemoveAll(dir)

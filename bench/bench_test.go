@@ -24,7 +24,7 @@ func TestQuickRunProducesEveryTable(t *testing.T) {
 	if len(r.Ingest) != 3 || r.Writer.Rates["xmlrpc"].Hub == 0 || len(r.Writer.Curve) == 0 || r.Dispatch.Dispatcher.PerSecond == 0 || r.EndToEnd.Samples != o.Latency || len(r.Scale) != 1 ||
 		len(r.Durability) != len(syncSettings) || len(r.Durability[0].IngestC64.PerSecond) != o.Rounds || r.Durability[len(syncSettings)-1].Dispatch.Median() == 0 ||
 		len(r.Tracing) != len(tracingSettings) || r.Tracing[0].Spans != 0 || r.Tracing[1].Spans == 0 || r.Tracing[2].Dispatch.Median() == 0 ||
-		r.JobsPeers == nil || len(r.JobsPeers.Hub) != o.Rounds || r.JobsPeers.Hub[0].CPUPerJob == 0 || r.Peers == nil || r.Graph.Graph.PerSecond == 0 {
+		r.JobsPeers == nil || len(r.JobsPeers.Hub) != o.Rounds || r.JobsPeers.Hub[0].CPUPerJob == 0 || len(r.JobsPeers.Floor) != o.Rounds || r.JobsPeers.Floor[0].CPUPerJob == 0 || r.Peers == nil || r.Graph.Graph.PerSecond == 0 {
 		t.Fatalf("report incomplete: %+v", r)
 	}
 	// River runs where PostgreSQL is installed (.ci/run installs it); elsewhere its row says why not.
@@ -32,7 +32,7 @@ func TestQuickRunProducesEveryTable(t *testing.T) {
 		t.Fatalf("River rows incomplete: %+v", p)
 	}
 	md := r.Markdown()
-	for _, want := range []string{"### 1.", "### 2.", "### 3.", "### 4.", "### 5.", "### 6.", "### 7.", "1s (hub default)", "155 jobs/s", "### 8.", "default sampler", "### 9.", "### 10.", "### 11."} {
+	for _, want := range []string{"### 1.", "### 2.", "### 3.", "### 4.", "### 5.", "### 6.", "### 7.", "1s (hub default)", "155 jobs/s", "### 8.", "default sampler", "### 9.", "raw JetStream floor", "### 10.", "### 11."} {
 		if !strings.Contains(md, want) {
 			t.Errorf("markdown lacks %q", want)
 		}

@@ -25,7 +25,7 @@ const childEnv = "PULSEHUB_BENCH_CHILD"
 
 // childArgs tell a child what to do.
 type childArgs struct {
-	Role      string `json:"role"` // "noop", "hub", "river" (scenario 9); "ingest-hub", "benthos", "ingest-floor" (scenario 10)
+	Role      string `json:"role"` // "noop", "hub", "river", "floor" (scenario 9); "ingest-hub", "benthos", "ingest-floor" (scenario 10)
 	URL       string `json:"url,omitempty"`
 	Jobs      int    `json:"jobs,omitempty"`
 	Tuned     bool   `json:"tuned,omitempty"`      // River: its benchmark's fetch settings
@@ -83,6 +83,8 @@ func runChildIfAsked() {
 		run, err = hubRun(ctx, a)
 	case "river":
 		run, err = riverRun(ctx, a)
+	case "floor":
+		run, err = floorRun(ctx, a)
 	default:
 		err = fmt.Errorf("unknown role %q", a.Role)
 	}

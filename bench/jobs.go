@@ -18,9 +18,12 @@ type JobsPeers struct {
 	Rounds int `json:"rounds"`
 	// DefaultsJobs is the defaults row's N: River's default 100 ms fetch
 	// cooldown makes it about 16× slower, so it runs a quarter of the jobs.
-	DefaultsJobs  int       `json:"defaults_jobs"`
-	Hub           []PeerRun `json:"hub"`
-	River         []PeerRun `json:"river"`
+	DefaultsJobs int       `json:"defaults_jobs"`
+	Hub          []PeerRun `json:"hub"`
+	River        []PeerRun `json:"river"`
+	// Floor is raw JetStream doing the same jobs with none of the hub's
+	// records (bench/jobsfloor.go): the least any runner on it pays.
+	Floor         []PeerRun `json:"jetstream_floor"`
 	RiverDefaults []PeerRun `json:"river_defaults"`
 	// RiverSkipped says why there are no River rows (PostgreSQL missing).
 	RiverSkipped string `json:"river_skipped,omitempty"`
@@ -58,7 +61,8 @@ func runJobsPeers(ctx context.Context, o Options, r *Report) error {
 		peers := []struct {
 			rows *[]PeerRun
 			args childArgs
-		}{{&p.Hub, childArgs{Role: "hub", URL: noop.url, Jobs: p.Jobs, CPUProfile: o.HubProfile}}}
+		}{{&p.Hub, childArgs{Role: "hub", URL: noop.url, Jobs: p.Jobs, CPUProfile: o.HubProfile}},
+			{&p.Floor, childArgs{Role: "floor", URL: noop.url, Jobs: p.Jobs}}}
 		if pg != nil {
 			a := childArgs{Role: "river", URL: noop.url, DSN: pg.dsn(), ServerPID: pg.pid()}
 			tuned, defaults := a, a
@@ -147,8 +151,9 @@ func jobsPeersMarkdown(b *strings.Builder, p *JobsPeers) {
 		row(fmt.Sprintf("River %s, tuned (MaxWorkers 64, FetchCooldown 2 ms, FetchPollInterval 20 ms)", p.RiverVersion), p.River, true)
 		row(fmt.Sprintf("River %s, defaults (MaxWorkers 64)", p.RiverVersion), p.RiverDefaults, true)
 	}
+	row("raw JetStream floor (pull, call, result with its PubAck, ack; no job records)", p.Floor, true)
 	noop := time.Duration(medianOf(p.Hub, func(r PeerRun) float64 { return float64(r.NoopCPUPerJob) }))
-	fmt.Fprintf(b, "\nEach round runs each peer in a process of its own (a fresh embedded JetStream for the hub; River on %s, started by the bench with fsync and synchronous_commit on, its table truncated), after an unmeasured warm-up; jobs are enqueued before the clock starts. CPU per job is the peer's process, plus PostgreSQL's processes for River; the no-op service (%s per call) is in neither.\n",
+	fmt.Fprintf(b, "\nEach round runs each peer in a process of its own (a fresh embedded JetStream for the hub; River on %s, started by the bench with fsync and synchronous_commit on, its table truncated), after an unmeasured warm-up; jobs are enqueued before the clock starts. CPU per job is the peer's process, plus PostgreSQL's processes for River; the no-op service (%s per call) is in neither. The floor is the same embedded JetStream doing each job with nothing the hub promises besides one stored answer (no states, cancel, result cache, attempts, retries, logs or metrics): the least any job runner on it pays.\n",
 		or(p.Postgres, "PostgreSQL"), noop.Round(time.Microsecond))
 }
 

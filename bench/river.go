@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -8,7 +9,6 @@ import (
 	"net/http"
 	"os"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -28,20 +28,34 @@ type noopArgs struct {
 func (noopArgs) Kind() string { return "noop" }
 
 // noopWorker POSTs each job to the no-op service with a shared
-// keep-alive client, as the dispatcher does, and fails on any answer but 200.
+// keep-alive client, as the dispatcher does, and fails on any answer but
+// 200: River's worker, and the JetStream floor's.
 type noopWorker struct {
 	river.WorkerDefaults[noopArgs]
 	client *http.Client
 	url    string
 }
 
+func newNoopWorker(url string) *noopWorker {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConns, t.MaxIdleConnsPerHost = 100, 64
+	return &noopWorker{client: &http.Client{Transport: t, Timeout: 30 * time.Second}, url: url + "/work"}
+}
+
+func (w *noopWorker) close() { w.client.CloseIdleConnections() }
+
 func (w *noopWorker) Work(ctx context.Context, job *river.Job[noopArgs]) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, w.url, strings.NewReader(string(job.EncodedArgs)))
+	return w.call(ctx, job.EncodedArgs, "river-"+strconv.FormatInt(job.ID, 10))
+}
+
+// call is one POST of body with the idempotency key.
+func (w *noopWorker) call(ctx context.Context, body []byte, key string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, w.url, bytes.NewReader(body))
 	if err != nil {
 		return err
 	}
 	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Idempotency-Key", "river-"+strconv.FormatInt(job.ID, 10))
+	req.Header.Set("Idempotency-Key", key)
 	resp, err := w.client.Do(req)
 	if err != nil {
 		return err
@@ -100,11 +114,10 @@ func riverRun(ctx context.Context, a childArgs) (PeerRun, error) {
 	if _, err := pool.Exec(ctx, "TRUNCATE river_job"); err != nil {
 		return PeerRun{}, fmt.Errorf("truncate river_job: %w", err)
 	}
-	t := http.DefaultTransport.(*http.Transport).Clone()
-	t.MaxIdleConns, t.MaxIdleConnsPerHost = 100, 64
-	defer t.CloseIdleConnections()
+	w := newNoopWorker(a.URL)
+	defer w.close()
 	workers := river.NewWorkers()
-	if err := river.AddWorkerSafely(workers, &noopWorker{client: &http.Client{Transport: t, Timeout: 30 * time.Second}, url: a.URL + "/work"}); err != nil {
+	if err := river.AddWorkerSafely(workers, w); err != nil {
 		return PeerRun{}, err
 	}
 	if _, err := riverRound(ctx, pool, riverConfig(a.Tuned, workers), warmUp(a.Jobs), 0); err != nil {

@@ -142,6 +142,11 @@ func NewHub(t *testing.T, o Options) *Hub {
 		for _, name := range []string{"odoowriter", "dispatcher", "ingester"} {
 			h.Start(name)
 		}
+		// Every service has started (its consumers and buckets exist)
+		// before a test cuts NATS or kills a server: one still starting
+		// then would fail its start, not the test's promise.
+		h.waitHealthy("http://" + h.Config.Writer.HTTP.Listen + "/health")
+		h.waitHealthy("http://" + h.Config.Dispatcher.HTTP.Listen + "/health")
 	}
 	h.waitHealthy(h.Ingester + "/health")
 	t.Cleanup(func() {

@@ -210,20 +210,84 @@ func (l *Loop) afterPull(tr *trouble, answered bool) {
 // workers starts Concurrency workers that handle the messages sent on
 // the returned channel until it is closed; each keeps its goroutine (and
 // the stack it has grown) from one message to the next. A message holds
-// its slot from its pull to the end of its handler.
+// its slot from its pull to the end of its handler. One heartbeat
+// goroutine keeps the workers' long-running messages alive (see beats).
 func (l *Loop) workers(ctx context.Context, heartbeat time.Duration, slots chan struct{}, wg *sync.WaitGroup) chan<- jetstream.Msg {
 	work := make(chan jetstream.Msg)
-	for range l.Concurrency {
+	b := &beats{every: heartbeat, running: make([]running, l.Concurrency)}
+	stopBeats := make(chan struct{})
+	var workersDone sync.WaitGroup
+	for i := range l.Concurrency {
 		wg.Add(1)
+		workersDone.Add(1)
 		go func() {
 			defer wg.Done()
+			defer workersDone.Done()
+			r := &b.running[i]
 			for raw := range work {
-				l.handle(ctx, raw, heartbeat)
+				r.start(raw)
+				l.handle(ctx, raw)
+				r.stop()
 				<-slots
 			}
 		}()
 	}
+	go func() { workersDone.Wait(); close(stopBeats) }()
+	go b.run(stopBeats)
 	return work
+}
+
+// beats sends InProgress for every message whose handler has run for
+// `every` since its start or its last beat, so a handler that outlives
+// the ack wait is not redelivered meanwhile. One goroutine per loop
+// looks at the workers every every/2 (a beat is at most 1.5 × every
+// apart, every being a third of the ack wait), instead of a timer per
+// message: most handlers end long before their first beat.
+type beats struct {
+	every   time.Duration
+	running []running // one per worker
+}
+
+// running is what one worker is handling, and since when it was last
+// kept alive.
+type running struct {
+	mu   sync.Mutex
+	raw  jetstream.Msg // nil while the worker is idle
+	last time.Time
+}
+
+func (r *running) start(raw jetstream.Msg) {
+	now := time.Now()
+	r.mu.Lock()
+	r.raw, r.last = raw, now
+	r.mu.Unlock()
+}
+
+func (r *running) stop() {
+	r.mu.Lock()
+	r.raw = nil
+	r.mu.Unlock()
+}
+
+func (b *beats) run(stop <-chan struct{}) {
+	t := time.NewTicker(max(b.every/2, time.Millisecond))
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case now := <-t.C:
+			for i := range b.running {
+				r := &b.running[i]
+				r.mu.Lock()
+				if r.raw != nil && now.Sub(r.last) >= b.every {
+					_ = r.raw.InProgress() // a lost heartbeat means at worst a redelivery
+					r.last = now
+				}
+				r.mu.Unlock()
+			}
+		}
+	}
 }
 
 // paused reports whether Pause asked for a pause, after waiting it out
@@ -303,8 +367,9 @@ func (l *Loop) drain(wg *sync.WaitGroup, hardStop context.CancelFunc) {
 	}
 }
 
-// handle runs the handler with InProgress heartbeats and settles the message.
-func (l *Loop) handle(ctx context.Context, raw jetstream.Msg, heartbeat time.Duration) {
+// handle runs the handler and settles the message (its worker keeps it
+// alive meanwhile: see beats).
+func (l *Loop) handle(ctx context.Context, raw jetstream.Msg) {
 	if r := raw.Headers().Get(events.HeaderRequeuedFor); r != "" && r != l.Route {
 		// A dead letter requeued for another route: not ours to run again.
 		if err := raw.Ack(); err != nil {
@@ -314,9 +379,7 @@ func (l *Loop) handle(ctx context.Context, raw jetstream.Msg, heartbeat time.Dur
 	}
 	m := newMsg(l.Route, raw)
 	m.Attempt = max(1, m.Attempt-l.deferrals.get(m.Seq()))
-	stop := keepAlive(raw, heartbeat)
 	err := l.Handler(ctx, m)
-	stop()
 	l.settle(ctx, m, err)
 }
 
@@ -349,35 +412,6 @@ func (l *Loop) settle(ctx context.Context, m *Msg, err error) {
 func (l *Loop) returnMsg(raw jetstream.Msg) {
 	if err := raw.Nak(); err != nil {
 		l.log.Warn("return unstarted message", "error", err)
-	}
-}
-
-// keepAlive sends InProgress every interval until stop is called, so a
-// handler that outlives the ack wait is not redelivered meanwhile. It runs
-// on a timer rather than a goroutine of its own: most handlers end long
-// before the first beat.
-func keepAlive(raw jetstream.Msg, every time.Duration) (stop func()) {
-	var (
-		mu      sync.Mutex
-		stopped bool
-		t       *time.Timer
-	)
-	mu.Lock()
-	defer mu.Unlock()
-	t = time.AfterFunc(every, func() {
-		mu.Lock()
-		defer mu.Unlock()
-		if stopped {
-			return
-		}
-		_ = raw.InProgress() // a lost heartbeat means at worst a redelivery
-		t.Reset(every)
-	})
-	return func() {
-		mu.Lock()
-		defer mu.Unlock()
-		stopped = true
-		t.Stop()
 	}
 }
 

@@ -79,31 +79,42 @@ func Do(ctx context.Context, client *http.Client, req Request) (Answer, error) {
 	if err != nil {
 		return Answer{}, events.Permanent(err)
 	}
-	what := req.describe()
 	start := time.Now()
 	noRedirects := *client // a copy: the caller's client keeps its own policy
-	noRedirects.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	noRedirects.CheckRedirect = useLastResponse
 	resp, err := noRedirects.Do(hreq)
 	if err != nil {
-		return Answer{Duration: time.Since(start)}, transport(ctx, what, err)
+		return Answer{Duration: time.Since(start)}, transport(ctx, req.describe(), err)
 	}
 	defer resp.Body.Close()
 	body, tooLong, err := readBody(resp.Body, req.MaxResponseBytes)
 	ans := Answer{Status: resp.StatusCode, Duration: time.Since(start)}
-	if err != nil {
-		return ans, transport(ctx, what, fmt.Errorf("read answer: %w", err))
-	}
-	if err := statusError(what, resp, body); err != nil {
-		return ans, err
-	}
-	if tooLong {
-		return ans, events.Permanentf("%s: %s: answer longer than %d bytes", what, resp.Status, req.MaxResponseBytes)
+	if err != nil || resp.StatusCode < 200 || resp.StatusCode >= 300 || tooLong {
+		return ans, failure(ctx, req, resp, body, tooLong, err)
 	}
 	ans.Response, err = decode(req.Response, resp.Header.Get("Content-Type"), body)
 	if err != nil {
-		return ans, events.Permanentf("%s: %s: %w: %s", what, resp.Status, err, snippet(body))
+		return ans, events.Permanentf("%s: %s: %w: %s", req.describe(), resp.Status, err, snippet(body))
 	}
 	return ans, nil
+}
+
+// useLastResponse is the client's redirect policy in Do: none followed.
+func useLastResponse(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+
+// failure classifies an answer that is not a success: the body could
+// not be read, a status other than 2xx, or an answer over the limit. The
+// call's description (method and redacted URL) is made only here, for the
+// error's text.
+func failure(ctx context.Context, req Request, resp *http.Response, body []byte, tooLong bool, err error) error {
+	what := req.describe()
+	if err != nil {
+		return transport(ctx, what, fmt.Errorf("read answer: %w", err))
+	}
+	if err := statusError(what, resp, body); err != nil {
+		return err
+	}
+	return events.Permanentf("%s: %s: answer longer than %d bytes", what, resp.Status, req.MaxResponseBytes)
 }
 
 func build(ctx context.Context, req Request) (*http.Request, error) {
