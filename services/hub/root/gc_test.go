@@ -31,3 +31,25 @@ func TestDefaultGCPercent(t *testing.T) {
 		}
 	}
 }
+
+// The ingester alone gets a soft memory limit from its body budget (the
+// README's 1.25 × + 32 MiB), which then makes 400 its pace; nothing else does.
+func TestDefaultMemoryLimit(t *testing.T) {
+	var c hubconfig.Config
+	ingester := selectUnits(c, []string{hubconfig.Ingester})
+	if got := defaultMemoryLimit(ingester, "nats://n:4222", 256<<20); got != 352<<20 {
+		t.Errorf("ingester alone, default budget: %d MiB", got>>20)
+	}
+	for name, got := range map[string]int64{
+		"unlimited budget": defaultMemoryLimit(ingester, "nats://n:4222", 0),
+		"embedded NATS":    defaultMemoryLimit(ingester, "", 256<<20),
+		"every service":    defaultMemoryLimit(selectUnits(c, nil), "nats://n:4222", 256<<20),
+	} {
+		if got != 0 {
+			t.Errorf("%s: %d", name, got)
+		}
+	}
+	if defaultGCPercent(ingester, "nats://n:4222", defaultMemoryLimit(ingester, "nats://n:4222", 256<<20)) != ingesterGCPercent {
+		t.Error("the default limit does not bring the ingester's pace")
+	}
+}
