@@ -55,7 +55,7 @@ type Endpoint struct {
 	// AcceptedLevel is the level of the log line of a request answered
 	// 2xx (stored, duplicate); the zero value is Info. Debug leaves the
 	// accepted deliveries out of a log at the default level (the line is
-	// then not even built: ~9 % of the ingester's CPU under load), while
+	// then not even built: ~8 % of the ingester's CPU under load), while
 	// refusals and failures (Warn, Error) are always written and the
 	// metrics count every request.
 	AcceptedLevel slog.Level
