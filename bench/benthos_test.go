@@ -15,6 +15,20 @@ import (
 // delivery is stored (it is in the stream when the answer arrives), and a
 // publish JetStream refuses is not answered 2xx.
 func TestBenthosPeerAnswersAfterThePubAck(t *testing.T) {
+	testPeerAnswersAfterThePubAck(t, func(ctx context.Context, natsURL, addr, subject string) error {
+		return runBenthos(ctx, natsURL, addr, subject, 4)
+	})
+}
+
+// TestIngestFloorPeerAnswersAfterThePubAck: the same for the raw JetStream floor.
+func TestIngestFloorPeerAnswersAfterThePubAck(t *testing.T) {
+	testPeerAnswersAfterThePubAck(t, runIngestFloor)
+}
+
+// testPeerAnswersAfterThePubAck runs a peer of scenario 10 (run serves
+// POST /github at addr until ctx ends, publishing to subject) and checks
+// that its 2xx comes after the PubAck.
+func testPeerAnswersAfterThePubAck(t *testing.T, run func(ctx context.Context, natsURL, addr, subject string) error) {
 	env, err := startNATS()
 	if err != nil {
 		t.Fatal(err)
@@ -24,7 +38,7 @@ func TestBenthosPeerAnswersAfterThePubAck(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan error, 1)
 	subject := events.GitHubSubject("push", "")
-	go func() { done <- runBenthos(ctx, env.srv.ClientURL(), addr, subject, 4) }()
+	go func() { done <- run(ctx, env.srv.ClientURL(), addr, subject) }()
 	defer func() {
 		cancel()
 		select {
@@ -33,7 +47,7 @@ func TestBenthosPeerAnswersAfterThePubAck(t *testing.T) {
 				t.Error(err)
 			}
 		case <-time.After(30 * time.Second):
-			t.Error("the Benthos peer did not stop")
+			t.Error("the peer did not stop")
 		}
 	}()
 	if err := waitServing(peerCommand{addr: addr}, 30*time.Second); err != nil {

@@ -25,7 +25,7 @@ const childEnv = "PULSEHUB_BENCH_CHILD"
 
 // childArgs tell a child what to do.
 type childArgs struct {
-	Role      string `json:"role"` // "noop", "hub", "river", "floor" (scenario 9); "ingest-hub", "benthos" (scenario 10)
+	Role      string `json:"role"` // "noop", "hub", "river", "floor" (scenario 9); "ingest-hub", "benthos", "ingest-floor" (scenario 10)
 	URL       string `json:"url,omitempty"`
 	Jobs      int    `json:"jobs,omitempty"`
 	Tuned     bool   `json:"tuned,omitempty"`      // River: its benchmark's fetch settings
@@ -67,7 +67,7 @@ func runChildIfAsked() {
 		fmt.Fprintf(os.Stderr, "bench child: %v\n", err)
 		os.Exit(2)
 	}
-	if a.Role == peerHub || a.Role == peerBenthos { // serves until signalled
+	if a.Role == peerHub || a.Role == peerBenthos || a.Role == peerFloor { // serves until signalled
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		code := runPeer(ctx, a)
 		stop()

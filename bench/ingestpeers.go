@@ -47,7 +47,19 @@ const (
 	// hubGOGCEnv sets GOGC for the hub peer only (not a baseline): what
 	// the garbage collector's pace costs it.
 	hubGOGCEnv = "PULSEHUB_BENCH_HUB_GOGC"
+	// loadGenEnv picks scenario 10's load generator: "raw" (the default:
+	// ingestbench.RawClient, the same requests as net/http's client for a
+	// fraction of its CPU, as the issue's wrk) or "go" (net/http's client).
+	loadGenEnv = "PULSEHUB_BENCH_LOADGEN"
 )
+
+// loadGenerator is scenario 10's client, as loadGenEnv says.
+func loadGenerator() ingestbench.Client {
+	if os.Getenv(loadGenEnv) == "go" {
+		return ingestbench.GoClient
+	}
+	return ingestbench.RawClient
+}
 
 // peerConcurrency is scenario 10's number of senders at once.
 const peerConcurrency = 64
@@ -75,6 +87,8 @@ func runPeer(ctx context.Context, a childArgs) int {
 		}
 	case peerBenthos:
 		err = runBenthos(ctx, a.NATS, a.Listen, events.GitHubSubject("push", ""), peerConcurrency)
+	case peerFloor:
+		err = runIngestFloor(ctx, a.NATS, a.Listen, events.GitHubSubject("push", ""))
 	default:
 		err = fmt.Errorf("unknown peer %q", name)
 	}
@@ -107,12 +121,16 @@ type IngestPeers struct {
 	Concurrency int           `json:"concurrency"`
 	Duration    time.Duration `json:"duration_ns"` // of each measured round, after a warm-up
 	Sync        string        `json:"sync_interval"`
+	LoadGen     string        `json:"load_generator"` // "raw" or "go" (loadGenEnv)
 	Hub         PeerRuns      `json:"hub"`
 	// Baseline is a second hub binary measured the same way (another
 	// commit), when PULSEHUB_BENCH_BASELINE_HUB names one.
 	Baseline *PeerRuns `json:"baseline,omitempty"`
 	Benthos  PeerRuns  `json:"benthos"`
-	Ratio    float64   `json:"ratio"` // median hub deliveries/s over Benthos's
+	// Floor is the raw JetStream floor (bench/floor.go): net/http and a
+	// synchronous publish, nothing else; the ceiling of any ingester here.
+	Floor PeerRuns `json:"floor"`
+	Ratio float64  `json:"ratio"` // median hub deliveries/s over Benthos's
 	// RoundRatios are each round's hub deliveries/s over Benthos's in the
 	// same round (next to each other in time, so under the same load from
 	// whatever else runs on the machine); PairedRatio is their median.
@@ -179,13 +197,14 @@ func runIngestPeers(ctx context.Context, o Options, r *Report) error {
 	// rounds, so nothing is a duplicate.
 	b := ingestbench.Attach(nil, "", benchSecret)
 	defer b.Close()
-	p := &IngestPeers{Concurrency: peerConcurrency, Duration: o.PeerDuration, Sync: embedded.DefaultSyncInterval,
-		Hub: PeerRuns{Name: "hub " + hubVersion()}, Benthos: PeerRuns{Name: "Benthos " + moduleVersion("github.com/redpanda-data/benthos/v4")}}
+	p := &IngestPeers{Concurrency: peerConcurrency, Duration: o.PeerDuration, Sync: embedded.DefaultSyncInterval, LoadGen: cmp.Or(string(loadGenerator()), "go"),
+		Hub: PeerRuns{Name: "hub " + hubVersion()}, Benthos: PeerRuns{Name: "Benthos " + moduleVersion("github.com/redpanda-data/benthos/v4")},
+		Floor: PeerRuns{Name: "raw JetStream floor"}}
 	if baseline != "" {
 		p.Baseline = &PeerRuns{Name: "baseline " + filepath.Base(baseline)}
 	}
 	for round := range o.Rounds {
-		order := []*PeerRuns{&p.Hub, &p.Benthos}
+		order := []*PeerRuns{&p.Hub, &p.Benthos, &p.Floor}
 		if p.Baseline != nil {
 			order = append(order, p.Baseline)
 		}
@@ -200,7 +219,9 @@ func runIngestPeers(ctx context.Context, o Options, r *Report) error {
 			var cmd peerCommand
 			switch runs {
 			case &p.Benthos:
-				cmd = benthosPeer(ctx, self, env.srv.ClientURL())
+				cmd = benthosPeer(ctx, self, peerBenthos, env.srv.ClientURL())
+			case &p.Floor:
+				cmd = benthosPeer(ctx, self, peerFloor, env.srv.ClientURL())
 			default:
 				bin := hub
 				if runs == p.Baseline {
@@ -232,6 +253,7 @@ func runIngestPeers(ctx context.Context, o Options, r *Report) error {
 	}
 	p.Hub.median()
 	p.Benthos.median()
+	p.Floor.median()
 	if p.Baseline != nil {
 		p.Baseline.median()
 	}
@@ -281,10 +303,11 @@ func hubEmbeddedPeer(ctx context.Context, hub string) (peerCommand, error) {
 	return peerCommand{addr: addr, health: "http://" + addr + "/health", cmd: cmd, cleanup: func() { os.RemoveAll(dir) }}, nil
 }
 
-// benthosPeer is this program as the Benthos peer.
-func benthosPeer(ctx context.Context, self, natsURL string) peerCommand {
+// benthosPeer is this program as the Benthos peer, or as another peer
+// role that takes the same arguments (the floor).
+func benthosPeer(ctx context.Context, self, role, natsURL string) peerCommand {
 	addr := loopbackAddr()
-	spec, _ := json.Marshal(childArgs{Role: peerBenthos, NATS: natsURL, Listen: addr})
+	spec, _ := json.Marshal(childArgs{Role: role, NATS: natsURL, Listen: addr})
 	cmd := exec.CommandContext(ctx, self)
 	cmd.Env = append(os.Environ(), childEnv+"="+string(spec))
 	return peerCommand{addr: addr, cmd: cmd}
@@ -326,7 +349,7 @@ func measurePeer(ctx context.Context, o Options, b *ingestbench.Bench, p peerCom
 		return PeerRound{}, fmt.Errorf("%w\n%s", err, stderr.String())
 	}
 	url := "http://" + p.addr + "/github"
-	s := ingestbench.Scenario{Mode: ingestbench.HTTP, Concurrency: peerConcurrency, Payload: pushPayload, URL: url}
+	s := ingestbench.Scenario{Mode: ingestbench.HTTP, Concurrency: peerConcurrency, Payload: pushPayload, URL: url, Client: loadGenerator()}
 	warm := s
 	warm.Duration = min(o.PeerDuration/10, 5*time.Second)
 	if _, err := b.Run(ctx, warm); err != nil {
@@ -421,12 +444,15 @@ func ingestPeersMarkdown(b *strings.Builder, p *IngestPeers) {
 	if p == nil {
 		return
 	}
-	fmt.Fprintf(b, "\n### 10. Ingest vs Benthos: signed 7 KB `push` deliveries, c=%d, %s per round, %d rounds alternating, medians\n\n",
-		p.Concurrency, p.Duration, len(p.Hub.Rounds))
+	fmt.Fprintf(b, "\n### 10. Ingest vs Benthos: signed 7 KB `push` deliveries, c=%d, %s per round, %d rounds alternating, medians, load generator %s\n\n",
+		p.Concurrency, p.Duration, len(p.Hub.Rounds), cmp.Or(p.LoadGen, "go"))
 	b.WriteString("| peer | deliveries/s | p50 | p99 | CPU per delivery (peer process) | CPU per delivery (load generator + NATS) | RSS peak | rounds (deliveries/s) |\n|---|---|---|---|---|---|---|---|\n")
 	all := []PeerRuns{p.Hub, p.Benthos}
 	if p.Baseline != nil {
 		all = append(all, *p.Baseline)
+	}
+	if len(p.Floor.Rounds) > 0 {
+		all = append(all, p.Floor)
 	}
 	for _, runs := range all {
 		var per []string
@@ -445,4 +471,8 @@ func ingestPeersMarkdown(b *strings.Builder, p *IngestPeers) {
 		"(file store, sync_interval %s); the hub verifies the signature, parses the payload, builds the envelope, logs and counts each request; "+
 		"the Benthos peer (core http_server → a synchronous JetStream output, answered after the PubAck) does none of that.\n",
 		p.Ratio, strings.Join(rr, ", "), p.PairedRatio, cmp.Or(p.Sync, "default"))
+	if f := p.Floor.Median.PerSecond; f > 0 {
+		fmt.Fprintf(b, "\nThe raw JetStream floor (net/http, the body read, a synchronous publish with Nats-Msg-Id, 200 after the PubAck; nothing else) is the ceiling of any ingester on this machine: "+
+			"hub %.2f×, Benthos %.2f× of it.\n", p.Hub.Median.PerSecond/f, p.Benthos.Median.PerSecond/f)
+	}
 }

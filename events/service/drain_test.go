@@ -128,16 +128,23 @@ func TestApplyMemoryLimit(t *testing.T) {
 		}
 	}
 	debug.SetMemoryLimit(math.MaxInt64)
-	if limit, from := (ProcessConfig{}).ApplyMemoryLimit(env("")); limit != 0 || from != "none" || debug.SetMemoryLimit(-1) != math.MaxInt64 {
+	if limit, from := (ProcessConfig{}).ApplyMemoryLimit(env(""), 0); limit != 0 || from != "none" || debug.SetMemoryLimit(-1) != math.MaxInt64 {
 		t.Fatalf("none configured: %d %s, runtime %d", limit, from, debug.SetMemoryLimit(-1))
 	}
-	if limit, from := (ProcessConfig{MemoryLimitBytes: 300 << 20}).ApplyMemoryLimit(env("")); limit != 300<<20 ||
+	if limit, from := (ProcessConfig{MemoryLimitBytes: 300 << 20}).ApplyMemoryLimit(env(""), 0); limit != 300<<20 ||
 		from != "process.memory_limit_bytes" || debug.SetMemoryLimit(-1) != 300<<20 {
 		t.Fatalf("configured: %d %s, runtime %d", limit, from, debug.SetMemoryLimit(-1))
 	}
 	debug.SetMemoryLimit(500 << 20) // as the runtime does from GOMEMLIMIT=500MiB at start
-	if limit, from := (ProcessConfig{MemoryLimitBytes: 300 << 20}).ApplyMemoryLimit(env("500MiB")); limit != 500<<20 || from != "GOMEMLIMIT" {
+	if limit, from := (ProcessConfig{MemoryLimitBytes: 300 << 20}).ApplyMemoryLimit(env("500MiB"), 400<<20); limit != 500<<20 || from != "GOMEMLIMIT" {
 		t.Fatalf("GOMEMLIMIT set: %d %s", limit, from)
+	}
+	if limit, from := (ProcessConfig{}).ApplyMemoryLimit(env(""), 400<<20); limit != 400<<20 || from != "default" || debug.SetMemoryLimit(math.MaxInt64) != 400<<20 {
+		t.Fatalf("the process's default: %d %s", limit, from)
+	}
+	if limit, from := (ProcessConfig{MemoryLimitBytes: 300 << 20}).ApplyMemoryLimit(env(""), 400<<20); limit != 300<<20 || from != "process.memory_limit_bytes" ||
+		debug.SetMemoryLimit(math.MaxInt64) != 300<<20 {
+		t.Fatalf("memory_limit_bytes over the process's default: %d %s", limit, from)
 	}
 	if ps := (ProcessConfig{MemoryLimitBytes: -1}).Validate("process"); len(ps) != 1 {
 		t.Fatalf("a negative limit: %v", ps)
@@ -157,15 +164,21 @@ func TestApplyGCPercent(t *testing.T) {
 			return ""
 		}
 	}
-	if p, from := (ProcessConfig{}).ApplyGCPercent(env("")); p != 100 || from != "default" || debug.SetGCPercent(100) != 100 {
+	if p, from := (ProcessConfig{}).ApplyGCPercent(env(""), 0); p != 100 || from != "default" || debug.SetGCPercent(100) != 100 {
 		t.Fatalf("default: %d %s", p, from)
 	}
-	if p, from := (ProcessConfig{GCPercent: 400}).ApplyGCPercent(env("")); p != 400 || from != "process.gc_percent" || debug.SetGCPercent(100) != 400 {
+	if p, from := (ProcessConfig{GCPercent: 400}).ApplyGCPercent(env(""), 0); p != 400 || from != "process.gc_percent" || debug.SetGCPercent(100) != 400 {
 		t.Fatalf("gc_percent: %d %s", p, from)
 	}
 	debug.SetGCPercent(250) // what the runtime applied from GOGC=250
-	if p, from := (ProcessConfig{GCPercent: 400}).ApplyGCPercent(env("250")); p != 250 || from != "GOGC" || debug.SetGCPercent(100) != 250 {
+	if p, from := (ProcessConfig{GCPercent: 400}).ApplyGCPercent(env("250"), 300); p != 250 || from != "GOGC" || debug.SetGCPercent(100) != 250 {
 		t.Fatalf("GOGC wins: %d %s", p, from)
+	}
+	if p, from := (ProcessConfig{}).ApplyGCPercent(env(""), 300); p != 300 || from != "default" || debug.SetGCPercent(100) != 300 {
+		t.Fatalf("the process's default: %d %s", p, from)
+	}
+	if p, from := (ProcessConfig{GCPercent: 200}).ApplyGCPercent(env(""), 300); p != 200 || from != "process.gc_percent" || debug.SetGCPercent(100) != 200 {
+		t.Fatalf("gc_percent over the process's default: %d %s", p, from)
 	}
 	if ps := (ProcessConfig{GCPercent: -1}).Validate("process"); len(ps) != 1 {
 		t.Fatalf("negative gc_percent: %v", ps)

@@ -257,10 +257,22 @@ func (s *Server) health(w http.ResponseWriter, r *http.Request) {
 
 // WriteJSON writes v as a JSON response with status code.
 func WriteJSON(w http.ResponseWriter, code int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(code)
+	writeJSONHeader(w, code)
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	_ = enc.Encode(v) // the client went away: nothing to do
+}
+
+// WriteJSONBytes is WriteJSON for a body already encoded as WriteJSON
+// would (indented, a final newline): a caller answering every request
+// with the same small shape writes it without reflection.
+func WriteJSONBytes(w http.ResponseWriter, code int, body []byte) {
+	writeJSONHeader(w, code)
+	_, _ = w.Write(body) // the client went away: nothing to do
+}
+
+func writeJSONHeader(w http.ResponseWriter, code int) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(code)
 }

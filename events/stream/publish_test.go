@@ -134,3 +134,37 @@ func TestPublishAsyncWaitGivesUpWhenNoAnswerComes(t *testing.T) {
 		t.Fatalf("err = %v with a cancelled context", err)
 	}
 }
+
+// WaitTimeout is Wait within d: with nats.go's own retries off, a message
+// no stream stores yet is stored by the retry loop within d (once), and
+// with no stream at all it gives up after d, also when d is shorter than
+// an attempt.
+func TestPublishAsyncWaitTimeoutBoundsTheRetries(t *testing.T) {
+	srv := natstest.RunServer(t)
+	_, js := natstest.Connect(t, srv.ClientURL())
+	ctx := context.Background()
+	go func() {
+		time.Sleep(700 * time.Millisecond)
+		_, _ = js.CreateStream(context.Background(), jetstream.StreamConfig{Name: "LATE", Subjects: []string{"late.>"}})
+	}()
+	msg := nats.NewMsg("late.x")
+	msg.Header.Set(jetstream.MsgIDHeader, "id-1")
+	ack, err := stream.PublishAsync(ctx, js, msg, jetstream.WithRetryAttempts(0)).WaitTimeout(ctx, 5*time.Second)
+	if err != nil || ack.Stream != "LATE" || ack.Sequence != 1 {
+		t.Fatalf("ack = %+v, %v", ack, err)
+	}
+	if ack, err := stream.PublishAsync(ctx, js, msg, jetstream.WithRetryAttempts(0)).WaitTimeout(ctx, 5*time.Second); err != nil || !ack.Duplicate {
+		t.Fatalf("again: %+v %v", ack, err)
+	}
+	for _, d := range []time.Duration{300 * time.Millisecond, 1500 * time.Millisecond} {
+		start := time.Now()
+		m := nats.NewMsg("nowhere.x")
+		m.Header.Set(jetstream.MsgIDHeader, "id-2")
+		if _, err := stream.PublishAsync(ctx, js, m, jetstream.WithRetryAttempts(0)).WaitTimeout(ctx, d); err == nil {
+			t.Fatal("stored with no stream")
+		}
+		if took := time.Since(start); took < d-50*time.Millisecond || took > d+time.Second {
+			t.Fatalf("gave up after %s with %s", took, d)
+		}
+	}
+}

@@ -153,23 +153,50 @@ func PublishAsync(ctx context.Context, js jetstream.JetStream, msg *nats.Msg, op
 // for a message with a Nats-Msg-Id) continues in Publish's retry loop,
 // within ctx (5s when it has no deadline). Call it once.
 func (p *Pending) Wait(ctx context.Context) (*jetstream.PubAck, error) {
-	ack, err := p.wait(ctx)
-	if err != nil && ctx.Err() == nil && retryPublish(err, p.msg.Header.Get(jetstream.MsgIDHeader) != "") {
+	ack, err := p.wait(ctx, publishAttempt)
+	if p.retry(ctx, err) {
 		ack, err = publish(ctx, p.js, p.msg, p.opts...)
 	}
-	if p.span != nil {
-		endPublishSpan(p.span, ack, err)
-	}
+	p.end(ack, err)
 	return ack, err
 }
 
-// wait waits for the first answer, at most one attempt's time (one timer:
-// the common case, an answer within it, makes no context).
-func (p *Pending) wait(ctx context.Context) (*jetstream.PubAck, error) {
+// WaitTimeout is Wait with ctx bounded to d from now, but the bounded
+// context is made only when a retry needs it: an answer within the first
+// attempt, the common case, costs one timer (a context with a timeout per
+// message was ~3 % of the ingester's CPU).
+func (p *Pending) WaitTimeout(ctx context.Context, d time.Duration) (*jetstream.PubAck, error) {
+	start := time.Now()
+	ack, err := p.wait(ctx, min(publishAttempt, d))
+	if p.retry(ctx, err) {
+		if left := d - time.Since(start); left > 0 {
+			rctx, cancel := context.WithTimeout(ctx, left)
+			ack, err = publish(rctx, p.js, p.msg, p.opts...)
+			cancel()
+		}
+	}
+	p.end(ack, err)
+	return ack, err
+}
+
+// retry says whether the first answer's err is one Publish's loop tries again.
+func (p *Pending) retry(ctx context.Context, err error) bool {
+	return err != nil && ctx.Err() == nil && retryPublish(err, p.msg.Header.Get(jetstream.MsgIDHeader) != "")
+}
+
+func (p *Pending) end(ack *jetstream.PubAck, err error) {
+	if p.span != nil {
+		endPublishSpan(p.span, ack, err)
+	}
+}
+
+// wait waits for the first answer, at most limit (one attempt's time; one
+// timer: the common case, an answer within it, makes no context).
+func (p *Pending) wait(ctx context.Context, limit time.Duration) (*jetstream.PubAck, error) {
 	if p.err != nil {
 		return nil, p.err
 	}
-	t := time.NewTimer(publishAttempt)
+	t := time.NewTimer(limit)
 	defer t.Stop()
 	select {
 	case ack := <-p.f.Ok():

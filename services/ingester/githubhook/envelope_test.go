@@ -2,8 +2,10 @@ package githubhook
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
+	"math/rand/v2"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -190,5 +192,39 @@ func BenchmarkParsePush(b *testing.B) {
 		if _, err := parse(ContentJSON, body); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// plain8 is exactly "no byte is a quote, a backslash or below 0x20", for
+// every byte value in every lane (among plain neighbours, and after a
+// zero byte, whose borrow is what could mislead such a test) and random words.
+func TestPlain8(t *testing.T) {
+	naive := func(b []byte) bool {
+		for _, c := range b {
+			if c == '"' || c == '\\' || c < 0x20 {
+				return false
+			}
+		}
+		return true
+	}
+	check := func(b []byte) {
+		if got, want := plain8(binary.LittleEndian.Uint64(b)), naive(b); got != want {
+			t.Fatalf("% x: plain8 %v, want %v", b, got, want)
+		}
+	}
+	for _, fill := range []byte{'a', 0x00, 0x1f, 0x20, 0x21, 0x23, 0x5b, 0x5d, 0x7f, 0x80, 0xff} {
+		for lane := range 8 {
+			for v := range 256 {
+				b := bytes.Repeat([]byte{fill}, 8)
+				b[lane] = byte(v)
+				check(b)
+			}
+		}
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	b := make([]byte, 8)
+	for range 1_000_000 {
+		binary.LittleEndian.PutUint64(b, rng.Uint64())
+		check(b)
 	}
 }

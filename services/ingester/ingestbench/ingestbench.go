@@ -61,6 +61,9 @@ type Scenario struct {
 	// URL is where HTTP deliveries go instead of the Bench's ingester: a
 	// peer measured with the same requests. Any 2xx answer counts.
 	URL string
+	// Client sends HTTP deliveries: net/http's (GoClient, the default) or
+	// RawClient, the same requests for less of the machine's CPU.
+	Client Client
 }
 
 // Result is what a scenario measured.
@@ -175,7 +178,6 @@ func (b *Bench) Run(ctx context.Context, s Scenario) (Result, error) {
 	if s.Duration > 0 {
 		return b.runFor(ctx, s)
 	}
-	send := b.sender(s)
 	run := b.run.Add(1)
 	lat := make([]time.Duration, s.Deliveries)
 	var next atomic.Int64
@@ -185,6 +187,12 @@ func (b *Bench) Run(ctx context.Context, s Scenario) (Result, error) {
 	start := time.Now()
 	for range s.Concurrency {
 		wg.Go(func() {
+			send, done, err := b.workerSender(s)
+			if err != nil {
+				once.Do(func() { firstErr = err })
+				return
+			}
+			defer done()
 			for i := next.Add(1) - 1; i < int64(s.Deliveries) && ctx.Err() == nil; i = next.Add(1) - 1 {
 				t := time.Now()
 				if err := send(ctx, fmt.Sprintf("%08x-0000-4000-8000-%012x", run, i)); err != nil {
@@ -207,7 +215,6 @@ func (b *Bench) Run(ctx context.Context, s Scenario) (Result, error) {
 
 // runFor is Run for s.Duration: each sender keeps its own latencies.
 func (b *Bench) runFor(ctx context.Context, s Scenario) (Result, error) {
-	send := b.sender(s)
 	run := b.run.Add(1)
 	var next atomic.Int64
 	lats := make([][]time.Duration, s.Concurrency)
@@ -217,6 +224,12 @@ func (b *Bench) runFor(ctx context.Context, s Scenario) (Result, error) {
 	deadline := start.Add(s.Duration)
 	for w := range s.Concurrency {
 		wg.Go(func() {
+			send, done, err := b.workerSender(s)
+			if err != nil {
+				errs[w] = err
+				return
+			}
+			defer done()
 			for ctx.Err() == nil && time.Now().Before(deadline) {
 				t := time.Now()
 				if err := send(ctx, fmt.Sprintf("%08x-0000-4000-8000-%012x", run, next.Add(1))); err != nil {
@@ -240,6 +253,19 @@ func (b *Bench) runFor(ctx context.Context, s Scenario) (Result, error) {
 	slices.Sort(lat)
 	return Result{Scenario: s, Elapsed: elapsed, PerSecond: float64(len(lat)) / elapsed.Seconds(),
 		P50: lat[len(lat)*50/100], P99: lat[min(len(lat)*99/100, len(lat)-1)]}, nil
+}
+
+// workerSender is one sender's function for s, and what to call when it
+// is done: the raw client's has a connection of its own.
+func (b *Bench) workerSender(s Scenario) (send func(ctx context.Context, guid string) error, done func(), err error) {
+	if s.Mode == HTTP && s.Client == RawClient {
+		rs, err := newRawSender(cmp.Or(s.URL, b.url), s.Event, b.secret, s.Payload)
+		if err != nil {
+			return nil, nil, err
+		}
+		return rs.send, rs.close, nil
+	}
+	return b.sender(s), func() {}, nil
 }
 
 // sender returns the function that stores one delivery in s's mode.

@@ -61,14 +61,25 @@ func TestRunStoresEveryDelivery(t *testing.T) {
 		t.Fatal(err)
 	}
 	payload := []byte(`{"ref":"refs/heads/main"}`)
+	stored := 100 // HTTP and Direct
 	for _, mode := range []ingestbench.Mode{ingestbench.HTTP, ingestbench.Direct, ingestbench.NoopHTTP} {
 		res, err := bench.Run(t.Context(), ingestbench.Scenario{Mode: mode, Concurrency: 4, Deliveries: 50, Payload: payload})
 		if err != nil || res.PerSecond <= 0 || res.P99 < res.P50 {
 			t.Fatalf("%s: %+v %v", mode, res, err)
 		}
 	}
+	// The raw client's requests are signed deliveries the ingester stores
+	// too (by count and for a duration).
+	for _, s := range []ingestbench.Scenario{{Deliveries: 50}, {Duration: 200 * time.Millisecond}} {
+		s.Mode, s.Client, s.Concurrency, s.Payload = ingestbench.HTTP, ingestbench.RawClient, 4, payload
+		res, err := bench.Run(t.Context(), s)
+		if err != nil || res.PerSecond <= 0 || res.P99 < res.P50 {
+			t.Fatalf("raw client: %+v %v", res, err)
+		}
+		stored += res.Scenario.Deliveries
+	}
 	s, err := js.Stream(t.Context(), events.StreamGitHub)
-	if err != nil || s.CachedInfo().State.Msgs != 100 {
+	if err != nil || s.CachedInfo().State.Msgs != uint64(stored) {
 		t.Fatalf("stored: %v", err)
 	}
 	if _, err := bench.Run(t.Context(), ingestbench.Scenario{Mode: ingestbench.HTTP}); err == nil {

@@ -120,6 +120,10 @@ func newPoller(deps service.Deps, cfg Config, name string, store *checkpoint.Sto
 	}
 	src := odoopoll.Source{Name: name, Model: s.Model, URI: cfg.sourceURI(s), Fields: fields, Interval: s.Poll.Interval,
 		PageSize: s.Poll.PageSize, Overlap: s.Poll.Overlap, Lookback: s.Poll.Lookback}
-	pub := &intake.Publisher{Conn: deps.Conn, JS: deps.JS, Timeout: pollPublishTimeout}
+	js, err := publishJS(deps)
+	if err != nil {
+		return nil, err
+	}
+	pub := &intake.Publisher{Conn: deps.Conn, JS: js, Timeout: pollPublishTimeout}
 	return &odoopoll.Poller{Source: src, Odoo: client, Publish: pub, Checkpoints: store, Log: log, Metrics: m}, nil
 }

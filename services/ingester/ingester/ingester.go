@@ -17,6 +17,7 @@ import (
 	"github.com/insightpulse/pulsehub/services/ingester/githubhook"
 	"github.com/insightpulse/pulsehub/services/ingester/intake"
 	"github.com/insightpulse/pulsehub/services/ingester/odoohook"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // Run serves the webhooks and runs the polls and the reconciler until ctx
@@ -56,6 +57,10 @@ func NewServer(deps service.Deps, cfg Config) (*service.Server, error) {
 	if ps := cfg.Validate("ingester"); len(ps) > 0 {
 		return nil, fmt.Errorf("ingester config: %w", ps.Err())
 	}
+	pubJS, err := publishJS(deps)
+	if err != nil {
+		return nil, err
+	}
 	srv := service.NewServer(cfg.HTTP, log, deps.Registry)
 	srv.AddCheck(wire.HealthCheckNATS, service.CheckJetStream(deps.Conn, deps.JS))
 	metrics := intake.NewMetrics(deps.Registry)
@@ -65,34 +70,55 @@ func NewServer(deps service.Deps, cfg Config) (*service.Server, error) {
 		Grace:       cfg.MinBodyRateGrace,
 		ReadTimeout: cfg.HTTP.EffectiveReadTimeout(),
 	}
+	accepted := slog.LevelInfo
+	if !cfg.LogAccepted {
+		accepted = slog.LevelDebug
+	}
 	if cfg.GitHub.Enabled {
-		srv.Handle("/github", githubHandler(deps, cfg.GitHub, metrics).Endpoint(log, metrics, bodies))
+		ep := githubHandler(deps, pubJS, cfg.GitHub, metrics).Endpoint(log, metrics, bodies)
+		ep.AcceptedLevel = accepted
+		srv.Handle("/github", ep)
 	}
 	if len(cfg.OdooSources) > 0 {
-		srv.Handle("/odoo/{name}/{token}", odooHandler(deps, cfg, metrics).Endpoint(log, metrics, bodies))
+		ep := odooHandler(deps, pubJS, cfg, metrics).Endpoint(log, metrics, bodies)
+		ep.AcceptedLevel = accepted
+		srv.Handle("/odoo/{name}/{token}", ep)
 	}
 	warnMaxPayload(deps, cfg, log)
 	return srv, nil
 }
 
-func githubHandler(deps service.Deps, g GitHubConfig, m *intake.Metrics) *githubhook.Handler {
+func githubHandler(deps service.Deps, js jetstream.JetStream, g GitHubConfig, m *intake.Metrics) *githubhook.Handler {
 	v := githubhook.NewVerifier(secrets(g.WebhookSecrets)...)
 	if g.InsecureSkipSignature {
 		deps.Logger.Warn("INSECURE: ingester.github.insecure_skip_signature is set: unsigned GitHub deliveries are accepted and stored. "+
 			"Anyone who can reach POST /github can inject events. Development only.", "webhook_secrets", v.Len())
 	}
 	return &githubhook.Handler{Verifier: v, Insecure: g.InsecureSkipSignature, MaxBody: g.MaxBodyBytes, Log: deps.Logger,
-		Publish: &intake.Publisher{Conn: deps.Conn, JS: deps.JS, Timeout: g.PublishTimeout, Metrics: m}}
+		Publish: &intake.Publisher{Conn: deps.Conn, JS: js, Timeout: g.PublishTimeout, Metrics: m}}
 }
 
-func odooHandler(deps service.Deps, cfg Config, m *intake.Metrics) *odoohook.Handler {
+func odooHandler(deps service.Deps, js jetstream.JetStream, cfg Config, m *intake.Metrics) *odoohook.Handler {
 	sources := make(map[string]odoohook.Source, len(cfg.OdooSources))
 	for name, s := range cfg.OdooSources {
 		sources[name] = odoohook.Source{Name: name, Token: s.Token.Value(), Model: s.Model, URI: cfg.sourceURI(s)}
 	}
 	return &odoohook.Handler{Sources: sources, MaxBody: cfg.OdooWebhook.MaxBodyBytes, Log: deps.Logger,
-		Publish: &intake.Publisher{Conn: deps.Conn, JS: deps.JS, Timeout: cfg.OdooWebhook.PublishTimeout, Metrics: m},
+		Publish: &intake.Publisher{Conn: deps.Conn, JS: js, Timeout: cfg.OdooWebhook.PublishTimeout, Metrics: m},
 		Stored:  &odoohook.StreamLookup{JS: deps.JS}}
+}
+
+// publishJS is the JetStream context the webhooks publish with
+// (intake.PublishJS); deps.JS when there is no connection to make one on.
+func publishJS(deps service.Deps) (jetstream.JetStream, error) {
+	if deps.Conn == nil {
+		return deps.JS, nil
+	}
+	js, err := intake.PublishJS(deps.Conn)
+	if err != nil {
+		return nil, fmt.Errorf("ingester: %w", err)
+	}
+	return js, nil
 }
 
 // sourceURI is a source's ce-source: its instance's URL when it has one.

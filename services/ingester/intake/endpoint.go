@@ -52,6 +52,14 @@ type Endpoint struct {
 	Handle  func(w http.ResponseWriter, r *http.Request) Result // decides the answer
 	Bodies  BodyRules                                           // how ReadBody reads within this endpoint
 
+	// AcceptedLevel is the level of the log line of a request answered
+	// 2xx (stored, duplicate); the zero value is Info. Debug leaves the
+	// accepted deliveries out of a log at the default level (the line is
+	// then not even built: ~8 % of the ingester's CPU under load), while
+	// refusals and failures (Warn, Error) are always written and the
+	// metrics count every request.
+	AcceptedLevel slog.Level
+
 	// Correlate is a safe-to-log correlation id from the request's headers
 	// (a GitHub delivery GUID), known before the body is read: the HTTP
 	// server names the request by it if a shutdown has to cut it. May be nil.
@@ -83,7 +91,7 @@ func (e Endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if res.Status == http.StatusServiceUnavailable {
 		w.Header().Set("Retry-After", "5")
 	}
-	service.WriteJSON(w, res.Status, body)
+	writeAnswer(w, res.Status, body)
 	if e.Metrics != nil {
 		e.Metrics.request(res, time.Since(start))
 	}
@@ -108,7 +116,7 @@ func (e Endpoint) log(r *http.Request, res Result, took time.Duration) {
 	if e.Log == nil {
 		return
 	}
-	level := slog.LevelInfo
+	level := e.AcceptedLevel
 	switch {
 	case res.Status >= 500:
 		level = slog.LevelError
@@ -152,4 +160,17 @@ func (e Endpoint) log(r *http.Request, res Result, took time.Duration) {
 		attrs = append(attrs, slog.String("error", res.Err.Error()))
 	}
 	e.Log.LogAttrs(r.Context(), level, "request", attrs...)
+}
+
+// writeAnswer writes body as service.WriteJSON does; an Accepted body (the
+// answer to every stored event) is encoded without reflection.
+func writeAnswer(w http.ResponseWriter, status int, body any) {
+	if a, ok := body.(Accepted); ok {
+		var buf [256]byte
+		if b, ok := a.appendJSON(buf[:0]); ok {
+			service.WriteJSONBytes(w, status, b)
+			return
+		}
+	}
+	service.WriteJSON(w, status, body)
 }

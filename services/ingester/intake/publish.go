@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/insightpulse/pulsehub/events"
@@ -28,10 +29,30 @@ type Accepted struct {
 	Duplicate bool   `json:"duplicate"` // JetStream already held an event with this id
 }
 
+// What the JetStream context of Publishers (PublishJS) allows.
+const (
+	// maxPendingPublishes bounds the messages awaiting their PubAck at
+	// once. nats.go's default, 4,000, would make request 4,001 wait and
+	// then fail while JetStream is slow; the body budget bounds the
+	// requests in flight instead, as it did for synchronous publishes.
+	maxPendingPublishes = 1 << 16
+	// pendingAckTimeout forgets a PubAck that never came (a message lost
+	// in a leader election): the request gave up long before (its publish
+	// timeout), and without it the entry would stay until a reconnect.
+	pendingAckTimeout = time.Minute
+)
+
+// PublishJS is the JetStream context for Publishers on nc: asynchronous
+// publishes with room for every request in flight, and no entry kept
+// for a PubAck that never came.
+func PublishJS(nc *nats.Conn) (jetstream.JetStream, error) {
+	return jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(maxPendingPublishes), jetstream.WithPublishAsyncTimeout(pendingAckTimeout))
+}
+
 // Publisher stores events and waits for JetStream's acknowledgement.
 type Publisher struct {
 	Conn    *nats.Conn          // answers ErrUnavailable at once while disconnected; may be nil
-	JS      jetstream.JetStream // where events are published
+	JS      jetstream.JetStream // where events are published (PublishJS)
 	Timeout time.Duration       // the longest wait for the PubAck; default 5s
 	Metrics *Metrics            // publish latency; may be nil
 }
@@ -57,10 +78,15 @@ func (p *Publisher) Publish(ctx context.Context, subject string, e events.Event)
 	if timeout <= 0 {
 		timeout = 5 * time.Second
 	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
 	start := time.Now()
-	ack, err := stream.Publish(ctx, p.JS, e.Msg(subject))
+	// Sent asynchronously and waited for at once: the same retry loop and
+	// deadline as stream.Publish within timeout, without a request (a
+	// reply channel and a context per attempt) on nats.go's side. No
+	// retry inside nats.go (WithRetryAttempts(0)): it would re-send the
+	// message from a timer, possibly after the request was answered and
+	// its body's pooled buffer reused; WaitTimeout retries within this
+	// call instead.
+	ack, err := stream.PublishAsync(ctx, p.JS, e.Msg(subject), jetstream.WithRetryAttempts(0)).WaitTimeout(ctx, timeout)
 	p.Metrics.published(subject, ack, err, time.Since(start))
 	switch {
 	case errors.Is(err, nats.ErrMaxPayload):
@@ -69,6 +95,40 @@ func (p *Publisher) Publish(ctx context.Context, subject string, e events.Event)
 		return Accepted{}, fmt.Errorf("publish %s (ce-id %s): %w: %w", subject, e.ID, ErrUnavailable, err)
 	}
 	return Accepted{ID: e.ID, Stream: ack.Stream, Seq: ack.Sequence, Duplicate: ack.Duplicate}, nil
+}
+
+// appendJSON appends a as service.WriteJSON writes it, byte for byte
+// (indented, HTML-safe, a final newline); ok is false when a string
+// would need escaping (never for the ids and stream names the hub makes),
+// and WriteJSON must write it. Every stored delivery is answered with
+// one: encoding/json's reflection and indentation were ~4 % of the
+// ingester's CPU.
+func (a Accepted) appendJSON(b []byte) (_ []byte, ok bool) {
+	if !jsonPlain(a.ID) || !jsonPlain(a.Stream) {
+		return b, false
+	}
+	b = append(b, "{\n  \"id\": \""...)
+	b = append(b, a.ID...)
+	b = append(b, "\",\n  \"stream\": \""...)
+	b = append(b, a.Stream...)
+	b = append(b, "\",\n  \"seq\": "...)
+	b = strconv.AppendUint(b, a.Seq, 10)
+	b = append(b, ",\n  \"duplicate\": "...)
+	b = strconv.AppendBool(b, a.Duplicate)
+	return append(b, "\n}\n"...), true
+}
+
+// jsonPlain reports whether encoding/json writes s between quotes as is:
+// printable ASCII but the quote, the backslash and the HTML characters it
+// escapes.
+func jsonPlain(s string) bool {
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c < 0x20 || c >= 0x7f, c == '"', c == '\\', c == '<', c == '>', c == '&':
+			return false
+		}
+	}
+	return true
 }
 
 // Stored is the answer for an acknowledged event: status (202, or 200 for
