@@ -179,7 +179,7 @@ func (l *Loop) Run(ctx context.Context) error {
 				continue
 			}
 			used++
-			work <- raw
+			work.send(raw)
 		}
 		release(slots, n-used)
 		if gone != nil {
@@ -197,7 +197,7 @@ func (l *Loop) Run(ctx context.Context) error {
 		pause.reset()
 		l.afterPull(tr, used > 0 || time.Since(pulled) < l.PollWait+l.PollWait/2)
 	}
-	close(work)
+	work.close()
 	l.drain(&wg, hardStop)
 	return gone
 }
@@ -226,34 +226,75 @@ func (l *Loop) afterPull(tr *trouble, answered bool) {
 	}
 }
 
-// workers starts Concurrency workers that handle the messages sent on
-// the returned channel until it is closed; each keeps its goroutine (and
-// the stack it has grown) from one message to the next. A message holds
-// its slot from its pull to the end of its handler. One heartbeat
+// workers returns the loop's worker pool: up to Concurrency workers
+// that handle the messages sent to it until it is closed. A worker is
+// started when a message finds none free, and then keeps its goroutine
+// (and the stack it has grown) from one message to the next: a loop that
+// never has more than a few messages at once holds a few goroutines, not
+// Concurrency of them (a writer's route may allow thousands). A message
+// holds its slot from its pull to the end of its handler. One heartbeat
 // goroutine keeps the workers' long-running messages alive (see beats).
-func (l *Loop) workers(ctx context.Context, heartbeat time.Duration, slots chan struct{}, wg *sync.WaitGroup) chan<- jetstream.Msg {
-	work := make(chan jetstream.Msg)
-	b := &beats{every: heartbeat, running: make([]running, l.Concurrency)}
-	stopBeats := make(chan struct{})
-	var workersDone sync.WaitGroup
+func (l *Loop) workers(ctx context.Context, heartbeat time.Duration, slots chan struct{}, wg *sync.WaitGroup) *workerPool {
+	p := &workerPool{l: l, ctx: ctx, slots: slots, wg: wg, work: make(chan jetstream.Msg),
+		free:  make(chan int, l.Concurrency),
+		beats: &beats{every: heartbeat, running: make([]running, l.Concurrency)}, stopBeats: make(chan struct{})}
 	for i := range l.Concurrency {
-		wg.Add(1)
-		workersDone.Add(1)
-		go func() {
-			defer wg.Done()
-			defer workersDone.Done()
-			r := &b.running[i]
-			for raw := range work {
-				r.start(raw)
-				l.handle(ctx, raw)
-				r.stop()
-				<-slots
-			}
-		}()
+		p.free <- i
 	}
-	go func() { workersDone.Wait(); close(stopBeats) }()
-	go b.run(stopBeats)
-	return work
+	go p.beats.run(p.stopBeats)
+	return p
+}
+
+// workerPool runs the loop's handlers; send and close are called by the
+// pulling goroutine only.
+type workerPool struct {
+	l         *Loop
+	ctx       context.Context
+	slots     chan struct{}
+	wg        *sync.WaitGroup // the loop's: every worker
+	work      chan jetstream.Msg
+	free      chan int // workers not started yet, by their place in beats.running
+	beats     *beats
+	stopBeats chan struct{}
+	started   sync.WaitGroup // the pool's workers, for the heartbeat goroutine
+}
+
+// send hands raw to a free worker, starting one if none is waiting. The
+// caller holds a slot for raw, so fewer than Concurrency messages are
+// being handled: either a worker is free (or about to be: between its
+// slot's release and its next receive) or one can still be started.
+func (p *workerPool) send(raw jetstream.Msg) {
+	select {
+	case p.work <- raw:
+		return
+	default:
+	}
+	select {
+	case p.work <- raw:
+	case i := <-p.free:
+		p.wg.Add(1)
+		p.started.Add(1)
+		go p.worker(i, raw)
+	}
+}
+
+func (p *workerPool) worker(i int, first jetstream.Msg) {
+	defer p.wg.Done()
+	defer p.started.Done()
+	r := &p.beats.running[i]
+	for raw, ok := first, true; ok; raw, ok = <-p.work {
+		r.start(raw)
+		p.l.handle(p.ctx, raw)
+		r.stop()
+		<-p.slots
+	}
+}
+
+// close ends the workers once they are done with their messages, then
+// the heartbeat goroutine.
+func (p *workerPool) close() {
+	close(p.work)
+	go func() { p.started.Wait(); close(p.stopBeats) }()
 }
 
 // beats sends InProgress for every message whose handler has run for

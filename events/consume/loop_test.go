@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -262,6 +263,26 @@ func TestConcurrencyIsBounded(t *testing.T) {
 	if p := peak.Load(); p > 3 || p < 2 {
 		t.Fatalf("peak concurrency %d, want 2..3", p)
 	}
+}
+
+func TestWorkersAreStartedOnlyForTheMessagesThatNeedThem(t *testing.T) {
+	f := setup(t, 5*time.Second)
+	before := runtime.NumGoroutine()
+	var total atomic.Int32
+	f.run(t, func(ctx context.Context, m *Msg) error {
+		total.Add(1)
+		return nil
+	}, fast(), func(l *Loop) { l.Concurrency = 4000 }) // a writer route's default: 2 × batch_size
+	for i := range 5 { // one at a time: one worker is enough
+		f.publish(t, 1)
+		natstest.WaitFor(t, 10*time.Second, "handled", func() bool { return total.Load() == int32(i+1) })
+	}
+	if grown := runtime.NumGoroutine() - before; grown > 100 {
+		t.Fatalf("%d goroutines more for 5 messages handled one at a time with Concurrency 4000: workers started up front", grown)
+	}
+	// A burst still gets as many workers as it has messages in flight.
+	f.publish(t, 40)
+	natstest.WaitFor(t, 10*time.Second, "45 handled", func() bool { return total.Load() == 45 })
 }
 
 func TestFetchCooldownSpacesPullsSoEachFetchesForEveryFreedWorker(t *testing.T) {
