@@ -58,11 +58,13 @@ func floorRound(ctx context.Context, js jetstream.JetStream, w *noopWorker, n in
 		if _, err := js.PublishMsgAsync(m); err != nil {
 			return PeerRun{}, err
 		}
-	}
-	select {
-	case <-js.PublishAsyncComplete():
-	case <-ctx.Done():
-		return PeerRun{}, fmt.Errorf("jobs not stored: %w", ctx.Err())
+		if (i+1)%1000 == 0 || i == n-1 { // within nats.go's 4,000 unacknowledged publishes
+			select {
+			case <-js.PublishAsyncComplete():
+			case <-ctx.Done():
+				return PeerRun{}, fmt.Errorf("jobs not stored: %w", ctx.Err())
+			}
+		}
 	}
 	cons, err := js.CreateConsumer(ctx, events.StreamJobs, jetstream.ConsumerConfig{Durable: "benchfloor-" + name,
 		FilterSubject: floorSubject, AckPolicy: jetstream.AckExplicitPolicy, AckWait: 30 * time.Second, MaxAckPending: 4 * floorWorkers})

@@ -199,6 +199,7 @@ func (l *Loop) Run(ctx context.Context) error {
 	}
 	work.close()
 	l.drain(&wg, hardStop)
+	work.stop()
 	return gone
 }
 
@@ -256,7 +257,6 @@ type workerPool struct {
 	free      chan int // workers not started yet, by their place in beats.running
 	beats     *beats
 	stopBeats chan struct{}
-	started   sync.WaitGroup // the pool's workers, for the heartbeat goroutine
 }
 
 // send hands raw to a free worker, starting one if none is waiting. The
@@ -273,14 +273,12 @@ func (p *workerPool) send(raw jetstream.Msg) {
 	case p.work <- raw:
 	case i := <-p.free:
 		p.wg.Add(1)
-		p.started.Add(1)
 		go p.worker(i, raw)
 	}
 }
 
 func (p *workerPool) worker(i int, first jetstream.Msg) {
 	defer p.wg.Done()
-	defer p.started.Done()
 	r := &p.beats.running[i]
 	for raw, ok := first, true; ok; raw, ok = <-p.work {
 		r.start(raw)
@@ -290,12 +288,11 @@ func (p *workerPool) worker(i int, first jetstream.Msg) {
 	}
 }
 
-// close ends the workers once they are done with their messages, then
-// the heartbeat goroutine.
-func (p *workerPool) close() {
-	close(p.work)
-	go func() { p.started.Wait(); close(p.stopBeats) }()
-}
+// close ends the workers once they are done with their messages.
+func (p *workerPool) close() { close(p.work) }
+
+// stop ends the heartbeat goroutine, once the workers have returned.
+func (p *workerPool) stop() { close(p.stopBeats) }
 
 // beats sends InProgress for every message whose handler has run for
 // `every` since its start or its last beat, so a handler that outlives
